@@ -1,0 +1,312 @@
+"""Profiles, paths and seeds: the one place every notebook and test reads.
+
+A *profile* scales the whole course without changing any notebook:
+
+========  ==========================  ===========================================
+profile   for                         images used (per class: train/valid/test)
+========  ==========================  ===========================================
+smoke     CI, nbval, quick checks     40 / 16 / 16, one epoch
+sample    learners on a CPU laptop    1,000 / 500 / 500 (the classic 2,000-image
+                                      training subset)
+full      a GPU, or a patient CPU     all the rest / 500 / 500
+========  ==========================  ===========================================
+
+Choose one with the environment variable ``DOGSCATS_PROFILE`` (default
+``sample``). Nothing here runs at import time: :func:`current` reads the
+environment when it is called.
+
+Environment variables
+---------------------
+DOGSCATS_PROFILE   smoke | sample | full (default sample)
+DOGSCATS_ARCHIVE   where the raw data is: Kaggle's ``dogs-vs-cats.zip``, a bare
+                   ``train.zip``/``test1.zip``, a folder holding them, Microsoft's
+                   ``PetImages`` layout (zipped or not) or an extracted folder
+DOGSCATS_DATA      data folder (default ``<repo>/data``)
+DOGSCATS_RESULTS   results folder (default ``<repo>/results``)
+DOGSCATS_SEED      the seed of every split, shuffle and initialisation (default 42)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+from pathlib import Path
+
+#: Class names in label order: alphabetical, so ``cats`` = 0 and ``dogs`` = 1,
+#: and a sigmoid output is P(dog), Kaggle's ``label``.
+CLASS_NAMES = ("cats", "dogs")
+
+#: Names of the profiles, smallest first.
+PROFILE_NAMES = ("smoke", "sample", "full")
+
+#: The project's root folder (the one holding ``utils/``).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_SEED = 42
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Everything a notebook needs to know about the chosen profile.
+
+    Attributes
+    ----------
+    name : str
+        ``"smoke"``, ``"sample"`` or ``"full"``.
+    train_per_class, valid_per_class, test_per_class : int or None
+        Images of each class in each split; ``None`` means "all that are left".
+    epochs : dict of str to int
+        Epochs for each kind of training: ``mlp``, ``cnn``, ``cnn_aug``,
+        ``vgg16_head``, ``vgg16_finetune``.
+    batch_size : int
+        Images per batch.
+    image_size : tuple of int
+        ``(height, width)`` in pixels of the CNN notebooks' inputs.
+    test1_limit : int or None
+        How many unlabelled Kaggle ``test1`` images to predict (``None``: all,
+        as a real submission needs).
+    seed : int
+        Seed for splits, shuffles and weight initialisation.
+    data_dir : pathlib.Path
+        Root of downloaded and prepared data (git-ignored).
+    results_dir : pathlib.Path
+        Root of all results; this profile's live under ``results_dir / name``.
+    archive : pathlib.Path or None
+        ``DOGSCATS_ARCHIVE`` if set.
+    """
+
+    name: str
+    train_per_class: int | None
+    valid_per_class: int
+    test_per_class: int
+    epochs: dict
+    batch_size: int
+    image_size: tuple
+    test1_limit: int | None
+    seed: int = DEFAULT_SEED
+    data_dir: Path = PROJECT_ROOT / "data"
+    results_dir: Path = PROJECT_ROOT / "results"
+    archive: Path | None = None
+
+    # -- derived paths -------------------------------------------------------
+    @property
+    def dataset_dir(self) -> Path:
+        """Root of the prepared split: ``data/dogscats`` (holds the full split)."""
+        return self.data_dir / "dogscats"
+
+    @property
+    def split_dir(self) -> Path:
+        """Folder holding this profile's ``train/valid/test/test1`` folders.
+
+        ``data/dogscats`` for ``full``, ``data/dogscats/sample`` and
+        ``data/dogscats/smoke`` for the others (each a subset of the full split,
+        so no image changes split between profiles).
+        """
+        if self.name == "full":
+            return self.dataset_dir
+        return self.dataset_dir / self.name
+
+    @property
+    def profile_results_dir(self) -> Path:
+        """``results/<profile>``: records, models, figures, executed notebooks.
+
+        One folder per profile, so switching profile never mixes results.
+        """
+        return self.results_dir / self.name
+
+    @property
+    def models_dir(self) -> Path:
+        """``results/<profile>/models``: saved ``<model_id>.keras`` files."""
+        return self.profile_results_dir / "models"
+
+    @property
+    def figures_dir(self) -> Path:
+        """``results/<profile>/figures``: saved figures."""
+        return self.profile_results_dir / "figures"
+
+    @property
+    def submissions_dir(self) -> Path:
+        """``results/<profile>/submissions``: Kaggle CSV files."""
+        return self.profile_results_dir / "submissions"
+
+    @property
+    def cache_dir(self) -> Path:
+        """``data/cache/<profile>``: arrays cached by :func:`utils.data.load_arrays`."""
+        return self.data_dir / "cache" / self.name
+
+
+_PROFILES = {
+    "smoke": dict(
+        train_per_class=40,
+        valid_per_class=16,
+        test_per_class=16,
+        epochs=dict(mlp=1, cnn=1, cnn_aug=1, vgg16_head=1, vgg16_finetune=1),
+        batch_size=16,
+        image_size=(64, 64),
+        test1_limit=24,
+    ),
+    "sample": dict(
+        train_per_class=1000,
+        valid_per_class=500,
+        test_per_class=500,
+        epochs=dict(mlp=20, cnn=15, cnn_aug=30, vgg16_head=3, vgg16_finetune=2),
+        batch_size=32,
+        image_size=(128, 128),
+        test1_limit=500,
+    ),
+    "full": dict(
+        train_per_class=None,
+        valid_per_class=500,
+        test_per_class=500,
+        epochs=dict(mlp=20, cnn=15, cnn_aug=30, vgg16_head=3, vgg16_finetune=2),
+        batch_size=64,
+        image_size=(128, 128),
+        test1_limit=None,
+    ),
+}
+
+
+def get_profile(name: str, **overrides) -> Profile:
+    """Build the profile called ``name`` with paths taken from the environment.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`PROFILE_NAMES`.
+    **overrides
+        Any :class:`Profile` field, e.g. ``data_dir=tmp_path`` in a test.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a profile, or ``DOGSCATS_SEED`` is not an integer.
+    """
+    if name not in _PROFILES:
+        raise ValueError(
+            f"Unknown profile {name!r}: set DOGSCATS_PROFILE to one of "
+            f"{', '.join(PROFILE_NAMES)}."
+        )
+    env = os.environ
+    seed_text = env.get("DOGSCATS_SEED", str(DEFAULT_SEED))
+    try:
+        seed = int(seed_text)
+    except ValueError:
+        raise ValueError(f"DOGSCATS_SEED must be an integer, not {seed_text!r}.") from None
+    fields = dict(_PROFILES[name])
+    fields["epochs"] = dict(fields["epochs"])
+    fields.update(
+        name=name,
+        seed=seed,
+        data_dir=Path(env["DOGSCATS_DATA"]).expanduser().resolve()
+        if env.get("DOGSCATS_DATA") else PROJECT_ROOT / "data",
+        results_dir=Path(env["DOGSCATS_RESULTS"]).expanduser().resolve()
+        if env.get("DOGSCATS_RESULTS") else PROJECT_ROOT / "results",
+        archive=Path(env["DOGSCATS_ARCHIVE"]).expanduser().resolve()
+        if env.get("DOGSCATS_ARCHIVE") else None,
+    )
+    fields.update(overrides)
+    return Profile(**fields)
+
+
+def current(**overrides) -> Profile:
+    """The profile named by ``DOGSCATS_PROFILE`` (default ``sample``).
+
+    Raises
+    ------
+    ValueError
+        If ``DOGSCATS_PROFILE`` names no profile.
+    """
+    name = os.environ.get("DOGSCATS_PROFILE", "sample").strip().lower() or "sample"
+    return get_profile(name, **overrides)
+
+
+def seed_everything(cfg: Profile) -> int:
+    """Seed Python, NumPy and the Keras backend from ``cfg.seed``; return it.
+
+    Call it in the cell that builds a model, so every run starts from the same
+    weights and the same shuffles.
+    """
+    import keras
+
+    keras.utils.set_random_seed(cfg.seed)
+    return cfg.seed
+
+
+def versions() -> dict:
+    """Versions of Python and of the libraries the course relies on.
+
+    Returns
+    -------
+    dict of str to str
+        ``{"python": "3.11.7", "tensorflow": ..., "keras": ..., ...}``; a library
+        that is missing reads ``"not installed"``.
+    """
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for package in ("tensorflow", "keras", "numpy", "pandas", "scikit-learn",
+                    "matplotlib", "pillow"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            # tensorflow-cpu installs as another distribution name
+            try:
+                found[package] = metadata.version(package + "-cpu")
+            except metadata.PackageNotFoundError:
+                found[package] = "not installed"
+    return found
+
+
+def hardware() -> dict:
+    """What this run computes on.
+
+    Returns
+    -------
+    dict
+        ``{"cpu": str, "cpu_cores": int, "gpus": list of str, "platform": str}``.
+    """
+    import tensorflow as tf
+
+    gpus = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu, "cpu_cores": cores, "gpus": gpus, "platform": platform.platform()}
+
+
+def describe_hardware(info: dict | None = None) -> str:
+    """One line such as ``"CPU (2 cores: Intel Xeon ...)"`` or ``"GPU: ..."``."""
+    info = info or hardware()
+    if info["gpus"]:
+        return f"GPU: {', '.join(info['gpus'])} + {info['cpu_cores']} CPU cores"
+    return f"CPU only ({info['cpu_cores']} cores: {info['cpu']})"
+
+
+def report(cfg: Profile) -> None:
+    """Print the profile, library versions, CPU/GPU, data folder and seed.
+
+    Every notebook's setup cell calls it, so an executed notebook always says
+    what it ran on.
+    """
+    found = versions()
+    print(f"Profile     : {cfg.name}  (set DOGSCATS_PROFILE=smoke|sample|full to change)")
+    sizes = "/".join(
+        "all" if n is None else str(n)
+        for n in (cfg.train_per_class, cfg.valid_per_class, cfg.test_per_class)
+    )
+    print(f"Images      : {sizes} per class (train/valid/test)")
+    print(f"Python      : {found['python']}   TensorFlow: {found['tensorflow']}   "
+          f"Keras: {found['keras']}   NumPy: {found['numpy']}")
+    print(f"Hardware    : {describe_hardware()}")
+    prepared = (cfg.split_dir / "train").is_dir()
+    print(f"Data folder : {cfg.split_dir}  ({'prepared' if prepared else 'not prepared yet: run 01_data_preparation'})")
+    print(f"Results     : {cfg.profile_results_dir}")
+    print(f"Seed        : {cfg.seed}")

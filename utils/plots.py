@@ -1,0 +1,143 @@
+"""Every figure the notebooks show.
+
+Conventions (see STYLE.md): functions take an optional ``ax`` where they draw
+one panel, return the :class:`matplotlib.figure.Figure`, never call ``show()``
+and save only when given a path. Class names, never 0/1, in titles; mistakes
+always in :data:`MISTAKE_COLOUR`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+#: Figure sizes used across the course, in inches.
+CURVES_SIZE = (10, 4)
+GRID_SIZE = (8, 8)
+CONFUSION_SIZE = (5, 5)
+
+#: Colour of a wrong prediction, everywhere.
+MISTAKE_COLOUR = "tab:red"
+#: Colour of a right prediction, everywhere.
+CORRECT_COLOUR = "tab:green"
+
+
+def _pyplot():
+    """Import pyplot lazily, so importing ``utils.plots`` changes no backend."""
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def to_display(images) -> np.ndarray:
+    """Return images as ``uint8`` in [0, 255] for ``imshow``, leaving the input unchanged.
+
+    Parameters
+    ----------
+    images : array-like, shape (n, h, w, 3) or (h, w, 3) or (n, h, w) / (h, w)
+        ``uint8`` in [0, 255], or float in [0, 255] or in [0, 1] (detected: a
+        float array whose maximum is at most 1 is taken as [0, 1]). Tensors are
+        accepted.
+
+    Returns
+    -------
+    numpy.ndarray, uint8, same shape
+        A new array.
+
+    Raises
+    ------
+    ValueError
+        If the array is empty or holds NaN or infinite values.
+    """
+    array = np.asarray(images)
+    if array.size == 0:
+        raise ValueError("no images to show: the array is empty")
+    if array.dtype == np.uint8:
+        return array.copy()
+    array = array.astype(np.float32)
+    if not np.all(np.isfinite(array)):
+        raise ValueError("images hold NaN or infinite values")
+    if array.max() <= 1.0 and array.min() >= 0.0:
+        array = array * 255.0
+    return np.clip(np.rint(array), 0, 255).astype(np.uint8)
+
+
+def plots(images, titles=None, rows=None, figsize=GRID_SIZE, title_colours=None,
+          suptitle=None, path=None):
+    """Show images in a grid, each with an optional title (fast.ai's ``plots``).
+
+    Parameters
+    ----------
+    images : array-like, shape (n, h, w, 3) or (n, h, w), or a list of such images
+        ``uint8`` in [0, 255], or float in [0, 255] or [0, 1]; images may differ
+        in size when given as a list.
+    titles : sequence of str, optional
+        One per image, e.g. ``"true: dog · predicted: cat (P(dog) = 0.31)"``.
+    rows : int, optional
+        Rows of the grid (default: a near-square grid).
+    figsize : tuple of float, default (8, 8)
+        Figure size in inches.
+    title_colours : sequence of str, optional
+        One colour per title (e.g. :data:`MISTAKE_COLOUR` for errors).
+    suptitle : str, optional
+        Title of the whole figure.
+    path : str or pathlib.Path, optional
+        Also save the figure there (PNG), creating folders as needed.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If there are no images, or ``titles``/``title_colours`` do not have one
+        entry per image, or ``rows`` is not a positive integer.
+    """
+    if isinstance(images, (list, tuple)):
+        batch = [to_display(image) for image in images]
+    else:
+        array = np.asarray(images)
+        if array.ndim in (2, 3) and not (array.ndim == 3 and array.shape[-1] > 4):
+            # a single image (h, w) or (h, w, c)
+            array = array[None]
+        batch = list(to_display(array)) if array.size else []
+    n = len(batch)
+    if n == 0:
+        raise ValueError("no images to show")
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"{len(titles)} titles for {n} images")
+    if title_colours is not None and len(title_colours) != n:
+        raise ValueError(f"{len(title_colours)} title colours for {n} images")
+    if rows is None:
+        rows = max(1, int(math.floor(math.sqrt(n))))
+    if not isinstance(rows, (int, np.integer)) or rows < 1:
+        raise ValueError(f"rows must be a positive integer, not {rows!r}")
+    cols = int(math.ceil(n / rows))
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, cols, figsize=figsize, squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index >= n:
+            continue
+        image = batch[index]
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+        if titles is not None:
+            colour = title_colours[index] if title_colours is not None else "black"
+            ax.set_title(titles[index], fontsize=9, color=colour)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def save_figure(fig, path) -> Path:
+    """Save ``fig`` as a PNG at ``path`` (folders created), return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return path
