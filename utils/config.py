@@ -45,6 +45,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_SEED = 42
 
+#: Prefix of the message of every :class:`LessonSkipped` error; ``make course``
+#: looks for it to report a notebook as skipped rather than failed.
+SKIP_MARKER = "lesson skipped: "
+
+
+class LessonSkipped(RuntimeError):
+    """A lesson cannot run on this machine for a reason the learner can fix.
+
+    Raised by a notebook cell (e.g. VGG16 without ImageNet weights under the
+    ``sample`` profile). ``make course`` reports the notebook as *skipped* with
+    the message, which says what to do, and goes on with the next notebook.
+    The message always starts with :data:`SKIP_MARKER`.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(SKIP_MARKER + reason)
+        self.reason = reason
+
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
