@@ -118,3 +118,204 @@ def load_records_report(cfg: config.Profile) -> tuple[list[dict], list[tuple[str
             continue
         records.append(record)
     return sorted(records, key=lambda r: r["model_id"]), skipped
+
+
+# -- notebook 07: the comparison ----------------------------------------------
+
+#: The models of the course, in teaching order, and the notebook that trains each.
+#: ``mlp_unscaled`` is the "forgot to scale" demonstration of 02 and is not
+#: expected to have a record.
+MODEL_NOTEBOOKS = {
+    "mlp_pixels": "02",
+    "mlp_unscaled": "02",
+    "cnn_small": "03",
+    "cnn_aug": "04",
+    "vgg16_features": "06",
+    "vgg16_frozen_aug": "06",
+    "vgg16_finetune": "06",
+}
+
+#: Models every complete run of the course produces a record for.
+EXPECTED_MODELS = ("mlp_pixels", "cnn_small", "cnn_aug",
+                   "vgg16_features", "vgg16_frozen_aug", "vgg16_finetune")
+
+#: Columns of :func:`comparison_table`, in order, and the record field each comes from.
+TABLE_COLUMNS = {
+    "model": "model_id",
+    "profile": "profile",
+    "image size": "image_size",
+    "train images": "train_count",
+    "epochs": "epochs",
+    "parameters": "params",
+    "seconds per epoch": "seconds_per_epoch",
+    "images per second": "images_per_second",
+    "test accuracy": "test_accuracy",
+    "test log loss": "test_log_loss",
+    "weights used": "weights",
+}
+
+#: Published figures to compare against (COURSE_DESIGN.md, "Anchors"): theirs,
+#: never ours. ``accuracy`` is a fraction; ``None`` where the source gives a range
+#: or a bound only (see ``reported``).
+ANCHORS = (
+    dict(source="Seed 000 (course seed notebook)",
+         setup="CNN, 60×60, 5,000 images + offline augmentation",
+         model="CNN + augmentation", reported="76.8%", accuracy=0.768),
+    dict(source="Seed 004 / fast.ai v1 (2017) lesson 1",
+         setup="VGG16 fine-tune, 23,000 train, 1 epoch",
+         model="VGG16 fine-tune", reported="val acc 0.982–0.9835", accuracy=0.982),
+    dict(source="Chollet, Deep Learning with Python, 1st ed. (2017), ch. 5",
+         setup="2,000 train, 150×150, small CNN", model="CNN",
+         reported="~71% test", accuracy=0.71),
+    dict(source="Chollet, Deep Learning with Python, 1st ed. (2017), ch. 5",
+         setup="2,000 train, 150×150, CNN + augmentation", model="CNN + augmentation",
+         reported="~82% test", accuracy=0.82),
+    dict(source="Chollet, Deep Learning with Python, 1st ed. (2017), ch. 5",
+         setup="2,000 train, 150×150, VGG16 features + dense head", model="VGG16 features",
+         reported="~90% test", accuracy=0.90),
+    dict(source="Chollet, Deep Learning with Python, 1st ed. (2017), ch. 5",
+         setup="2,000 train, 150×150, frozen VGG16 + augmentation", model="VGG16 frozen + aug",
+         reported="~96% test", accuracy=0.96),
+    dict(source="Chollet, Deep Learning with Python, 1st ed. (2017), ch. 5",
+         setup="2,000 train, 150×150, VGG16 fine-tuned", model="VGG16 fine-tune",
+         reported="96.8% test", accuracy=0.968),
+    dict(source="Chollet, Deep Learning with Python, 2nd ed. (2021), ch. 8",
+         setup="2,000 train, 180×180, CNN + augmentation", model="CNN + augmentation",
+         reported="83.5% test", accuracy=0.835),
+    dict(source="keras-io, \"Image classification from scratch\" (F. Chollet)",
+         setup="PetImages, 1,590 corrupt files removed, 180×180, small Xception-like CNN, 25 epochs",
+         model="small Xception-like CNN", reported="> 90% val", accuracy=None),
+    dict(source="Kaggle Dogs vs. Cats competition winner (2014)",
+         setup="—", model="—", reported="98.9%", accuracy=0.989),
+)
+
+
+def _image_size_text(value) -> str | None:
+    """``[128, 128]`` -> ``"128×128"``; anything else as text, ``None`` kept."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return f"{value[0]}×{value[1]}"
+    return str(value)
+
+
+def _number(value):
+    """A number from a record field, or NaN when it is missing or not numeric."""
+    if isinstance(value, bool) or value is None:
+        return float("nan")
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _model_order(model_id: str) -> tuple:
+    order = list(MODEL_NOTEBOOKS)
+    return (order.index(model_id) if model_id in order else len(order), model_id)
+
+
+def comparison_table(records) -> "pandas.DataFrame":
+    """Every model side by side, one row per record, in teaching order.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        Result records, e.g. from :func:`load_records` (records of several
+        profiles may be mixed: the ``profile`` column tells them apart, and
+        rows are ordered by model then profile).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TABLE_COLUMNS` (``model``, ``profile``, ``image size``
+        as ``"h×w"``, ``train images``, ``epochs``, ``parameters``,
+        ``seconds per epoch`` (s), ``images per second``, ``test accuracy``
+        (fraction in [0, 1]), ``test log loss`` (nats), ``weights used``).
+        A field a record lacks reads NaN (numbers) or None (text). Empty
+        records give an empty table with the same columns.
+
+    Raises
+    ------
+    ValueError
+        If a record is not a dict or has no ``model_id``.
+    """
+    import pandas as pd
+
+    rows = []
+    for record in records:
+        if not isinstance(record, dict) or "model_id" not in record:
+            raise ValueError(f"not a result record (a dict with a model_id): {record!r:.80}")
+        rows.append({
+            "model": record["model_id"],
+            "profile": record.get("profile"),
+            "image size": _image_size_text(record.get("image_size")),
+            "train images": _number(record.get("train_count")),
+            "epochs": _number(record.get("epochs")),
+            "parameters": _number(record.get("params")),
+            "seconds per epoch": _number(record.get("seconds_per_epoch")),
+            "images per second": _number(record.get("images_per_second")),
+            "test accuracy": _number(record.get("test_accuracy")),
+            "test log loss": _number(record.get("test_log_loss")),
+            "weights used": record.get("weights"),
+        })
+    rows.sort(key=lambda row: (_model_order(row["model"]), str(row["profile"])))
+    table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+    for column in ("train images", "epochs", "parameters"):
+        numbers = pd.to_numeric(table[column], errors="coerce")
+        whole = bool((numbers.dropna() % 1 == 0).all())
+        table[column] = numbers.astype("Int64") if whole else numbers
+    return table
+
+
+def anchors_table() -> "pandas.DataFrame":
+    """The published figures of :data:`ANCHORS` as a table (theirs, not ours).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``source``, ``setup``, ``model``, ``reported`` (as published),
+        ``accuracy`` (fraction, NaN where only a bound or range is published).
+    """
+    import pandas as pd
+
+    table = pd.DataFrame(list(ANCHORS), columns=["source", "setup", "model", "reported", "accuracy"])
+    table["accuracy"] = pd.to_numeric(table["accuracy"], errors="coerce")
+    return table
+
+
+def notebook_for(model_id: str) -> str:
+    """The notebook file that trains ``model_id``, e.g. ``"03_cnn.ipynb"``.
+
+    Looks in ``notebooks/`` for ``NN_*.ipynb``; answers ``"NN_….ipynb"`` when
+    no such file exists yet, and ``"?"`` for an unknown model.
+    """
+    number = MODEL_NOTEBOOKS.get(model_id)
+    if number is None:
+        return "?"
+    found = sorted((config.PROJECT_ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+    return found[0].name if found else f"{number}_….ipynb"
+
+
+def missing_models(records, expected=EXPECTED_MODELS) -> "pandas.DataFrame":
+    """Which expected models have no record, and which notebook makes each.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        Result records (only their ``model_id`` is read).
+    expected : sequence of str, default :data:`EXPECTED_MODELS`
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model`` and ``made by`` (a notebook file name), one row per
+        missing model in teaching order; empty when nothing is missing.
+    """
+    import pandas as pd
+
+    present = {record.get("model_id") for record in records if isinstance(record, dict)}
+    rows = [{"model": model_id, "made by": notebook_for(model_id)}
+            for model_id in expected if model_id not in present]
+    return pd.DataFrame(rows, columns=["model", "made by"])
