@@ -1,0 +1,186 @@
+"""Tests of utils.augmentation and utils.plots.plot_augmentations (tiny synthetic images)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from utils import augmentation, plots
+
+
+@pytest.fixture(scope="module")
+def images():
+    """Four 32×32 RGB images, float32 in [0, 255], with structure (not flat colour)."""
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 255, size=(4, 32, 32, 3)).astype(np.float32)
+
+
+def test_seed_settings_are_the_seeds():
+    assert augmentation.SEED_SETTINGS == dict(
+        rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
+        shear_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode="nearest")
+
+
+def test_mapping_table_covers_every_seed_argument():
+    table = augmentation.mapping_table()
+    old = " ".join(table["ImageDataGenerator"])
+    for argument in augmentation.SEED_SETTINGS:
+        assert argument in old, f"{argument} missing from the mapping table"
+    assert {"Keras 3 layer", "argument", "exact", "notes"} <= set(table.columns)
+    # rotation converts degrees to a fraction of a full turn
+    rotation = table[table["ImageDataGenerator"].str.startswith("rotation_range")].iloc[0]
+    assert "40/360" in rotation["argument"]
+    # shear has no exact equivalent, and the table says so
+    shear = table[table["ImageDataGenerator"].str.startswith("shear_range")].iloc[0]
+    assert shear["exact"] == "no"
+
+
+def test_builder_uses_seed_settings_in_keras_units():
+    augmenter = augmentation.augmentation(seed=1)
+    layers = {layer.name: layer for layer in augmenter.layers}
+    assert list(layers) == ["rotation", "shift", "shear", "zoom", "flip"]
+    assert layers["rotation"].factor == pytest.approx((-40 / 360, 40 / 360))
+    assert layers["shift"].height_factor == pytest.approx(0.2)
+    assert layers["shear"].x_factor == pytest.approx((-0.2, 0.2))
+    assert layers["zoom"].width_factor == pytest.approx(0.2)
+    assert all(layers[name].fill_mode == "nearest" for name in ("rotation", "shift", "shear", "zoom"))
+    assert augmenter.name == "augmentation"
+
+
+def test_switched_off_transforms_are_left_out():
+    augmenter = augmentation.augmentation(rotation=40, shift=0, shear=0, zoom=0, flip=False)
+    assert [layer.name for layer in augmenter.layers] == ["rotation"]
+
+
+def test_keeps_shape_and_dtype(images):
+    augmenter = augmentation.augmentation(seed=0)
+    out = augmenter(images, training=True)
+    assert tuple(out.shape) == images.shape
+    assert str(out.dtype) in ("float32", "<dtype: 'float32'>")
+    out = np.asarray(out)
+    assert out.min() >= 0 and out.max() <= 255
+
+
+def test_identity_at_inference(images):
+    augmenter = augmentation.augmentation(seed=0)
+    np.testing.assert_array_equal(np.asarray(augmenter(images, training=False)), images)
+
+
+def test_inside_a_model_predict_and_evaluate_do_not_augment(images):
+    import keras
+
+    inputs = keras.Input(shape=images.shape[1:])
+    model = keras.Model(inputs, augmentation.augmentation(seed=0)(inputs))
+    np.testing.assert_array_equal(model.predict(images, verbose=0), images)
+    model.compile(loss="mse")
+    assert model.evaluate(images, images, verbose=0) == pytest.approx(0.0)
+    # fit's forward pass runs with training=True, and so augments
+    assert not np.allclose(np.asarray(model(images, training=True)), images)
+
+
+def test_called_directly_without_training_it_augments(images):
+    # Keras 3's preprocessing layers default to training=True when called
+    # directly: pass training=False to see the identity outside a model.
+    augmenter = augmentation.augmentation(seed=0)
+    assert not np.allclose(np.asarray(augmenter(images)), images)
+
+
+def test_changes_pixels_in_training(images):
+    augmenter = augmentation.augmentation(seed=0)
+    out = np.asarray(augmenter(images, training=True))
+    # every image of the batch is changed, each in its own way
+    assert all(not np.allclose(out[i], images[i]) for i in range(len(images)))
+    assert not np.allclose(out[0], out[1] - images[1] + images[0])
+
+
+def test_reproducible_with_a_seed(images):
+    first = np.asarray(augmentation.augmentation(seed=7)(images, training=True))
+    again = np.asarray(augmentation.augmentation(seed=7)(images, training=True))
+    other = np.asarray(augmentation.augmentation(seed=8)(images, training=True))
+    np.testing.assert_allclose(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_each_call_draws_new_transforms(images):
+    augmenter = augmentation.augmentation(seed=7)
+    first = np.asarray(augmenter(images, training=True))
+    second = np.asarray(augmenter(images, training=True))
+    assert not np.allclose(first, second)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(rotation=-1), "rotation"),
+    (dict(rotation=400), "rotation"),
+    (dict(shift=1.0), "shift"),
+    (dict(shear=1.5), "shear"),
+    (dict(zoom=-0.1), "zoom"),
+    (dict(zoom="0.2"), "zoom"),
+    (dict(rotation=float("nan")), "rotation"),
+    (dict(flip="yes"), "flip"),
+    (dict(fill_mode="mirror"), "fill_mode"),
+    (dict(seed=1.5), "seed"),
+    (dict(rotation=0, shift=0, shear=0, zoom=0, flip=False), "nothing to augment"),
+])
+def test_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        augmentation.augmentation(**kwargs)
+
+
+def test_plot_augmentations_shows_original_and_n_versions(images):
+    fig = plots.plot_augmentations(images[0], augmentation.augmentation(seed=0), n=5,
+                                   title="augmented noise")
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(shown) == 6
+    assert shown[0].get_title() == "original"
+    assert fig._suptitle.get_text() == "augmented noise"
+    matplotlib.pyplot.close(fig)
+
+
+def test_plot_augmentations_rejects_bad_input(images):
+    augmenter = augmentation.augmentation(seed=0)
+    with pytest.raises(ValueError, match="n must be"):
+        plots.plot_augmentations(images[0], augmenter, n=0)
+    with pytest.raises(ValueError, match="shape"):
+        plots.plot_augmentations(images, augmenter, n=2)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_pillow_augment_keeps_size_and_dtype(images, dtype):
+    image = images[0].astype(dtype)
+    rng = np.random.default_rng(0)
+    out = augmentation.pillow_augment(image, rng)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    assert not np.array_equal(out, image)
+    # the input is left unchanged
+    np.testing.assert_array_equal(image, images[0].astype(dtype))
+
+
+def test_pillow_augment_is_reproducible_and_random(images):
+    image = images[0].astype(np.uint8)
+    first = augmentation.pillow_augment(image, np.random.default_rng(3))
+    again = augmentation.pillow_augment(image, np.random.default_rng(3))
+    np.testing.assert_array_equal(first, again)
+    rng = np.random.default_rng(3)
+    assert not np.array_equal(augmentation.pillow_augment(image, rng),
+                              augmentation.pillow_augment(image, rng))
+
+
+def test_pillow_augment_flip_only_mirrors():
+    image = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    settings = dict(horizontal_flip=True)
+    outs = [augmentation.pillow_augment(image, np.random.default_rng(s), settings) for s in range(8)]
+    assert all(np.array_equal(o, image) or np.array_equal(o, image[:, ::-1]) for o in outs)
+    assert any(np.array_equal(o, image[:, ::-1]) for o in outs)
+
+
+@pytest.mark.parametrize("image, rng, settings, message", [
+    (np.zeros((8, 8), np.uint8), np.random.default_rng(0), None, "shape"),
+    (np.zeros((8, 8, 3), np.uint8), 0, None, "Generator"),
+    (np.zeros((8, 8, 3), np.uint8), np.random.default_rng(0), dict(spin=3), "unknown"),
+    (np.zeros((8, 8, 3), np.uint8), np.random.default_rng(0), dict(fill_mode="constant"), "nearest"),
+])
+def test_pillow_augment_rejects_bad_input(image, rng, settings, message):
+    with pytest.raises(ValueError, match=message):
+        augmentation.pillow_augment(image, rng, settings)

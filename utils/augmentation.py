@@ -1,0 +1,342 @@
+"""Data augmentation: the seed tutorials' ``ImageDataGenerator`` settings in Keras 3.
+
+The seed tutorials (Keras 1/2) augmented images with ``ImageDataGenerator``,
+which Keras 3 no longer has. Today the same ideas are *preprocessing layers*
+(``keras.layers.RandomRotation`` ...) stacked in a :class:`keras.Sequential`,
+placed either inside the model or in the ``tf.data`` pipeline. This module
+holds:
+
+- :data:`SEED_SETTINGS`: the seeds' ``ImageDataGenerator`` arguments;
+- :func:`mapping_table`: each old argument, its Keras 3 layer and argument, and
+  where the two differ;
+- :func:`augmentation`: the seeded builder of the augmenter that notebooks 04
+  and 06 use;
+- :func:`pillow_augment`: the seeds' way, one image at a time in Python (here
+  with Pillow), the baseline of ``benchmarks/augmentation_pipeline.py`` and of
+  the "written to disk once" lesson.
+
+Sources: Keras 1 ``keras/preprocessing/image.py`` (``random_rotation``,
+``random_shift``, ``random_shear``, ``random_zoom``; shear angle in radians),
+``keras_preprocessing.image.ImageDataGenerator`` (Keras 2.2+; shear angle in
+degrees), Keras 3.15 ``keras/src/layers/preprocessing/image_preprocessing/``
+(``random_rotation.py``, ``random_translation.py``, ``random_shear.py``,
+``random_zoom.py``, ``random_flip.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+#: The seed tutorials' ``ImageDataGenerator`` arguments (seeds 000 and 003,
+#: also Deep Learning with Python, 1st ed., listing 5.11).
+SEED_SETTINGS = dict(
+    rotation_range=40,
+    width_shift_range=0.2,
+    height_shift_range=0.2,
+    shear_range=0.2,
+    zoom_range=0.2,
+    horizontal_flip=True,
+    fill_mode="nearest",
+)
+
+#: ``fill_mode`` values the Keras 3 layers accept (TensorFlow backend).
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+
+_MAPPING = [
+    dict(
+        old="rotation_range=40",
+        layer="RandomRotation",
+        new="factor=40/360 ≈ 0.111",
+        exact="yes",
+        notes="Old: degrees, uniform in [-40°, +40°]. New: a fraction of a full "
+              "turn (2π), uniform in [-factor, +factor]; 40° = 40/360.",
+    ),
+    dict(
+        old="width_shift_range=0.2",
+        layer="RandomTranslation",
+        new="width_factor=0.2",
+        exact="yes",
+        notes="Both a fraction of the image width, uniform in [-0.2, +0.2].",
+    ),
+    dict(
+        old="height_shift_range=0.2",
+        layer="RandomTranslation",
+        new="height_factor=0.2",
+        exact="yes",
+        notes="Both a fraction of the image height; one layer does both shifts.",
+    ),
+    dict(
+        old="shear_range=0.2",
+        layer="RandomShear",
+        new="x_factor=0.2, y_factor=0",
+        exact="no",
+        notes="Old: a shear *angle*, in radians in Keras 1 / early Keras 2 (the "
+              "seeds: 0.2 rad ≈ 11.5°), in degrees from Keras 2.2 on (0.2° is "
+              "almost nothing). Rows move sideways by sin(angle)·y. New: a "
+              "fraction, rows move by x_factor·y, so x_factor = sin(0.2) ≈ 0.2 "
+              "matches the seeds. The new layer shears about the top-left corner "
+              "(the old one about the centre), so it also shifts the picture.",
+    ),
+    dict(
+        old="zoom_range=0.2",
+        layer="RandomZoom",
+        new="height_factor=0.2, width_factor=0.2",
+        exact="yes",
+        notes="Both draw a zoom in [0.8, 1.2] per axis, independently (so the "
+              "aspect ratio changes); below 1 zooms in, above 1 zooms out. With "
+              "width_factor=None (the default) the layer keeps the aspect ratio.",
+    ),
+    dict(
+        old="horizontal_flip=True",
+        layer="RandomFlip",
+        new='mode="horizontal"',
+        exact="yes",
+        notes="A left-right mirror with probability 0.5.",
+    ),
+    dict(
+        old='fill_mode="nearest"',
+        layer="each geometric layer",
+        new='fill_mode="nearest"',
+        exact="yes",
+        notes="The old default was 'nearest'; the new layers default to "
+              "'reflect' (RandomShear too), so pass it to each one.",
+    ),
+    dict(
+        old="(one combined affine transform)",
+        layer="keras.Sequential of layers",
+        new="—",
+        exact="no",
+        notes="The old generator composed every transform into one matrix and "
+              "resampled once; a stack of layers resamples once per geometric "
+              "layer (slightly blurrier, slower).",
+    ),
+]
+
+
+def mapping_table():
+    """The seeds' ``ImageDataGenerator`` arguments next to their Keras 3 layers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per old argument, columns ``ImageDataGenerator`` (the old
+        argument), ``Keras 3 layer``, ``argument`` (the new one), ``exact``
+        (``"yes"``/``"no"``: is there an exact equivalent) and ``notes``.
+    """
+    import pandas as pd
+
+    table = pd.DataFrame(_MAPPING)
+    return table.rename(columns={
+        "old": "ImageDataGenerator", "layer": "Keras 3 layer",
+        "new": "argument",
+    })
+
+
+def _check_number(name, value, low, high, *, high_inclusive=True):
+    """Raise ValueError unless ``value`` is a real number in [low, high] (or [low, high))."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    inside = low <= value <= high if high_inclusive else low <= value < high
+    if not inside:
+        bracket = "]" if high_inclusive else ")"
+        raise ValueError(f"{name} must lie in [{low}, {high}{bracket}, not {value!r}")
+    return float(value)
+
+
+def augmentation(seed=None, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2,
+                 flip=True, fill_mode="nearest", name="augmentation"):
+    """Build the seeds' augmentation as a seeded stack of Keras 3 layers.
+
+    The defaults are :data:`SEED_SETTINGS` translated (see :func:`mapping_table`).
+    A setting of 0 (or ``flip=False``) leaves its layer out, so
+    ``augmentation(rotation=40, shift=0, shear=0, zoom=0, flip=False)`` only
+    rotates.
+
+    Parameters
+    ----------
+    seed : int or None, default None
+        Seed of the random draws; layer ``i`` gets ``seed + i``. The same seed
+        gives the same sequence of augmented images in a fresh augmenter.
+        ``None``: different every run.
+    rotation : float, default 40
+        Largest rotation in **degrees**, in [0, 180]; each image turns by an angle
+        drawn uniformly from [-rotation, +rotation] (``RandomRotation`` with
+        ``factor = rotation / 360``).
+    shift : float, default 0.2
+        Largest shift as a fraction of the height and of the width, in [0, 1).
+    shear : float, default 0.2
+        Largest horizontal shear as a fraction, in [0, 1]: a row ``y`` pixels
+        from the top moves sideways by up to ``shear · y`` pixels (0.2 ≈ the
+        seeds' 0.2-radian shear angle).
+    zoom : float, default 0.2
+        Zoom drawn per axis from [1 - zoom, 1 + zoom], in [0, 1).
+    flip : bool, default True
+        Mirror left-right with probability 0.5.
+    fill_mode : {"nearest", "reflect", "wrap", "constant"}, default "nearest"
+        How pixels moved in from outside the image are filled (``constant``
+        fills with 0, black).
+    name : str, default "augmentation"
+        Name of the returned model.
+
+    Returns
+    -------
+    keras.Sequential
+        Call it on images ``(batch, h, w, 3)`` (or one image ``(h, w, 3)``),
+        float32 in [0, 255] (any range works); returns the same shape, float32.
+        With ``training=True`` every image gets its own random transform; with
+        ``training=False`` (and so in ``model.predict``/``model.evaluate``) it
+        returns its input unchanged. Called directly *without* ``training``,
+        Keras 3's preprocessing layers augment (their default is True), so
+        say ``training=False`` outside a model when you want the identity.
+
+    Raises
+    ------
+    ValueError
+        If a setting is not a number in its range, ``flip`` is not a bool,
+        ``fill_mode`` is unknown, ``seed`` is not an int or None, or every
+        transform is switched off.
+
+    Examples
+    --------
+    >>> augmenter = augmentation(seed=42)
+    >>> augmented = augmenter(images, training=True)   # doctest: +SKIP
+    """
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ValueError(f"seed must be an int or None, not {seed!r}")
+    rotation = _check_number("rotation (degrees)", rotation, 0, 180)
+    shift = _check_number("shift (fraction of the image)", shift, 0, 1, high_inclusive=False)
+    shear = _check_number("shear (fraction)", shear, 0, 1)
+    zoom = _check_number("zoom (fraction)", zoom, 0, 1, high_inclusive=False)
+    if not isinstance(flip, (bool, np.bool_)):
+        raise ValueError(f"flip must be True or False, not {flip!r}")
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"fill_mode must be one of {', '.join(FILL_MODES)}, not {fill_mode!r}")
+    if not (rotation or shift or shear or zoom or flip):
+        raise ValueError("every transform is switched off: nothing to augment "
+                         "(set rotation, shift, shear, zoom or flip)")
+
+    import keras
+
+    offsets = iter(range(10))
+
+    def next_seed():
+        offset = next(offsets)
+        return None if seed is None else int(seed) + offset
+
+    layers = []
+    if rotation:
+        layers.append(keras.layers.RandomRotation(
+            rotation / 360.0, fill_mode=fill_mode, seed=next_seed(), name="rotation"))
+    if shift:
+        layers.append(keras.layers.RandomTranslation(
+            height_factor=shift, width_factor=shift, fill_mode=fill_mode,
+            seed=next_seed(), name="shift"))
+    if shear:
+        layers.append(keras.layers.RandomShear(
+            x_factor=shear, y_factor=0.0, fill_mode=fill_mode, seed=next_seed(),
+            name="shear"))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(
+            height_factor=zoom, width_factor=zoom, fill_mode=fill_mode,
+            seed=next_seed(), name="zoom"))
+    if flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=next_seed(), name="flip"))
+    return keras.Sequential(layers, name=name)
+
+
+def _affine_for_pillow(width, height, angle, tx, ty, shear, zx, zy):
+    """Pillow's AFFINE coefficients (output → input pixel) of the old generator's transform.
+
+    The transform is built about the image centre, in the order of Keras 1's
+    ``ImageDataGenerator.random_transform``: rotation, shift, shear, zoom
+    (angle and shear in radians, shifts in pixels, zooms as factors).
+    """
+    rotate = np.array([[math.cos(angle), -math.sin(angle), 0],
+                       [math.sin(angle), math.cos(angle), 0],
+                       [0, 0, 1]])
+    translate = np.array([[1, 0, tx], [0, 1, ty], [0, 0, 1]])
+    shear_m = np.array([[1, -math.sin(shear), 0], [0, math.cos(shear), 0], [0, 0, 1]])
+    zoom_m = np.array([[zx, 0, 0], [0, zy, 0], [0, 0, 1]])
+    matrix = rotate @ translate @ shear_m @ zoom_m
+    cx, cy = width / 2.0, height / 2.0
+    to_centre = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]])
+    from_centre = np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1]])
+    matrix = from_centre @ matrix @ to_centre
+    return matrix[:2].ravel()
+
+
+def pillow_augment(image, rng, settings=None):
+    """Augment one image in Python with Pillow, as the seeds' generator did.
+
+    One random affine transform (rotation, shift, shear, zoom, about the
+    centre), resampled once with bilinear interpolation, then a random
+    left-right flip. "nearest" filling is obtained by padding the image with
+    copies of its edge pixels before transforming.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, shape (h, w, 3), uint8 in [0, 255] or float in [0, 255]
+        One image; it is not changed.
+    rng : numpy.random.Generator
+        Source of the random draws (``numpy.random.default_rng(seed)``).
+    settings : dict, optional
+        ``ImageDataGenerator``-style arguments, default :data:`SEED_SETTINGS`:
+        ``rotation_range`` (degrees), ``width_shift_range`` and
+        ``height_shift_range`` (fractions), ``shear_range`` (**radians**, as in
+        Keras 1 which the seeds used), ``zoom_range`` (fraction) and
+        ``horizontal_flip`` (bool). ``fill_mode`` must be ``"nearest"``.
+
+    Returns
+    -------
+    numpy.ndarray, same shape and dtype as ``image``
+        A new augmented image (float input comes back rounded to whole values).
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not ``(h, w, 3)``, ``rng`` is not a
+        :class:`numpy.random.Generator`, or ``settings`` has an unknown key or
+        a fill mode other than "nearest".
+    """
+    from PIL import Image
+
+    settings = dict(SEED_SETTINGS if settings is None else settings)
+    unknown = set(settings) - set(SEED_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown settings {sorted(unknown)}; known: {sorted(SEED_SETTINGS)}")
+    if settings.get("fill_mode", "nearest") != "nearest":
+        raise ValueError("pillow_augment only implements fill_mode='nearest'")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator "
+                         f"(numpy.random.default_rng(seed)), not {type(rng).__name__}")
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[-1] != 3 or array.shape[0] < 1 or array.shape[1] < 1:
+        raise ValueError(f"image must have shape (h, w, 3), not {array.shape}")
+    dtype = array.dtype
+    pixels = array if dtype == np.uint8 else np.clip(np.rint(array), 0, 255).astype(np.uint8)
+    height, width = pixels.shape[:2]
+
+    angle = math.radians(rng.uniform(-1, 1) * settings.get("rotation_range", 0))
+    tx = rng.uniform(-1, 1) * settings.get("width_shift_range", 0) * width
+    ty = rng.uniform(-1, 1) * settings.get("height_shift_range", 0) * height
+    shear = rng.uniform(-1, 1) * settings.get("shear_range", 0)
+    zoom = settings.get("zoom_range", 0)
+    zx, zy = rng.uniform(1 - zoom, 1 + zoom, size=2)
+    flip = settings.get("horizontal_flip", False) and rng.uniform() < 0.5
+
+    # pad with edge pixels (fill_mode="nearest"), one image size on every side
+    padded = np.pad(pixels, ((height, height), (width, width), (0, 0)), mode="edge")
+    coefficients = _affine_for_pillow(width, height, angle, tx, ty, shear, zx, zy)
+    # shift output coordinates into the padded input's frame
+    a, b, c, d, e, f = coefficients
+    coefficients = (a, b, c + width, d, e, f + height)
+    result = Image.fromarray(padded).transform(
+        (width, height), Image.Transform.AFFINE, coefficients,
+        resample=Image.Resampling.BILINEAR)
+    if flip:
+        result = result.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    out = np.asarray(result)
+    return out.copy() if dtype == np.uint8 else out.astype(dtype)
