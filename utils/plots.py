@@ -141,3 +141,52 @@ def save_figure(fig, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     return path
+
+
+def plot_augmentations(image, augmenter, n=8, title=None, rows=None, figsize=GRID_SIZE,
+                       path=None):
+    """Show one image, then ``n`` randomly augmented versions of it.
+
+    Parameters
+    ----------
+    image : array-like, shape (h, w, 3)
+        ``uint8`` or float in [0, 255] (float in [0, 1] is shown as such).
+    augmenter : callable
+        A Keras layer or model such as :func:`utils.augmentation.augmentation`;
+        called once as ``augmenter(batch, training=True)`` on ``n`` copies of
+        ``image`` (float32, shape (n, h, w, 3)), so each copy gets its own
+        random transform.
+    n : int, default 8
+        Number of augmented versions.
+    title : str, optional
+        Title of the figure, e.g. ``"rotated cat (rotation ±40°)"``.
+    rows : int, optional
+        Rows of the grid (default: near-square).
+    figsize : tuple of float, default (8, 8)
+    path : str or pathlib.Path, optional
+        Also save the figure there (PNG).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``n + 1`` images: the original first (titled "original"), then
+        "augmented 1" ... "augmented n".
+
+    Raises
+    ------
+    ValueError
+        If ``image`` is not ``(h, w, 3)``, ``n`` is not a positive integer, or
+        the augmenter returns a batch of another length.
+    """
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise ValueError(f"image must have shape (h, w, 3), not {array.shape}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, not {n!r}")
+    batch = np.repeat(array[None].astype(np.float32), n, axis=0)
+    augmented = np.asarray(augmenter(batch, training=True))
+    if augmented.shape[0] != n:
+        raise ValueError(f"the augmenter returned {augmented.shape[0]} images for {n}")
+    images = [array] + list(augmented)
+    titles = ["original"] + [f"augmented {i}" for i in range(1, n + 1)]
+    return plots(images, titles=titles, rows=rows, figsize=figsize, suptitle=title, path=path)
