@@ -1,0 +1,253 @@
+"""Predict cat or dog for one photo of your own: a path, a URL or bytes.
+
+The photo goes through the same steps as the training images
+(:func:`utils.data.get_batches` / :func:`utils.data.load_image`): decoded to
+RGB, resized bilinearly to the model's input size without keeping the aspect
+ratio, float32 in [0, 255]; the model does its own scaling inside.
+"""
+
+from __future__ import annotations
+
+import io
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from utils import config
+
+#: Largest download or file accepted, in bytes.
+MAX_BYTES = 50 * 1024 * 1024
+
+#: Seconds to wait for a URL.
+URL_TIMEOUT = 20.0
+
+
+def read_source(source) -> bytes:
+    """The bytes of an image given as a path, an ``http(s)`` URL or bytes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a path does not exist.
+    ConnectionError
+        If a URL cannot be fetched (offline, server error); the message says
+        to download the photo and pass its path instead.
+    ValueError
+        If the content is empty or larger than :data:`MAX_BYTES`.
+    TypeError
+        If ``source`` is none of the above.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        content = bytes(source)
+        where = "the bytes given"
+    elif isinstance(source, str) and source.lower().startswith(("http://", "https://")):
+        content = _download(source)
+        where = source
+    elif isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"no image file at {path}")
+        if path.stat().st_size > MAX_BYTES:
+            raise ValueError(f"{path} is larger than {MAX_BYTES // 2**20} MB: not a photo?")
+        content = path.read_bytes()
+        where = str(path)
+    else:
+        raise TypeError("source must be a file path, an http(s) URL or bytes, "
+                        f"not {type(source).__name__}")
+    if not content:
+        raise ValueError(f"{where} is empty (0 bytes): not an image")
+    if len(content) > MAX_BYTES:
+        raise ValueError(f"{where} is larger than {MAX_BYTES // 2**20} MB: not a photo?")
+    return content
+
+
+def _download(url: str) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": "dogscats-course/1.0"})
+    try:
+        with urllib.request.urlopen(request, timeout=URL_TIMEOUT) as response:
+            content = response.read(MAX_BYTES + 1)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise ConnectionError(
+            f"could not download {url}: {reason}. Offline? Save the photo in my_photos/ "
+            "and pass its path instead.") from None
+    return content
+
+
+def decode_image(content: bytes) -> np.ndarray:
+    """Decode image bytes to an upright RGB array, as the data preparation does.
+
+    JPEG, PNG, WebP, GIF (first frame), BMP; grayscale, palette, RGBA (put on a
+    white background, as :func:`utils.data.prepare` does), CMYK; EXIF orientation
+    applied (:func:`PIL.ImageOps.exif_transpose`). A plain upright RGB JPEG is
+    decoded by TensorFlow, exactly as the training images are.
+
+    Returns
+    -------
+    numpy.ndarray, shape (h, w, 3), uint8
+
+    Raises
+    ------
+    ValueError
+        If the bytes are not an image, are truncated or corrupt, or are in a
+        format other than the above.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    accepted = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "MPO")
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            fmt = image.format or "unknown"
+            if fmt not in accepted:
+                raise ValueError(f"unsupported image format {fmt}: use JPEG, PNG, WebP, GIF or BMP")
+            image.seek(0)  # first frame of an animation
+            image.load()   # decodes everything: a truncated file fails here
+            orientation = image.getexif().get(0x0112, 1)
+            if fmt == "JPEG" and image.mode == "RGB" and orientation in (1, None):
+                return _decode_like_training(content)
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
+                image = image.convert("RGBA")
+                background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+                image = Image.alpha_composite(background, image)
+            array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except UnidentifiedImageError:
+        raise ValueError("not an image: the content is not a format Pillow recognises "
+                         "(JPEG, PNG, WebP, GIF or BMP expected)") from None
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"image too large: {error}") from None
+    except (OSError, SyntaxError, EOFError) as error:
+        raise ValueError(f"truncated or corrupt image: {error}") from None
+    if array.ndim != 3 or array.shape[0] < 1 or array.shape[1] < 1:
+        raise ValueError("the image has no pixels")
+    return array
+
+
+def _decode_like_training(content: bytes) -> np.ndarray:
+    """TensorFlow's JPEG decoder, as ``image_dataset_from_directory`` uses."""
+    import tensorflow as tf
+
+    try:
+        image = tf.image.decode_image(content, channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
+        raise ValueError(f"corrupt JPEG: {error.message}") from None
+    return image.numpy().astype(np.uint8)
+
+
+def model_image_size(model) -> tuple[int, int]:
+    """``(height, width)`` of a Keras model's input.
+
+    Raises
+    ------
+    ValueError
+        If the model's input is not ``(batch, h, w, 3)`` with known h and w.
+    """
+    shape = model.input_shape
+    if isinstance(shape, list):
+        shape = shape[0]
+    if len(shape) != 4 or shape[1] is None or shape[2] is None:
+        raise ValueError(f"cannot tell the image size from the model's input shape {shape}; "
+                         "pass image_size=(height, width)")
+    return int(shape[1]), int(shape[2])
+
+
+def prepare_image(source, image_size) -> np.ndarray:
+    """Load ``source`` and resize it as the training images are.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or bytes
+        A file path, an ``http(s)`` URL or the file's bytes.
+    image_size : tuple of int
+        ``(height, width)`` in pixels.
+
+    Returns
+    -------
+    numpy.ndarray, shape (height, width, 3), float32 in [0, 255]
+        Bilinear resize, aspect ratio not kept (``tf.image.resize``, as
+        :func:`utils.data.load_image`).
+    """
+    import tensorflow as tf
+
+    height, width = (int(v) for v in image_size)
+    if height < 1 or width < 1:
+        raise ValueError(f"image_size must be positive, not {image_size!r}")
+    array = decode_image(read_source(source))
+    resized = tf.image.resize(array, (height, width), method="bilinear")
+    return resized.numpy().astype(np.float32)
+
+
+def predict_image(model, source, class_names=config.CLASS_NAMES, image_size=None) -> dict:
+    """Cat or dog for one photo.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Takes ``(batch, h, w, 3)`` float32 in [0, 255], returns ``(batch, 1)`` P(dog).
+    source : str, pathlib.Path or bytes
+        A file path, an ``http(s)`` URL (fetched with :mod:`urllib`) or the
+        file's bytes. JPEG, PNG, WebP, GIF (first frame), BMP; grayscale,
+        RGBA, CMYK; EXIF orientation applied.
+    class_names : sequence of two str, default ``("cats", "dogs")``
+        Names for output 0 and 1 (the datasets' ``class_names``).
+    image_size : tuple of int, optional
+        ``(height, width)``; default: the model's input size.
+
+    Returns
+    -------
+    dict
+        ``label`` (the class name), ``p_dog`` (float in [0, 1], P(class 1)),
+        ``probability`` (float in [0.5, 1], of ``label``) and ``image``
+        (the model's input, ``(h, w, 3)`` float32 in [0, 255], to show or
+        explain with Grad-CAM).
+
+    Raises
+    ------
+    ValueError
+        Bad or unsupported image file, or a model whose output is not one
+        probability per image.
+    FileNotFoundError, ConnectionError
+        A missing file, or a URL that cannot be fetched.
+    """
+    if len(class_names) != 2:
+        raise ValueError(f"class_names must name two classes, not {class_names!r}")
+    size = tuple(image_size) if image_size is not None else model_image_size(model)
+    image = prepare_image(source, size)
+    output = np.asarray(model(image[None], training=False))
+    if output.shape != (1, 1):
+        raise ValueError(f"expected the model to return one P(dog) per image, got shape {output.shape}")
+    p_dog = float(output[0, 0])
+    if not 0.0 <= p_dog <= 1.0:
+        raise ValueError(f"the model's output {p_dog} is not a probability (sigmoid expected)")
+    index = int(p_dog >= 0.5)
+    return {"label": class_names[index], "p_dog": p_dog,
+            "probability": p_dog if index else 1.0 - p_dog, "image": image}
+
+
+def load_saved_model(cfg: config.Profile, model_id: str):
+    """Load ``cfg.models_dir / f"{model_id}.keras"``, or return None if it is not there.
+
+    Imports :mod:`utils.vgg16` first when present, so the custom layers of the
+    VGG16 models are registered.
+
+    Raises
+    ------
+    ValueError
+        If the file exists but cannot be loaded (the message names it).
+    """
+    import keras
+
+    path = cfg.models_dir / f"{model_id}.keras"
+    if not path.is_file():
+        return None
+    for module in ("utils.models", "utils.augmentation", "utils.vgg16"):
+        try:
+            __import__(module)
+        except ImportError:
+            pass
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # corrupt file, unknown layer: say which file
+        raise ValueError(f"could not load {path}: {type(error).__name__}: {error}") from None
