@@ -190,3 +190,121 @@ def plot_augmentations(image, augmenter, n=8, title=None, rows=None, figsize=GRI
     images = [array] + list(augmented)
     titles = ["original"] + [f"augmented {i}" for i in range(1, n + 1)]
     return plots(images, titles=titles, rows=rows, figsize=figsize, suptitle=title, path=path)
+
+
+def plot_gradcam(model, images, labels=None, layer_name=None, class_names=("cats", "dogs"),
+                 alpha=0.4, rows=None, figsize=GRID_SIZE, suptitle=None, path=None):
+    """Grad-CAM heatmaps (Selvaraju et al. 2017) over images, with prediction titles.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Takes ``(batch, h, w, 3)`` float32 in [0, 255], returns ``(batch, 1)`` P(dog).
+    images : array-like, shape (n, h, w, 3)
+        float in [0, 255], the model's input size.
+    labels : array-like of int, shape (n,), optional
+        True classes (0 cat, 1 dog); titles then say "true: … · predicted: …"
+        and mistakes are drawn in :data:`MISTAKE_COLOUR`.
+    layer_name : str, optional
+        Convolutional layer to explain (default: the last ``Conv2D``).
+    class_names : pair of str
+        Plural class names as in ``config.CLASS_NAMES``; titles use the singular.
+    alpha : float in [0, 1]
+        Weight of the heatmap colour over the photo.
+    rows, figsize, suptitle, path
+        As :func:`plots`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        No images, or ``labels`` not one per image (and see
+        :func:`utils.gradcam.gradcam_heatmap`).
+    """
+    from utils import gradcam
+
+    batch = np.asarray(images, dtype=np.float32)
+    if batch.ndim == 3:
+        batch = batch[None]
+    if batch.ndim != 4 or batch.shape[0] == 0:
+        raise ValueError(f"images must be (n, h, w, 3) with n > 0, not {np.shape(images)}")
+    if labels is not None and len(labels) != len(batch):
+        raise ValueError(f"{len(labels)} labels for {len(batch)} images")
+    names = [name[:-1] if name.endswith("s") else name for name in class_names]
+    p_dog = np.asarray(model(batch, training=False)).reshape(-1)
+    shown, titles, colours = [], [], []
+    for index, image in enumerate(batch):
+        heatmap = gradcam.gradcam_heatmap(model, image, layer_name=layer_name)
+        shown.append(gradcam.overlay(image, heatmap, alpha=alpha))
+        predicted = int(p_dog[index] >= 0.5)
+        text = f"predicted: {names[predicted]} (P(dog) = {p_dog[index]:.2f})"
+        colour = "black"
+        if labels is not None:
+            truth = int(labels[index])
+            text = f"true: {names[truth]} · " + text
+            colour = CORRECT_COLOUR if truth == predicted else MISTAKE_COLOUR
+        titles.append(text.replace(" · ", "\n"))
+        colours.append(colour)
+    return plots(shown, titles=titles, rows=rows, figsize=figsize, title_colours=colours,
+                 suptitle=suptitle, path=path)
+
+
+def plot_tradeoffs(table, profile=None, figsize=CURVES_SIZE, path=None):
+    """Test accuracy against training time and against parameters, one point per model.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`utils.results.comparison_table` (columns ``model``,
+        ``seconds per epoch``, ``epochs``, ``parameters``, ``test accuracy``).
+    profile : str, optional
+        Named in the title.
+    figsize : tuple of float
+    path : str or pathlib.Path, optional
+        Also save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels; log-scaled x axes; accuracy from 0.5 (chance) to 1. A model
+        lacking a figure is left out of that panel; an empty table gives empty
+        panels that say so.
+    """
+    import pandas as pd
+
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=figsize)
+    accuracy = pd.to_numeric(table.get("test accuracy", pd.Series(dtype=float)), errors="coerce")
+    seconds = (pd.to_numeric(table.get("seconds per epoch", pd.Series(dtype=float)), errors="coerce")
+               * pd.to_numeric(table.get("epochs", pd.Series(dtype=float)), errors="coerce"))
+    params = pd.to_numeric(table.get("parameters", pd.Series(dtype=float)), errors="coerce")
+    for ax, x, label in ((left, seconds, "training time (s, log scale)"),
+                         (right, params, "parameters (log scale)")):
+        shown = 0
+        for index in range(len(table)):
+            xv, yv = x.iloc[index], accuracy.iloc[index]
+            if pd.isna(xv) or pd.isna(yv) or xv <= 0:
+                continue
+            ax.scatter([xv], [yv], s=40)
+            ax.annotate(str(table["model"].iloc[index]), (xv, yv), textcoords="offset points",
+                        xytext=(5, 4), fontsize=8)
+            shown += 1
+        if shown:
+            ax.set_xscale("log")
+        else:
+            ax.text(0.5, 0.75, "no records with these figures yet", ha="center",
+                    transform=ax.transAxes)
+        ax.set_xlabel(label)
+        ax.set_ylabel("test accuracy")
+        ax.set_ylim(0.5, 1.0)
+        ax.grid(True, alpha=0.3)
+    left.set_title("accuracy vs training time")
+    right.set_title("accuracy vs size")
+    fig.suptitle("Every model on the same test split" + (f" ({profile})" if profile else ""))
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
