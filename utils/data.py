@@ -291,7 +291,8 @@ def download_file(url: str, dest, progress: bool = True, timeout: float = 30.0) 
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            total = response.length
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
                       disable=not progress) as bar:
                 received = 0
