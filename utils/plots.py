@@ -308,3 +308,305 @@ def plot_tradeoffs(table, profile=None, figsize=CURVES_SIZE, path=None):
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+# -- training curves, confusion matrix, predictions, feature maps (notebooks 02, 03) --
+
+#: Colours of the models in a comparison of learning curves, in order.
+SERIES_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown",
+                  "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
+
+
+def _history_dict(history) -> dict:
+    """``{"loss": [...], "accuracy": [...], ...}`` of a Keras History or a plain dict."""
+    values = getattr(history, "history", history)
+    if not isinstance(values, dict):
+        raise ValueError(f"expected a keras History or a dict of per-epoch lists, not {type(history).__name__}")
+    return values
+
+
+def _is_single_history(history) -> bool:
+    """True for one History/dict of lists; False for a dict of name → History/dict."""
+    if hasattr(history, "history"):
+        return True
+    if not isinstance(history, dict) or not history:
+        raise ValueError("no history to plot: pass a keras History, a dict of per-epoch lists, "
+                         "or a dict of name → History")
+    first = next(iter(history.values()))
+    return not (hasattr(first, "history") or isinstance(first, dict))
+
+
+def plot_history(history, title=None, fine_tune_epoch=None, figsize=CURVES_SIZE, path=None):
+    """Accuracy and loss per epoch, side by side: training dashed, validation solid.
+
+    Parameters
+    ----------
+    history : keras.callbacks.History, dict, or dict of str to either
+        One run (a History, or ``{"accuracy": [...], "val_accuracy": [...],
+        "loss": [...], "val_loss": [...]}``), or several runs to compare as
+        ``{"adam": history, "sgd": history}`` (one colour each). Missing keys
+        (e.g. no validation) are skipped.
+    title : str, optional
+        Figure title, e.g. ``"CNN · learning curves (sample)"``.
+    fine_tune_epoch : int, optional
+        Epochs trained before fine-tuning began: a vertical dotted line is
+        drawn between epoch ``fine_tune_epoch`` and the next.
+    figsize : tuple of float, default (10, 4)
+    path : str or pathlib.Path, optional
+        Also save the figure there (PNG).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: "accuracy" (from 0.5, chance, to 1; lower only if a curve
+        goes below 0.5) and "log loss" (from 0), x axis "epoch" starting at 1.
+
+    Raises
+    ------
+    ValueError
+        If ``history`` is empty or holds neither accuracy nor loss values.
+    """
+    runs = {"": history} if _is_single_history(history) else dict(history)
+    plt = _pyplot()
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=figsize)
+    lowest_accuracy, plotted = 0.5, 0
+    for index, (name, run) in enumerate(runs.items()):
+        values = _history_dict(run)
+        colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        for ax, metric in ((acc_ax, "accuracy"), (loss_ax, "loss")):
+            for prefix, style, label in (("", "--", "training"), ("val_", "-", "validation")):
+                series = values.get(prefix + metric)
+                if series is None or len(series) == 0:
+                    continue
+                series = np.asarray(series, dtype=float)
+                epochs = np.arange(1, len(series) + 1)
+                ax.plot(epochs, series, linestyle=style, color=colour, marker=".",
+                        label=f"{name} · {label}" if name else label)
+                plotted += 1
+                if metric == "accuracy" and np.isfinite(series).any():
+                    lowest_accuracy = min(lowest_accuracy, float(np.nanmin(series)))
+    if plotted == 0:
+        plt.close(fig)
+        raise ValueError("the history holds no accuracy or loss values")
+    acc_ax.set_ylim(max(0.0, np.floor(lowest_accuracy * 20) / 20), 1.0)
+    acc_ax.set_ylabel("accuracy")
+    loss_ax.set_ylim(bottom=0)
+    loss_ax.set_ylabel("log loss")
+    for ax in (acc_ax, loss_ax):
+        ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        if fine_tune_epoch is not None:
+            ax.axvline(fine_tune_epoch + 0.5, color="black", linestyle=":", label="fine-tuning starts")
+        ax.legend(fontsize=8)
+    acc_ax.set_title("accuracy")
+    loss_ax.set_title("loss")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def plot_confusion_matrix(cm, class_names=("cats", "dogs"), title=None, ax=None,
+                          figsize=CONFUSION_SIZE, path=None):
+    """A confusion matrix with counts and row percentages in each cell.
+
+    Parameters
+    ----------
+    cm : array-like, shape (k, k), int
+        Rows are the true class, columns the predicted class
+        (``evaluate.evaluate(...)["confusion_matrix"]``).
+    class_names : sequence of k str, default ("cats", "dogs")
+    title : str, optional
+        e.g. ``"CNN · test set (sample)"``.
+    ax : matplotlib.axes.Axes, optional
+        Draw there instead of a new figure.
+    figsize : tuple of float, default (5, 5)
+    path : str or pathlib.Path, optional
+        Also save the figure there (PNG).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If ``cm`` is not square, has negative entries, or does not match ``class_names``.
+    """
+    matrix = np.asarray(cm)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"a confusion matrix must be square, not shape {matrix.shape}")
+    if len(class_names) != matrix.shape[0]:
+        raise ValueError(f"{len(class_names)} class names for a {matrix.shape[0]}×{matrix.shape[0]} matrix")
+    if (matrix < 0).any():
+        raise ValueError("a confusion matrix holds counts, not negative numbers")
+    plt = _pyplot()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    ax.imshow(matrix, cmap="Blues", vmin=0)
+    totals = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, totals, out=np.zeros(matrix.shape, float), where=totals > 0)
+    threshold = matrix.max() / 2 if matrix.max() > 0 else 1
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            ax.text(j, i, f"{matrix[i, j]:,}\n({share[i, j]:.0%})", ha="center", va="center",
+                    color="white" if matrix[i, j] > threshold else "black")
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, [str(name) for name in class_names])
+    ax.set_yticks(ticks, [str(name) for name in class_names])
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _singular(class_name) -> str:
+    """``"cats"`` → ``"cat"``: class folders are plural, one image is singular."""
+    name = str(class_name)
+    return name[:-1] if name.endswith("s") and len(name) > 1 else name
+
+
+def prediction_title(y_true, p_dog, class_names=("cats", "dogs")) -> str:
+    """``"true: dog · predicted: cat (P(dog) = 0.31)"`` for one image (threshold 0.5)."""
+    predicted = int(float(p_dog) > 0.5)
+    return (f"true: {_singular(class_names[int(y_true)])} · predicted: "
+            f"{_singular(class_names[predicted])} (P({_singular(class_names[1])}) = {float(p_dog):.2f})")
+
+
+def plot_predictions(images, y_true, p_dog, class_names=("cats", "dogs"), rows=None,
+                     figsize=GRID_SIZE, suptitle=None, path=None):
+    """Images titled with true and predicted class and P(dog); mistakes in red.
+
+    Parameters
+    ----------
+    images : array-like, shape (n, h, w, 3)
+        ``uint8`` or float in [0, 255] (or [0, 1]).
+    y_true : array-like, shape (n,), int 0 (cat) or 1 (dog)
+    p_dog : array-like, shape (n,), float in [0, 1]
+        Predicted P(dog); the prediction is "dog" when ``p_dog > 0.5``.
+    class_names : sequence of two str, default ("cats", "dogs")
+    rows : int, optional
+    figsize : tuple of float, default (8, 8)
+    suptitle : str, optional
+        e.g. ``"CNN · most confident mistakes (sample)"``.
+    path : str or pathlib.Path, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Titles like ``"true: dog · predicted: cat (P(dog) = 0.31)"``, in
+        :data:`MISTAKE_COLOUR` when wrong, :data:`CORRECT_COLOUR` when right.
+
+    Raises
+    ------
+    ValueError
+        If lengths differ, labels are not 0/1 or probabilities not in [0, 1].
+    """
+    y = np.asarray(y_true).reshape(-1)
+    p = np.asarray(p_dog, dtype=float).reshape(-1)
+    n = len(images)
+    if n == 0:
+        raise ValueError("no images to show")
+    if y.shape[0] != n or p.shape[0] != n:
+        raise ValueError(f"{n} images but {y.shape[0]} labels and {p.shape[0]} probabilities")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("y_true must hold only 0 and 1")
+    if not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
+        raise ValueError("p_dog must be probabilities in [0, 1]")
+    titles = [prediction_title(t, q, class_names) for t, q in zip(y, p)]
+    colours = [CORRECT_COLOUR if int(q > 0.5) == int(t) else MISTAKE_COLOUR for t, q in zip(y, p)]
+    return plots(images, titles=titles, rows=rows, figsize=figsize, title_colours=colours,
+                 suptitle=suptitle, path=path)
+
+
+def feature_maps(model, image, layer_name) -> np.ndarray:
+    """Output of layer ``layer_name`` of ``model`` for one image, shape (h, w, channels).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model (input → ... → ``layer_name``).
+    image : array-like, shape (h, w, 3), float in [0, 255]
+        One image as the model takes it (the model rescales it itself).
+    layer_name : str
+        e.g. ``"conv_1"``.
+
+    Raises
+    ------
+    ValueError
+        If the layer does not exist or does not output a ``(1, h, w, c)`` map.
+    """
+    import keras
+
+    names = [layer.name for layer in model.layers]
+    if layer_name not in names:
+        raise ValueError(f"model {model.name!r} has no layer {layer_name!r}; its layers: {', '.join(names)}")
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim != 3:
+        raise ValueError(f"image must have shape (h, w, 3), not {array.shape}")
+    probe = keras.Model(model.inputs, model.get_layer(layer_name).output)
+    maps = np.asarray(probe.predict(array[None], verbose=0))
+    if maps.ndim != 4:
+        raise ValueError(f"layer {layer_name!r} outputs shape {maps.shape}, not a (1, h, w, c) feature map")
+    return maps[0]
+
+
+def plot_feature_maps(model, image, layer_name, n=16, rows=None, figsize=GRID_SIZE, title=None,
+                      path=None):
+    """The first ``n`` feature maps (channels) of one layer for one image.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional model, e.g. ``models.build_cnn(...)``.
+    image : array-like, shape (h, w, 3), float in [0, 255]
+    layer_name : str
+        e.g. ``"conv_1"`` (first layer) or ``"conv_3"`` (deeper).
+    n : int, default 16
+        At most this many channels (fewer if the layer has fewer).
+    rows : int, optional
+    figsize : tuple of float, default (8, 8)
+    title : str, optional
+        Default ``"<layer_name>: <h>×<w>×<c> feature maps"``.
+    path : str or pathlib.Path, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per channel ("channel 0", ...), each scaled to its own range
+        (``viridis``: bright = strong activation).
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive integer, or as :func:`feature_maps`.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, not {n!r}")
+    maps = feature_maps(model, image, layer_name)
+    count = min(int(n), maps.shape[-1])
+    if rows is None:
+        rows = max(1, int(math.floor(math.sqrt(count))))
+    cols = int(math.ceil(count / rows))
+    plt = _pyplot()
+    fig, axes = plt.subplots(rows, cols, figsize=figsize, squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index < count:
+            ax.imshow(maps[..., index], cmap="viridis")
+            ax.set_title(f"channel {index}", fontsize=8)
+    height, width, channels = maps.shape
+    fig.suptitle(title or f"{layer_name}: {height}×{width}×{channels} feature maps")
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
