@@ -1,0 +1,352 @@
+"""The course's models, built in one place: an MLP on pixels and small CNNs.
+
+Every model follows the course's conventions (see ``COURSE_DESIGN.md``):
+
+- input: raw images, ``(batch, height, width, 3)`` float32 in [0, 255];
+  the model rescales them itself (a ``Rescaling(1/255)`` layer), so the same
+  batches from :func:`utils.data.get_batches` feed every model;
+- output: one sigmoid unit, shape ``(batch, 1)``, P(dog) (``cats`` = 0, ``dogs`` = 1);
+- ``name`` = the model id (``mlp_pixels``, ``cnn_small``...).
+
+Also here: the arithmetic of a convolution layer (:func:`conv_output_size`,
+:func:`conv2d_params`) that notebook 03 first works out by hand.
+
+Nothing runs at import time: Keras is imported when a builder is called.
+"""
+
+from __future__ import annotations
+
+#: Optimizers accepted by name, and their learning rate when none is given
+#: (Keras' own defaults; SGD gets momentum 0.9, as in the seeds).
+OPTIMIZERS = {
+    "adam": 1e-3,
+    "rmsprop": 1e-3,
+    "sgd": 1e-2,
+    "adagrad": 1e-2,
+}
+
+#: CNN variants :func:`build_cnn` knows.
+CNN_VARIANTS = ("seed", "improved")
+
+
+def conv_output_size(n: int, f: int, p: int = 0, s: int = 1) -> int:
+    """Side of a convolution's (or pooling's) output: ``(N − F + 2P) / S + 1``.
+
+    Parameters
+    ----------
+    n : int
+        Side of the input in pixels (height or width), ≥ 1.
+    f : int
+        Side of the filter (kernel or pooling window), 1 ≤ f ≤ n + 2p.
+    p : int, default 0
+        Zero padding added on each side (Keras ``padding="valid"`` is 0;
+        ``"same"`` with stride 1 is ``(f - 1) / 2``).
+    s : int, default 1
+        Stride, ≥ 1.
+
+    Returns
+    -------
+    int
+        Side of the output in pixels.
+
+    Raises
+    ------
+    ValueError
+        If an argument is not an integer or out of range, or if the filter does
+        not tile the input exactly (``(N − F + 2P)`` not divisible by ``S``).
+        Keras would silently drop the last rows; the formula says the
+        hyper-parameters do not fit.
+
+    Notes
+    -----
+    Source: CS231n, "Convolutional Neural Networks: Architectures, Convolution
+    / Pooling Layers", section "Spatial arrangement".
+
+    Examples
+    --------
+    >>> conv_output_size(32, 3)          # 3×3 'valid' convolution
+    30
+    >>> conv_output_size(32, 3, p=1)     # 'same' padding keeps the size
+    32
+    >>> conv_output_size(30, 2, s=2)     # 2×2 max-pooling halves it
+    15
+    """
+    for name, value in (("n", n), ("f", f), ("p", p), ("s", s)):
+        if isinstance(value, bool) or not isinstance(value, int) and not _is_integer(value):
+            raise ValueError(f"{name} must be an integer, not {value!r}")
+    n, f, p, s = int(n), int(f), int(p), int(s)
+    if n < 1:
+        raise ValueError(f"input size n must be at least 1, not {n}")
+    if f < 1:
+        raise ValueError(f"filter size f must be at least 1, not {f}")
+    if p < 0:
+        raise ValueError(f"padding p must be 0 or more, not {p}")
+    if s < 1:
+        raise ValueError(f"stride s must be at least 1, not {s}")
+    span = n - f + 2 * p
+    if span < 0:
+        raise ValueError(f"a {f}×{f} filter does not fit in {n} pixels with padding {p}")
+    if span % s:
+        raise ValueError(
+            f"(N − F + 2P)/S + 1 = ({n} − {f} + 2·{p})/{s} + 1 = {span / s + 1:g} is not "
+            "an integer: the filter does not tile the input with this stride"
+        )
+    return span // s + 1
+
+
+def _is_integer(value) -> bool:
+    """True for NumPy integers (``numpy.int64(3)``), without importing NumPy here."""
+    return type(value).__name__.startswith(("int", "uint")) and hasattr(value, "__index__")
+
+
+def conv2d_params(kernel_size, in_channels: int, filters: int, use_bias: bool = True) -> int:
+    """Trainable parameters of a ``Conv2D`` layer: ``k_h·k_w·C_in·filters (+ filters)``.
+
+    Parameters
+    ----------
+    kernel_size : int or tuple of two int
+        Side of a square kernel, or ``(height, width)``.
+    in_channels : int
+        Channels of the input (3 for RGB images, else the previous layer's filters).
+    filters : int
+        Number of filters (output channels).
+    use_bias : bool, default True
+        Whether each filter has a bias.
+
+    Returns
+    -------
+    int
+        E.g. ``conv2d_params(3, 3, 32) == 3·3·3·32 + 32 == 896``.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive integer.
+    """
+    sizes = (kernel_size, kernel_size) if not isinstance(kernel_size, (tuple, list)) else tuple(kernel_size)
+    if len(sizes) != 2:
+        raise ValueError(f"kernel_size must be an int or (height, width), not {kernel_size!r}")
+    for name, value in (("kernel height", sizes[0]), ("kernel width", sizes[1]),
+                        ("in_channels", in_channels), ("filters", filters)):
+        if isinstance(value, bool) or not (isinstance(value, int) or _is_integer(value)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    weights = int(sizes[0]) * int(sizes[1]) * int(in_channels) * int(filters)
+    return weights + (int(filters) if use_bias else 0)
+
+
+def _check_image_size(image_size) -> tuple[int, int]:
+    """Validate ``(height, width)`` and return it as a tuple of ints."""
+    try:
+        height, width = image_size
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be (height, width), not {image_size!r}") from None
+    for value in (height, width):
+        if isinstance(value, bool) or not (isinstance(value, int) or _is_integer(value)) or value < 1:
+            raise ValueError(f"image_size must hold two positive integers, not {image_size!r}")
+    return int(height), int(width)
+
+
+def make_optimizer(optimizer="adam", learning_rate=None):
+    """A fresh Keras optimizer from its name (or return an optimizer object as is).
+
+    Parameters
+    ----------
+    optimizer : str or keras.optimizers.Optimizer, default "adam"
+        ``"adam"``, ``"rmsprop"``, ``"sgd"`` (momentum 0.9) or ``"adagrad"``;
+        case does not matter.
+    learning_rate : float, optional
+        Default: :data:`OPTIMIZERS` (Keras' defaults).
+
+    Returns
+    -------
+    keras.optimizers.Optimizer
+        A new optimizer (an optimizer holds state, so never share one between
+        models).
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown or the learning rate is not positive.
+    """
+    import keras
+
+    if not isinstance(optimizer, str):
+        if learning_rate is not None:
+            raise ValueError("give learning_rate only with an optimizer name, not an optimizer object")
+        return optimizer
+    name = optimizer.lower()
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    rate = OPTIMIZERS[name] if learning_rate is None else learning_rate
+    if not rate > 0:
+        raise ValueError(f"learning_rate must be positive, not {learning_rate!r}")
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=rate)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=rate)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=rate, momentum=0.9)
+    return keras.optimizers.Adagrad(learning_rate=rate)
+
+
+def compile_binary(model, optimizer="adam", learning_rate=None):
+    """Compile ``model`` for cat-vs-dog: binary cross-entropy, accuracy; return it.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Ends in one sigmoid unit.
+    optimizer, learning_rate
+        See :func:`make_optimizer`.
+
+    Returns
+    -------
+    keras.Model
+        The same model, compiled.
+    """
+    model.compile(
+        optimizer=make_optimizer(optimizer, learning_rate),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def build_mlp(image_size=(32, 32), hidden_units=(768, 384), normalise=True, compile=True,
+              optimizer="adam", learning_rate=None):
+    """A multi-layer perceptron on raw pixels (seed 001): Flatten → Dense … → sigmoid.
+
+    Parameters
+    ----------
+    image_size : tuple of int, default (32, 32)
+        ``(height, width)`` of the input images in pixels.
+    hidden_units : sequence of int, default (768, 384)
+        Units of each hidden ``Dense`` layer (ReLU), as in the seed.
+    normalise : bool, default True
+        Start with ``Rescaling(1/255)`` so pixels enter in [0, 1]. ``False``
+        feeds raw [0, 255] values (the seed's first version), to show why
+        scaling matters; the model is then called ``mlp_unscaled``.
+    compile : bool, default True
+        Compile with :func:`compile_binary`.
+    optimizer, learning_rate
+        See :func:`make_optimizer`; used only when ``compile`` is true.
+
+    Returns
+    -------
+    keras.Model
+        Named ``mlp_pixels`` (or ``mlp_unscaled``); input ``(batch, h, w, 3)``
+        float32 in [0, 255], output ``(batch, 1)`` = P(dog).
+        With (32, 32) and (768, 384): 3,073·768 + 769·384 + 385 = 2,655,233
+        parameters.
+
+    Raises
+    ------
+    ValueError
+        If ``image_size`` or ``hidden_units`` is not made of positive integers.
+    """
+    import keras
+    from keras import layers
+
+    height, width = _check_image_size(image_size)
+    units = tuple(hidden_units)
+    if not units or any(isinstance(u, bool) or not (isinstance(u, int) or _is_integer(u)) or u < 1
+                        for u in units):
+        raise ValueError(f"hidden_units must be one or more positive integers, not {hidden_units!r}")
+    model_id = "mlp_pixels" if normalise else "mlp_unscaled"
+    inputs = keras.Input(shape=(height, width, 3), name="image")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs) if normalise else inputs
+    x = layers.Flatten(name="flatten")(x)
+    for index, n_units in enumerate(units, start=1):
+        x = layers.Dense(int(n_units), activation="relu", name=f"dense_{index}")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="p_dog")(x)
+    model = keras.Model(inputs, outputs, name=model_id)
+    if compile:
+        compile_binary(model, optimizer, learning_rate)
+    return model
+
+
+def build_cnn(image_size, variant="improved", dropout=None, compile=True, optimizer="adam",
+              learning_rate=None, augmentation=None, name="cnn_small"):
+    """A small convolutional network trained from scratch (seeds 000, 002, 003).
+
+    Parameters
+    ----------
+    image_size : tuple of int
+        ``(height, width)`` of the input images in pixels; at least 16×16
+        (``"seed"``) or 32×32 (``"improved"``).
+    variant : {"seed", "improved"}, default "improved"
+        ``"seed"``: the seed tutorials' network in Keras 3: three blocks of
+        ``Conv2D(32/32/64, 3×3, relu, 'valid')`` + ``MaxPooling2D(2)``, then
+        ``Flatten → Dense 64 relu → Dropout → Dense 1 sigmoid``. Its Flatten
+        layer is large, so most parameters sit in the first Dense layer.
+
+        ``"improved"``: four blocks ``Conv2D 3×3 'same'`` (32, 64, 128, 128
+        filters) each followed by ``BatchNormalization``, ReLU and
+        ``MaxPooling2D(2)``, then ``GlobalAveragePooling2D → Dropout →
+        Dense 1 sigmoid``. Batch normalisation lets it learn in a few epochs;
+        global average pooling replaces the big Dense layer, so it has ~10×
+        fewer parameters and overfits less.
+    dropout : float, optional
+        Dropout rate before the output (default 0.5 for both variants).
+    compile : bool, default True
+        Compile with :func:`compile_binary`.
+    optimizer, learning_rate
+        See :func:`make_optimizer`.
+    augmentation : keras.layers.Layer, optional
+        Placed right after the input (before rescaling): e.g. notebook 04's
+        random flips/rotations. Augmentation layers are active only in training.
+    name : str, default "cnn_small"
+        The model id (``cnn_aug`` when built with augmentation in notebook 04).
+
+    Returns
+    -------
+    keras.Model
+        Input ``(batch, h, w, 3)`` float32 in [0, 255]; output ``(batch, 1)`` = P(dog).
+        Layers are named (``conv_1``, ``pool_1``, ``conv_2`` ...) so notebooks
+        can pick them, e.g. for feature maps.
+
+    Raises
+    ------
+    ValueError
+        If ``variant`` is unknown, ``dropout`` is outside [0, 1), or the image
+        is too small for the network's pooling.
+    """
+    import keras
+    from keras import layers
+
+    height, width = _check_image_size(image_size)
+    if variant not in CNN_VARIANTS:
+        raise ValueError(f"unknown CNN variant {variant!r}: choose one of {', '.join(CNN_VARIANTS)}")
+    rate = 0.5 if dropout is None else dropout
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise ValueError(f"dropout must be a fraction in [0, 1), not {dropout!r}")
+    minimum = 16 if variant == "seed" else 32
+    if min(height, width) < minimum:
+        raise ValueError(f"the {variant!r} CNN needs images of at least {minimum}×{minimum} pixels, "
+                         f"not {height}×{width}")
+
+    inputs = keras.Input(shape=(height, width, 3), name="image")
+    x = inputs
+    if augmentation is not None:
+        x = augmentation(x)
+    x = layers.Rescaling(1.0 / 255, name="rescale")(x)
+    if variant == "seed":
+        for index, filters in enumerate((32, 32, 64), start=1):
+            x = layers.Conv2D(filters, 3, activation="relu", name=f"conv_{index}")(x)
+            x = layers.MaxPooling2D(2, name=f"pool_{index}")(x)
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(64, activation="relu", name="dense")(x)
+        x = layers.Dropout(rate, name="dropout")(x)
+    else:
+        for index, filters in enumerate((32, 64, 128, 128), start=1):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv_{index}")(x)
+            x = layers.BatchNormalization(name=f"bn_{index}")(x)
+            x = layers.Activation("relu", name=f"relu_{index}")(x)
+            x = layers.MaxPooling2D(2, name=f"pool_{index}")(x)
+        x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+        x = layers.Dropout(rate, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="p_dog")(x)
+    model = keras.Model(inputs, outputs, name=name)
+    if compile:
+        compile_binary(model, optimizer, learning_rate)
+    return model

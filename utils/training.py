@@ -1,0 +1,231 @@
+"""Training with the course's habits: time every epoch, keep the best model, reload it.
+
+Every training notebook (02, 03, 04, 06) calls :func:`fit` rather than
+``model.fit`` directly, so each model is trained, timed and saved the same way
+and its result record holds comparable figures.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+#: Verbosity of ``model.fit`` in notebooks: one line per epoch (progress bars
+#: clutter executed notebooks).
+DEFAULT_VERBOSE = 2
+
+
+def _epoch_timer_class():
+    """Define the Keras callback lazily, so importing this module imports no Keras."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Wall-clock seconds of each epoch, and of its validation pass.
+
+        Attributes
+        ----------
+        epoch_seconds : list of float
+            Seconds of each epoch: training batches + validation.
+        validation_seconds : list of float
+            Seconds of each epoch's validation pass (0 when there is none).
+        """
+
+        def __init__(self):
+            super().__init__()
+            self.epoch_seconds = []
+            self.validation_seconds = []
+            self._epoch_start = None
+            self._test_start = None
+            self._test_seconds = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch_start = time.perf_counter()
+            self._test_seconds = 0.0
+
+        def on_test_begin(self, logs=None):
+            self._test_start = time.perf_counter()
+
+        def on_test_end(self, logs=None):
+            if self._test_start is not None:
+                self._test_seconds += time.perf_counter() - self._test_start
+                self._test_start = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
+            self.validation_seconds.append(self._test_seconds)
+
+    return EpochTimer
+
+
+def epoch_timer():
+    """A new :class:`EpochTimer` callback (see :func:`fit`)."""
+    return _epoch_timer_class()()
+
+
+def count_examples(data) -> int | None:
+    """Number of examples in ``data`` without reading the images, if it can tell.
+
+    Parameters
+    ----------
+    data : tf.data.Dataset or tuple (x, y) of arrays
+        A dataset from :func:`utils.data.get_batches` (which carries
+        ``file_paths``) or in-memory arrays.
+
+    Returns
+    -------
+    int or None
+        ``len(data.file_paths)`` or ``len(x)``; None when unknown.
+    """
+    if isinstance(data, (tuple, list)):
+        return len(data[0])
+    paths = getattr(data, "file_paths", None)
+    if paths is not None:
+        return len(paths)
+    return None
+
+
+def _check_arguments(epochs, monitor, patience):
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, not {epochs!r}")
+    if monitor not in ("val_accuracy", "val_loss", "accuracy", "loss"):
+        raise ValueError(f"monitor must be val_accuracy, val_loss, accuracy or loss, not {monitor!r}")
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"patience must be None or a positive integer, not {patience!r}")
+
+
+def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_accuracy",
+        patience=None, verbose=DEFAULT_VERBOSE, batch_size=None, callbacks=()):
+    """Train ``model``, timing each epoch and keeping the best epoch's weights.
+
+    The best model (by ``monitor``) is saved to ``cfg.models_dir /
+    f"{model_id}.keras"`` after each improving epoch, and its weights are loaded
+    back into ``model`` at the end, so ``model`` is the best one seen, not the
+    last one (Deep Learning with Python's habit).
+
+    Parameters
+    ----------
+    model : keras.Model
+        A compiled model (loss and an ``accuracy`` metric).
+    train_ds, valid_ds : tf.data.Dataset or tuple (x, y) of numpy arrays
+        Batches of ``(images, labels)`` (as from :func:`utils.data.get_batches`),
+        or in-memory arrays: ``x`` float32 ``(n, h, w, 3)``, ``y`` ``(n,)`` or
+        ``(n, 1)``, shuffled each epoch and cut in ``batch_size`` batches.
+        ``valid_ds`` may be None only when ``monitor`` is ``accuracy`` or ``loss``.
+    epochs : int
+        The most epochs to run (keyword only), ≥ 1.
+    cfg : utils.config.Profile
+        Gives ``models_dir`` and, for arrays, ``batch_size``.
+    model_id : str, optional
+        File name of the saved model; default ``model.name``.
+    monitor : {"val_accuracy", "val_loss", "accuracy", "loss"}, default "val_accuracy"
+        What "best" means (higher accuracy, lower loss).
+    patience : int, optional
+        Stop after this many epochs without improvement (``EarlyStopping``);
+        None trains all ``epochs``.
+    verbose : int or "auto", default 2
+        Passed to ``model.fit`` (2: one line per epoch; 0: silent).
+    batch_size : int, optional
+        For in-memory arrays only; default ``cfg.batch_size``.
+    callbacks : sequence of keras.callbacks.Callback, optional
+        Added after the course's own.
+
+    Returns
+    -------
+    history : keras.callbacks.History
+        ``history.history`` maps ``loss``, ``accuracy``, ``val_loss``,
+        ``val_accuracy`` to one value per epoch run.
+    timing : dict
+        ``train_seconds`` (float, wall-clock seconds of the whole ``fit``),
+        ``seconds_per_epoch`` (mean wall-clock seconds of one epoch, validation
+        included), ``images_per_second`` (training images per second of
+        training, validation excluded; None when the number of training images
+        is unknown), ``epochs_run`` (int, fewer than ``epochs`` after early
+        stopping), ``best_epoch`` (int, 1-based), ``epoch_seconds`` (list),
+        ``train_count`` (int or None), ``model_path`` (str).
+
+    Raises
+    ------
+    ValueError
+        If ``epochs``, ``monitor`` or ``patience`` is invalid, or ``model`` is
+        not compiled, or ``valid_ds`` is None with a ``val_`` monitor.
+    """
+    import keras
+
+    _check_arguments(epochs, monitor, patience)
+    if valid_ds is None and monitor.startswith("val_"):
+        raise ValueError(f"monitor={monitor!r} needs a validation set; pass valid_ds")
+    if not getattr(model, "compiled", False):
+        raise ValueError("compile the model first (utils.models.compile_binary)")
+    model_id = model_id or model.name
+    mode = "min" if monitor.endswith("loss") else "max"
+    path = Path(cfg.models_dir) / f"{model_id}.keras"
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    timer = epoch_timer()
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(path), monitor=monitor, mode=mode, save_best_only=True, verbose=0)
+    all_callbacks = [timer, checkpoint]
+    if patience is not None:
+        all_callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, mode=mode, patience=patience, verbose=1 if verbose else 0))
+    all_callbacks.extend(callbacks)
+
+    kwargs = dict(epochs=epochs, callbacks=all_callbacks, verbose=verbose)
+    if isinstance(train_ds, (tuple, list)):
+        x, y = train_ds
+        kwargs.update(x=x, y=y, batch_size=batch_size or cfg.batch_size, shuffle=True)
+        if valid_ds is not None:
+            kwargs["validation_data"] = tuple(valid_ds)
+    else:
+        kwargs.update(x=train_ds, shuffle=False)  # a dataset shuffles itself
+        if valid_ds is not None:
+            kwargs["validation_data"] = valid_ds
+
+    start = time.perf_counter()
+    history = model.fit(**kwargs)
+    train_seconds = time.perf_counter() - start
+
+    values = history.history.get(monitor, [])
+    best_index = _best_index(values, mode)
+    if path.exists():
+        model.load_weights(str(path))
+
+    epochs_run = len(timer.epoch_seconds)
+    train_count = count_examples(train_ds)
+    training_only = [e - v for e, v in zip(timer.epoch_seconds, timer.validation_seconds)]
+    images_per_second = None
+    if train_count and sum(training_only) > 0:
+        images_per_second = train_count * epochs_run / sum(training_only)
+    timing = {
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": sum(timer.epoch_seconds) / epochs_run if epochs_run else math.nan,
+        "images_per_second": images_per_second,
+        "epochs_run": epochs_run,
+        "best_epoch": None if best_index is None else best_index + 1,
+        "epoch_seconds": list(timer.epoch_seconds),
+        "train_count": train_count,
+        "model_path": str(path),
+    }
+    return history, timing
+
+
+def _best_index(values, mode):
+    """Index of the best value (first one on ties), None for an empty list."""
+    best = None
+    for index, value in enumerate(values):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        if best is None or (value > values[best] if mode == "max" else value < values[best]):
+            best = index
+    return best
+
+
+def format_timing(timing) -> str:
+    """One line such as ``"12 epochs in 95 s (7.9 s/epoch, 310 images/s)"``."""
+    rate = timing.get("images_per_second")
+    rate_text = f", {rate:.0f} images/s" if rate else ""
+    best = timing.get("best_epoch")
+    best_text = f"; best epoch {best}" if best else ""
+    return (f"{timing['epochs_run']} epochs in {timing['train_seconds']:.0f} s "
+            f"({timing['seconds_per_epoch']:.1f} s/epoch{rate_text}){best_text}")
