@@ -1,0 +1,355 @@
+"""utils.runner: statuses, resume, FORCE, atomic outputs, the data check (no real notebooks)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import nbformat
+import pytest
+
+from utils import config, runner
+
+
+def _notebook(text="print(1)"):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# title"), nbformat.v4.new_code_cell(text)]
+    return nb
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A tiny project: notebooks 00-04, a utils/ folder, a smoke cfg in tmp_path."""
+    root = tmp_path / "project"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "utils").mkdir()
+    (root / "utils" / "helpers.py").write_text("X = 1\n")
+    for name in ("00_setup", "01_data_preparation", "02_mlp", "03_cnn", "04_augmentation"):
+        nbformat.write(_notebook(name), root / "notebooks" / f"{name}.ipynb")
+    (root / "notebooks" / "notes.ipynb").write_text("{}")  # not numbered: ignored
+    cfg = config.get_profile("smoke", data_dir=tmp_path / "data", results_dir=tmp_path / "results")
+    return root, cfg
+
+
+class FakeExecutor:
+    """Records which notebooks ran; ``plan`` maps a notebook stem to an Outcome maker."""
+
+    def __init__(self, plan=None, on_run=None):
+        self.plan = plan or {}
+        self.calls = []
+        self.on_run = on_run
+
+    def __call__(self, path, *, cwd, timeout, progress):
+        self.calls.append(path.stem)
+        nb = nbformat.read(path, as_version=4)
+        progress(1, 1)
+        if self.on_run:
+            self.on_run(path.stem)
+        make = self.plan.get(path.stem)
+        if make is None:
+            return runner.Outcome(nb, runner.OK)
+        return make(nb)
+
+
+def fake_html(nb):
+    return "<html>" + nb.cells[1].source + "</html>"
+
+
+def run(course, executor, **kwargs):
+    root, cfg = course
+    return runner.run_course(cfg, notebooks_dir=root / "notebooks", project_root=root,
+                             executor=executor, html_exporter=fake_html,
+                             progress=runner.Progress(io.StringIO()), **kwargs)
+
+
+def statuses(results):
+    return {r.name: r.status for r in results}
+
+
+def test_all_ok_writes_copies_html_index_and_state(course):
+    root, cfg = course
+    executor = FakeExecutor()
+    results = run(course, executor)
+    assert executor.calls == ["00_setup", "01_data_preparation", "02_mlp", "03_cnn", "04_augmentation"]
+    assert set(statuses(results).values()) == {runner.OK}
+    out = cfg.profile_results_dir / "notebooks"
+    for name in executor.calls:
+        assert nbformat.read(out / f"{name}.ipynb", as_version=4).cells[1].source == name
+        assert (out / f"{name}.html").read_text() == f"<html>{name}</html>"
+    index = (out / "index.html").read_text()
+    assert 'href="03_cnn.html"' in index and "anchors" in index
+    assert runner.exit_status(results) == 0
+    assert not list(out.glob(".*.tmp")), "no temporary file is left behind"
+
+
+def test_skip_is_reported_with_reason_and_the_run_goes_on(course):
+    def skip(nb):
+        return runner.outcome_of_error("LessonSkipped",
+                                       config.SKIP_MARKER + "needs ImageNet weights: put them in ~/.keras",
+                                       2, nb)
+
+    results = run(course, FakeExecutor({"03_cnn": skip}))
+    by_name = {r.name: r for r in results}
+    assert by_name["03_cnn"].status == runner.SKIPPED
+    assert by_name["03_cnn"].reason == "needs ImageNet weights: put them in ~/.keras"
+    assert by_name["04_augmentation"].status == runner.OK
+    assert runner.exit_status(results) == 0, "a skip is not a failure"
+
+
+def test_failure_after_the_prerequisites_does_not_stop_the_run(course):
+    def fail(nb):
+        return runner.outcome_of_error("ValueError", "bad shape\nmore lines", 2, nb)
+
+    results = run(course, FakeExecutor({"02_mlp": fail}))
+    by_name = {r.name: r for r in results}
+    assert by_name["02_mlp"].status == runner.FAILED
+    assert by_name["02_mlp"].cell == 2
+    assert by_name["02_mlp"].note() == "cell 2: ValueError: bad shape"
+    assert by_name["03_cnn"].status == runner.OK
+    assert runner.exit_status(results) == 1
+    summary = runner.format_summary(results, course[1].profile_results_dir / "notebooks", 3.0)
+    assert "02_mlp" in summary and "failed" in summary and "index.html" in summary
+
+
+def test_failed_prerequisite_stops_the_rest(course):
+    def fail(nb):
+        return runner.outcome_of_error("DataNotFoundError", "no images", 3, nb)
+
+    executor = FakeExecutor({"01_data_preparation": fail})
+    results = run(course, executor)
+    assert executor.calls == ["00_setup", "01_data_preparation"]
+    assert statuses(results)["02_mlp"] == runner.NOT_RUN
+    assert "01_data_preparation failed" in {r.name: r for r in results}["04_augmentation"].note()
+    assert runner.exit_status(results) == 1
+
+
+def test_an_executor_crash_is_a_failure_not_a_crash(course):
+    executor = FakeExecutor({"03_cnn": lambda nb: (_ for _ in ()).throw(RuntimeError("no kernel"))})
+    results = run(course, executor)
+    assert statuses(results)["03_cnn"] == runner.FAILED
+    assert "no kernel" in {r.name: r for r in results}["03_cnn"].error
+    assert statuses(results)["04_augmentation"] == runner.OK
+
+
+def test_outcome_of_error_classifies_the_skip_marker():
+    skipped = runner.outcome_of_error("LessonSkipped", config.SKIP_MARKER + "why", 4)
+    assert (skipped.status, skipped.reason, skipped.cell) == (runner.SKIPPED, "why", 4)
+    assert str(config.LessonSkipped("why")).startswith(config.SKIP_MARKER)
+    failed = runner.outcome_of_error("RuntimeError", "lesson went wrong", 1)
+    assert failed.status == runner.FAILED and failed.error == "RuntimeError: lesson went wrong"
+
+
+def test_second_run_executes_nothing(course):
+    run(course, FakeExecutor())
+    again = FakeExecutor()
+    results = run(course, again)
+    assert again.calls == []
+    assert all(r.cached and r.status == runner.OK for r in results)
+
+
+def test_skips_are_remembered_too_but_failures_retried(course):
+    plan = {"02_mlp": lambda nb: runner.outcome_of_error("E", "broken", 1, nb),
+            "03_cnn": lambda nb: runner.outcome_of_error("LessonSkipped", config.SKIP_MARKER + "x", 1, nb)}
+    run(course, FakeExecutor(plan))
+    again = FakeExecutor(plan)
+    results = run(course, again)
+    assert again.calls == ["02_mlp"], "only the failed notebook runs again"
+    assert statuses(results)["03_cnn"] == runner.SKIPPED
+
+
+def test_a_changed_notebook_reruns_itself_and_the_later_ones(course):
+    root, _ = course
+    run(course, FakeExecutor())
+    nbformat.write(_notebook("changed"), root / "notebooks" / "03_cnn.ipynb")
+    again = FakeExecutor()
+    run(course, again)
+    assert again.calls == ["03_cnn", "04_augmentation"]
+
+
+def test_changed_utils_code_reruns_everything(course):
+    root, _ = course
+    run(course, FakeExecutor())
+    (root / "utils" / "helpers.py").write_text("X = 2\n")
+    again = FakeExecutor()
+    run(course, again)
+    assert len(again.calls) == 5
+
+
+def test_changed_manifest_reruns_everything_but_01s_own_does_not(course):
+    root, cfg = course
+    manifest = cfg.dataset_dir / "manifest.csv"
+
+    def prepare(name):  # notebook 01 writes the manifest, as data.prepare does
+        if name == "01_data_preparation":
+            manifest.parent.mkdir(parents=True, exist_ok=True)
+            manifest.write_text("file,class,split,sha256\n")
+
+    run(course, FakeExecutor(on_run=prepare))
+    again = FakeExecutor(on_run=prepare)
+    run(course, again)
+    assert again.calls == [], "the manifest written by 01 does not make 01 run again"
+    manifest.write_text("file,class,split,sha256\na.jpg,cats,train,00\n")
+    third = FakeExecutor()
+    run(course, third)
+    assert third.calls == ["01_data_preparation", "02_mlp", "03_cnn", "04_augmentation"], \
+        "a different data set re-runs every notebook that uses the data"
+    manifest.unlink()
+    fourth = FakeExecutor(on_run=prepare)
+    run(course, fourth)
+    assert fourth.calls[0] == "01_data_preparation", "deleted data is prepared again"
+
+
+def test_force_executes_everything(course):
+    run(course, FakeExecutor())
+    again = FakeExecutor()
+    run(course, again, force=True)
+    assert len(again.calls) == 5
+
+
+def test_a_deleted_output_is_rebuilt(course):
+    _, cfg = course
+    run(course, FakeExecutor())
+    (cfg.profile_results_dir / "notebooks" / "02_mlp.ipynb").unlink()
+    again = FakeExecutor()
+    run(course, again)
+    assert again.calls == ["02_mlp"]
+
+
+def test_profiles_keep_separate_state(course):
+    root, smoke = course
+    run(course, FakeExecutor())
+    sample = config.get_profile("sample", data_dir=smoke.data_dir, results_dir=smoke.results_dir)
+    executor = FakeExecutor()
+    runner.run_course(sample, notebooks_dir=root / "notebooks", project_root=root, executor=executor,
+                      html_exporter=fake_html, progress=runner.Progress(io.StringIO()))
+    assert len(executor.calls) == 5, "nothing of smoke's run counts for sample"
+    assert (sample.profile_results_dir / "notebooks" / "02_mlp.ipynb").is_file()
+    state = json.loads((smoke.profile_results_dir / "notebooks" / runner.STATE_FILE).read_text())
+    assert state["profile"] == "smoke"
+    # a state file of another profile copied over is ignored
+    assert runner.load_state(smoke.profile_results_dir / "notebooks" / runner.STATE_FILE, "sample") == {}
+
+
+def test_only_runs_the_selected_notebooks_and_keeps_the_chain(course):
+    run(course, FakeExecutor())
+    again = FakeExecutor()
+    results = run(course, again, only=["3"])
+    assert again.calls == [] and [r.name for r in results] == ["03_cnn"]
+    forced = FakeExecutor()
+    run(course, forced, only=["03", "04"], force=True)
+    assert forced.calls == ["03_cnn", "04_augmentation"]
+    with pytest.raises(ValueError, match="no notebook numbered 09"):
+        run(course, FakeExecutor(), only=["09"])
+
+
+def test_interrupted_run_leaves_no_half_written_output_and_resumes(course):
+    _, cfg = course
+
+    def interrupt(name):
+        if name == "03_cnn":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(course, FakeExecutor(on_run=interrupt))
+    out = cfg.profile_results_dir / "notebooks"
+    assert (out / "02_mlp.ipynb").is_file()
+    assert not (out / "03_cnn.ipynb").exists() and not (out / "03_cnn.html").exists()
+    assert not list(out.glob(".*.tmp"))
+    resumed = FakeExecutor()
+    run(course, resumed)
+    assert resumed.calls == ["03_cnn", "04_augmentation"]
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "a.html"
+    runner.atomic_write(target, "old")
+
+    class Boom(str):
+        def encode(self, *args):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.atomic_write(target, Boom("new"))
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.html"]
+
+
+class DataNotFoundError(RuntimeError):
+    """Stands for utils.data.DataNotFoundError."""
+
+
+def test_main_stops_at_once_without_data(course, monkeypatch, capsys):
+    root, cfg = course
+    monkeypatch.setenv("DOGSCATS_RESULTS", str(cfg.results_dir))
+    monkeypatch.setenv("DOGSCATS_PROFILE", "smoke")
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+
+    def no_data(cfg):
+        raise DataNotFoundError("Put dogs-vs-cats.zip in data/ or set DOGSCATS_ARCHIVE")
+
+    executor = FakeExecutor()
+    status = runner.main(["--profile", "smoke"], executor=executor, check_data=no_data,
+                         html_exporter=fake_html, stream=io.StringIO(),
+                         notebooks_dir=root / "notebooks")
+    assert status == 2
+    assert executor.calls == []
+    assert "DOGSCATS_ARCHIVE" in capsys.readouterr().err
+    assert not (cfg.results_dir / "smoke" / "notebooks").exists()
+
+
+def test_main_runs_reports_and_honours_force(course, monkeypatch):
+    root, cfg = course
+    monkeypatch.setenv("DOGSCATS_RESULTS", str(cfg.results_dir))
+    monkeypatch.setenv("DOGSCATS_DATA", str(cfg.data_dir))
+    monkeypatch.setenv("DOGSCATS_PROFILE", "sample")
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.delenv("FORCE", raising=False)
+    kwargs = dict(check_data=lambda cfg: None, html_exporter=fake_html,
+                  notebooks_dir=root / "notebooks")
+    out = io.StringIO()
+    assert runner.main(["--profile", "smoke"], executor=FakeExecutor(), stream=out, **kwargs) == 0
+    text = out.getvalue()
+    assert "00_setup" in text and "Index page" in text and str(cfg.results_dir / "smoke") in text
+    assert os.environ["DOGSCATS_PROFILE"] == "smoke", "the kernels inherit the profile"
+    assert str(config.PROJECT_ROOT) in os.environ["PYTHONPATH"]
+    again = FakeExecutor()
+    runner.main([], executor=again, stream=io.StringIO(), **kwargs)
+    assert again.calls == []
+    monkeypatch.setenv("FORCE", "1")
+    forced = FakeExecutor()
+    runner.main([], executor=forced, stream=io.StringIO(), **kwargs)
+    assert len(forced.calls) == 5
+    failing = FakeExecutor({"04_augmentation": lambda nb: runner.Outcome(nb, runner.FAILED, 1, "E: x")})
+    assert runner.main([], executor=failing, stream=io.StringIO(), **kwargs) == 1
+
+
+@pytest.mark.slow
+def test_real_kernels_ok_skip_and_failure(tmp_path, monkeypatch):
+    """nbclient with a real python3 kernel of this environment: one cell each way."""
+    monkeypatch.setenv("PYTHONPATH", str(config.PROJECT_ROOT))
+    cells = {
+        "ok": "import os\nprint(os.getcwd())",
+        "skip": "from utils import config\nraise config.LessonSkipped('needs ImageNet weights')",
+        "fail": "x = 1\nraise ValueError('broken on purpose')",
+    }
+    outcomes = {}
+    for name, code in cells.items():
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell("a = 1"),
+                    nbformat.v4.new_code_cell(code), nbformat.v4.new_code_cell("print('after')")]
+        path = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, path)
+        seen = []
+        outcomes[name] = runner.nbclient_executor(path, cwd=tmp_path, timeout=120,
+                                                  progress=lambda i, n: seen.append((i, n)))
+        assert seen[0] == (1, 3)
+    assert outcomes["ok"].status == runner.OK
+    assert str(tmp_path) in outcomes["ok"].notebook.cells[2].outputs[0]["text"]
+    assert (outcomes["skip"].status, outcomes["skip"].reason, outcomes["skip"].cell) == (
+        runner.SKIPPED, "needs ImageNet weights", 3)
+    assert outcomes["fail"].status == runner.FAILED and outcomes["fail"].cell == 3
+    assert outcomes["fail"].error == "ValueError: broken on purpose"
+    assert outcomes["fail"].notebook.cells[3].get("outputs", []) == []
+    html = runner.export_html(outcomes["fail"].notebook)
+    assert "broken on purpose" in html
