@@ -1,0 +1,52 @@
+# Dogs vs. Cats with Keras: the two commands a newcomer needs.
+#   make course   prepare the data and run every notebook (DOGSCATS_PROFILE=smoke|sample|full)
+#   make test     run the unit tests and every notebook under the smoke profile
+# Both create the virtual environment .venv first when it is missing or out of date.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# The real images for tests: DOGSCATS_ARCHIVE if set, else ../shared/data/dogs-vs-cats if present.
+SHARED_DATA := $(abspath ../shared/data/dogs-vs-cats)
+ifeq ($(origin DOGSCATS_ARCHIVE), undefined)
+  ifneq ($(wildcard $(SHARED_DATA)/train.zip),)
+    TEST_ARCHIVE := DOGSCATS_ARCHIVE=$(SHARED_DATA)
+  endif
+endif
+
+.PHONY: course test unit notebooks lab clean-results env help
+
+help:
+	@echo "make course   prepare the data and run every notebook (profile: DOGSCATS_PROFILE, default sample)"
+	@echo "make test     unit tests + every notebook under DOGSCATS_PROFILE=smoke"
+	@echo "make lab      open the notebooks in JupyterLab"
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+course: $(STAMP)
+	$(PY) -m utils.runner
+
+test: $(STAMP)
+	DOGSCATS_PROFILE=smoke $(TEST_ARCHIVE) $(PY) -m pytest -p no:cacheprovider \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks
+
+unit: $(STAMP)
+	DOGSCATS_PROFILE=smoke $(TEST_ARCHIVE) $(PY) -m pytest -p no:cacheprovider tests
+
+notebooks: $(STAMP)
+	DOGSCATS_PROFILE=smoke $(TEST_ARCHIVE) $(PY) -m pytest -p no:cacheprovider \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean-results:
+	rm -rf results/

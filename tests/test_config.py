@@ -1,0 +1,78 @@
+"""utils.config: profiles, paths, seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from utils import config
+
+
+def test_default_profile_is_sample(monkeypatch):
+    monkeypatch.delenv("DOGSCATS_PROFILE", raising=False)
+    assert config.current().name == "sample"
+
+
+@pytest.mark.parametrize("name", config.PROFILE_NAMES)
+def test_each_profile_has_its_own_data_and_results(monkeypatch, name):
+    monkeypatch.setenv("DOGSCATS_PROFILE", name.upper())
+    cfg = config.current()
+    assert cfg.name == name
+    assert cfg.profile_results_dir.name == name
+    assert cfg.models_dir.parent == cfg.profile_results_dir
+    assert cfg.split_dir == (cfg.dataset_dir if name == "full" else cfg.dataset_dir / name)
+    assert set(cfg.epochs) == {"mlp", "cnn", "cnn_aug", "vgg16_head", "vgg16_finetune"}
+
+
+def test_profiles_grow():
+    smoke, sample, full = (config.get_profile(n) for n in config.PROFILE_NAMES)
+    assert smoke.train_per_class < sample.train_per_class and full.train_per_class is None
+    assert smoke.epochs["cnn"] <= sample.epochs["cnn"]
+
+
+def test_unknown_profile_and_bad_seed_are_clear_errors(monkeypatch):
+    monkeypatch.setenv("DOGSCATS_PROFILE", "tiny")
+    with pytest.raises(ValueError, match="smoke, sample, full"):
+        config.current()
+    monkeypatch.setenv("DOGSCATS_PROFILE", "smoke")
+    monkeypatch.setenv("DOGSCATS_SEED", "forty-two")
+    with pytest.raises(ValueError, match="DOGSCATS_SEED"):
+        config.current()
+
+
+def test_paths_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOGSCATS_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("DOGSCATS_RESULTS", str(tmp_path / "r"))
+    monkeypatch.setenv("DOGSCATS_ARCHIVE", str(tmp_path / "a.zip"))
+    monkeypatch.setenv("DOGSCATS_SEED", "7")
+    cfg = config.get_profile("smoke")
+    assert (cfg.data_dir, cfg.results_dir, cfg.archive, cfg.seed) == (
+        tmp_path / "d", tmp_path / "r", tmp_path / "a.zip", 7)
+
+
+def test_overrides_and_immutability(tmp_path):
+    cfg = config.get_profile("smoke", data_dir=tmp_path)
+    assert cfg.data_dir == tmp_path
+    with pytest.raises(AttributeError):
+        cfg.name = "full"
+
+
+def test_lesson_skipped_carries_the_marker():
+    error = config.LessonSkipped("needs ImageNet weights")
+    assert str(error).startswith(config.SKIP_MARKER) and error.reason == "needs ImageNet weights"
+
+
+def test_report_says_what_it_runs_on(capsys, tmp_path):
+    config.report(config.get_profile("smoke", data_dir=tmp_path))
+    out = capsys.readouterr().out
+    for needle in ("Profile     : smoke", "TensorFlow", "Keras", "Hardware", "not prepared yet", "Seed"):
+        assert needle in out
+
+
+def test_versions_and_hardware():
+    found = config.versions()
+    assert found["keras"].startswith("3.")
+    info = config.hardware()
+    assert info["cpu_cores"] >= 1 and isinstance(info["gpus"], list)
+    assert "CPU" in config.describe_hardware({**info, "gpus": []})

@@ -1,0 +1,104 @@
+"""The project's own hygiene: dependencies in step, notebooks stored clean, no import-time work."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from utils import config
+
+ROOT = config.PROJECT_ROOT
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _normalise(requirement: str) -> str:
+    return re.sub(r"\s+", "", requirement).lower()
+
+
+def _environment_pip_requirements() -> list[str]:
+    """The pip list of environment.yml, read without a YAML library (it is a plain list)."""
+    lines = (ROOT / "environment.yml").read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
+    found = []
+    for line in lines[start + 1:]:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if not stripped.startswith("- "):
+            break
+        found.append(stripped[2:].strip())
+    return found
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    listed = [r for r in _environment_pip_requirements() if not r.startswith("-e")]
+    assert sorted(map(_normalise, listed)) == sorted(map(_normalise, wanted)), (
+        "environment.yml and pyproject.toml list different dependencies")
+
+
+def test_environment_parser_sees_every_requirement():
+    assert len(_environment_pip_requirements()) >= 15
+
+
+def test_notebooks_are_numbered_in_order():
+    numbers = [int(path.name[:2]) for path in NOTEBOOKS]
+    assert numbers == list(range(len(numbers))), [p.name for p in NOTEBOOKS]
+    assert all(re.match(r"^\d\d_[a-z0-9_]+\.ipynb$", p.name) for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_without_outputs_and_with_clean_metadata(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    assert set(notebook["metadata"]) <= {"kernelspec", "language_info"}, notebook["metadata"].keys()
+    assert notebook["metadata"].get("kernelspec", {}).get("name", "python3") == "python3"
+    ids = [cell.get("id") for cell in notebook["cells"]]
+    assert all(ids) and len(set(ids)) == len(ids), "every cell has a stable, unique id"
+    for cell in notebook["cells"]:
+        assert not cell.get("metadata"), f"cell {cell.get('id')} has metadata {cell['metadata']}"
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [], f"cell {cell['id']} has stored outputs"
+            assert cell["execution_count"] is None, f"cell {cell['id']} has an execution count"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_follows_the_course_shape(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    first = "".join(cells[0]["source"])
+    assert cells[0]["cell_type"] == "markdown" and first.startswith(f"# {path.name[:2]} · ")
+    setup = "".join(cells[1]["source"])
+    assert "cfg = config.current()" in setup and "config.report(cfg)" in setup
+    last = "".join(cells[-1]["source"]) + "".join(cells[-2]["source"])
+    assert "## What we learned" in last or "## What we learned" in "".join(
+        "".join(c["source"]) for c in cells[-3:])
+
+
+def test_importing_utils_does_no_work(tmp_path):
+    """Importing every module touches no disk and changes no Keras or matplotlib setting."""
+    code = (
+        "import os, sys, importlib, pkgutil\n"
+        "import matplotlib\n"
+        "before = dict(matplotlib.rcParams)\n"
+        "import utils\n"
+        "for m in pkgutil.iter_modules(utils.__path__):\n"
+        "    importlib.import_module('utils.' + m.name)\n"
+        "after = dict(matplotlib.rcParams)\n"
+        "changed = sorted(k for k in before if before[k] != after[k])\n"
+        "import keras\n"
+        "print(changed, keras.config.floatx(), keras.config.image_data_format())\n"
+    )
+    env = {**__import__("os").environ, "DOGSCATS_PROFILE": "no-such-profile",
+           "DOGSCATS_DATA": str(tmp_path / "data"), "DOGSCATS_RESULTS": str(tmp_path / "results"),
+           "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=180, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[] float32 channels_last", out.stdout
+    assert list(tmp_path.iterdir()) == [], "importing utils must not write files"
