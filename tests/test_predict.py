@@ -1,0 +1,228 @@
+"""utils.predict: every common image format, EXIF orientation, bad files, the model's answer."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from utils import predict
+
+SIZE = (16, 24)  # (height, width) of the tiny test model
+
+
+class MeanRedModel:
+    """Stands for a Keras model: P(dog) = mean of the red channel / 255; records its input."""
+
+    input_shape = (None, SIZE[0], SIZE[1], 3)
+
+    def __init__(self):
+        self.seen = None
+
+    def __call__(self, images, training=False):
+        images = np.asarray(images)
+        self.seen = images
+        return images[..., 0].mean(axis=(1, 2)).reshape(-1, 1) / 255.0
+
+
+def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def _half_red(width=40, height=20) -> Image.Image:
+    """Left half red, right half blue: orientation becomes visible."""
+    array = np.zeros((height, width, 3), np.uint8)
+    array[:, : width // 2, 0] = 255
+    array[:, width // 2:, 2] = 255
+    return Image.fromarray(array, "RGB")
+
+
+@pytest.mark.parametrize("fmt,mode", [
+    ("JPEG", "RGB"), ("JPEG", "L"), ("JPEG", "CMYK"), ("PNG", "RGB"), ("PNG", "RGBA"),
+    ("PNG", "L"), ("PNG", "P"), ("WEBP", "RGB"), ("GIF", "P"), ("BMP", "RGB"),
+])
+def test_every_common_format_gives_the_model_input(tmp_path, fmt, mode):
+    image = _half_red().convert(mode)
+    path = tmp_path / f"photo.{fmt.lower()}"
+    path.write_bytes(_encode(image, fmt))
+    model = MeanRedModel()
+    answer = predict.predict_image(model, path)
+    assert model.seen.shape == (1, SIZE[0], SIZE[1], 3) and model.seen.dtype == np.float32
+    assert 0.0 <= model.seen.min() and model.seen.max() <= 255.0
+    assert answer["label"] in ("cats", "dogs")
+    assert 0.0 <= answer["p_dog"] <= 1.0 and 0.5 <= answer["probability"] <= 1.0
+    assert answer["image"].shape == (SIZE[0], SIZE[1], 3)
+
+
+def test_same_answer_from_path_bytes_and_str(tmp_path):
+    content = _encode(_half_red(), "PNG")
+    path = tmp_path / "p.png"
+    path.write_bytes(content)
+    model = MeanRedModel()
+    results = [predict.predict_image(model, source)["p_dog"] for source in (path, str(path), content)]
+    assert results[0] == results[1] == results[2]
+
+
+def test_rgba_transparency_becomes_white_as_in_the_prepared_data():
+    transparent = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
+    array = predict.decode_image(_encode(transparent, "PNG"))
+    assert array.dtype == np.uint8 and array.shape == (8, 8, 3)
+    assert (array == 255).all()
+
+
+def test_animated_gif_gives_its_first_frame():
+    frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    array = predict.decode_image(buffer.getvalue())
+    assert array[..., 0].mean() > 200 and array[..., 2].mean() < 50
+
+
+def test_exif_orientation_is_applied():
+    image = _half_red(width=40, height=20)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    content = _encode(image, "JPEG", exif=exif.tobytes(), quality=95)
+    array = predict.decode_image(content)
+    assert array.shape == (40, 20, 3), "width and height swap"
+    top, bottom = array[:5].astype(float), array[-5:].astype(float)
+    assert top[..., 0].mean() > 200 and bottom[..., 2].mean() > 200, "red ends on top"
+
+
+def test_plain_jpeg_is_decoded_and_resized_exactly_as_the_training_data(tmp_path):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "cat.1.jpg"
+    Image.fromarray(rng.integers(0, 256, (30, 50, 3), dtype=np.uint8)).save(path, "JPEG")
+    ours = predict.prepare_image(path, SIZE)
+    image = tf.image.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+    training = tf.image.resize(image, SIZE, method="bilinear").numpy()
+    np.testing.assert_array_equal(ours, training)
+    try:
+        from utils import data
+    except ImportError:
+        return
+    np.testing.assert_array_equal(ours, data.load_image(path, SIZE))
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "empty"),
+    (b"hello, this is a text file, not a photo\n" * 3, "not an image"),
+    (b"%PDF-1.4 fake", "not an image"),
+])
+def test_bad_bytes_give_a_clear_value_error(tmp_path, content, message):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        predict.predict_image(MeanRedModel(), path)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_truncated_file_gives_a_clear_value_error(tmp_path, fmt):
+    rng = np.random.default_rng(1)
+    content = _encode(Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)), fmt)
+    path = tmp_path / f"cut.{fmt.lower()}"
+    path.write_bytes(content[: len(content) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        predict.predict_image(MeanRedModel(), path)
+
+
+def test_unsupported_format_is_refused():
+    content = _encode(Image.new("RGB", (4, 4)), "TIFF")
+    with pytest.raises(ValueError, match="unsupported image format TIFF"):
+        predict.decode_image(content)
+
+
+def test_missing_file_and_wrong_types(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no image file"):
+        predict.predict_image(MeanRedModel(), tmp_path / "nothing.jpg")
+    with pytest.raises(TypeError, match="file path, an http"):
+        predict.predict_image(MeanRedModel(), 42)
+    with pytest.raises(ValueError, match="two classes"):
+        predict.predict_image(MeanRedModel(), b"x", class_names=("cats",))
+
+
+def test_url_offline_gives_a_connection_error(monkeypatch):
+    import urllib.error
+
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(predict.urllib.request, "urlopen", refuse)
+    with pytest.raises(ConnectionError, match="Offline.*my_photos"):
+        predict.predict_image(MeanRedModel(), "https://example.com/cat.jpg")
+
+
+def test_url_is_fetched(monkeypatch):
+    content = _encode(_half_red(), "PNG")
+
+    class Response(io.BytesIO):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(predict.urllib.request, "urlopen", lambda request, timeout: Response(content))
+    answer = predict.predict_image(MeanRedModel(), "http://example.com/dog.png")
+    assert answer["label"] in ("cats", "dogs")
+
+
+def test_label_follows_the_class_names_and_threshold():
+    red = _encode(Image.new("RGB", (8, 8), (255, 0, 0)), "PNG")
+    blue = _encode(Image.new("RGB", (8, 8), (0, 0, 255)), "PNG")
+    dog = predict.predict_image(MeanRedModel(), red)
+    cat = predict.predict_image(MeanRedModel(), blue)
+    assert dog["label"] == "dogs" and dog["p_dog"] == pytest.approx(1.0)
+    assert cat["label"] == "cats" and cat["probability"] == pytest.approx(1.0)
+    assert predict.predict_image(MeanRedModel(), red, class_names=("cat", "dog"))["label"] == "dog"
+
+
+def test_model_without_a_fixed_size_needs_image_size():
+    class Unsized(MeanRedModel):
+        input_shape = (None, None, None, 3)
+
+    red = _encode(Image.new("RGB", (8, 8), (255, 0, 0)), "PNG")
+    with pytest.raises(ValueError, match="image_size"):
+        predict.predict_image(Unsized(), red)
+    model = Unsized()
+    predict.predict_image(model, red, image_size=(5, 7))
+    assert model.seen.shape == (1, 5, 7, 3)
+
+
+def test_output_that_is_not_a_probability_is_refused():
+    class Logits(MeanRedModel):
+        def __call__(self, images, training=False):
+            return np.full((1, 1), 3.0, np.float32)
+
+    with pytest.raises(ValueError, match="not a probability"):
+        predict.predict_image(Logits(), _encode(Image.new("RGB", (8, 8)), "PNG"))
+
+
+def test_with_a_real_keras_model(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((*SIZE, 3)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")], name="tiny")
+    path = tmp_path / "photo.webp"
+    path.write_bytes(_encode(_half_red(), "WEBP"))
+    answer = predict.predict_image(model, path)
+    assert 0.0 <= answer["p_dog"] <= 1.0
+    assert predict.model_image_size(model) == SIZE
+
+
+def test_load_saved_model_missing_and_corrupt(tmp_path):
+    from utils import config
+
+    cfg = config.get_profile("smoke", results_dir=tmp_path)
+    assert predict.load_saved_model(cfg, "cnn_small") is None
+    cfg.models_dir.mkdir(parents=True)
+    (cfg.models_dir / "cnn_small.keras").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="could not load .*cnn_small.keras"):
+        predict.load_saved_model(cfg, "cnn_small")
