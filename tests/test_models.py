@@ -1,0 +1,160 @@
+"""Tests of utils.models: conv arithmetic, MLP and CNN builders, optimizers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from utils import models
+
+
+# -- conv_output_size ---------------------------------------------------------
+
+@pytest.mark.parametrize("n, f, p, s, expected", [
+    (32, 3, 0, 1, 30),     # 'valid' 3×3
+    (32, 3, 1, 1, 32),     # 'same' 3×3
+    (30, 2, 0, 2, 15),     # 2×2 max-pooling
+    (227, 11, 0, 4, 55),   # AlexNet's first layer
+    (5, 5, 0, 1, 1),       # filter as large as the input
+])
+def test_conv_output_size_follows_the_formula(n, f, p, s, expected):
+    assert models.conv_output_size(n, f, p, s) == expected
+
+
+def test_conv_output_size_accepts_numpy_integers():
+    assert models.conv_output_size(np.int64(32), np.int32(3)) == 30
+
+
+@pytest.mark.parametrize("args, message", [
+    ((31, 2, 0, 2), "not an integer"),     # (31 - 2)/2 + 1 = 15.5
+    ((3, 5, 0, 1), "does not fit"),
+    ((0, 3, 0, 1), "at least 1"),
+    ((32, 0, 0, 1), "at least 1"),
+    ((32, 3, -1, 1), "0 or more"),
+    ((32, 3, 0, 0), "at least 1"),
+    ((32.0, 3, 0, 1), "integer"),
+    ((32, "3", 0, 1), "integer"),
+    ((True, 3, 0, 1), "integer"),
+])
+def test_conv_output_size_rejects_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        models.conv_output_size(*args)
+
+
+# -- conv2d_params --------------------------------------------------------------
+
+def test_conv2d_params_of_the_seeds_first_layer():
+    assert models.conv2d_params(3, 3, 32) == 3 * 3 * 3 * 32 + 32 == 896
+
+
+def test_conv2d_params_rectangular_kernel_without_bias():
+    assert models.conv2d_params((3, 5), 16, 8, use_bias=False) == 3 * 5 * 16 * 8
+
+
+@pytest.mark.parametrize("args", [(0, 3, 32), (3, 0, 32), (3, 3, -1), ((3, 3, 3), 3, 8), (3.5, 3, 8)])
+def test_conv2d_params_rejects_bad_sizes(args):
+    with pytest.raises(ValueError):
+        models.conv2d_params(*args)
+
+
+# -- build_mlp ------------------------------------------------------------------
+
+def test_build_mlp_matches_the_seed():
+    model = models.build_mlp((32, 32))
+    assert model.name == "mlp_pixels"
+    assert model.input_shape == (None, 32, 32, 3)
+    assert model.output_shape == (None, 1)
+    dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    assert [layer.units for layer in dense] == [768, 384, 1]
+    assert model.count_params() == 3072 * 768 + 768 + 768 * 384 + 384 + 384 + 1
+    assert model.compiled
+
+
+def test_build_mlp_normalise_switch_and_output_range():
+    scaled = models.build_mlp((8, 8), hidden_units=(4,), compile=False)
+    unscaled = models.build_mlp((8, 8), hidden_units=(4,), normalise=False, compile=False)
+    assert unscaled.name == "mlp_unscaled"
+    assert any(layer.name == "rescale" for layer in scaled.layers)
+    assert not any(layer.name == "rescale" for layer in unscaled.layers)
+    assert not scaled.compiled
+    images = np.random.default_rng(0).uniform(0, 255, (5, 8, 8, 3)).astype("float32")
+    p_dog = np.asarray(scaled(images))
+    assert p_dog.shape == (5, 1)
+    assert ((p_dog >= 0) & (p_dog <= 1)).all()
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(image_size=(32,)), dict(image_size=(0, 32)), dict(image_size="32x32"),
+    dict(hidden_units=()), dict(hidden_units=(768, 0)), dict(optimizer="nadamax"),
+    dict(learning_rate=-1.0),
+])
+def test_build_mlp_rejects_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        models.build_mlp(**kwargs)
+
+
+# -- build_cnn ------------------------------------------------------------------
+
+def test_build_cnn_seed_variant_layers_and_first_layer_params():
+    model = models.build_cnn((64, 64), variant="seed", compile=False)
+    assert model.name == "cnn_small"
+    conv_1 = model.get_layer("conv_1")
+    assert conv_1.count_params() == models.conv2d_params(3, 3, 32)
+    side = 64
+    for index in (1, 2, 3):
+        side = models.conv_output_size(side, 3)          # 'valid' convolution
+        assert model.get_layer(f"conv_{index}").output.shape[1] == side
+        side = models.conv_output_size(side, 2, s=2) if side % 2 == 0 else side // 2
+        assert model.get_layer(f"pool_{index}").output.shape[1] == side
+    assert model.output_shape == (None, 1)
+
+
+def test_build_cnn_improved_variant_is_small_and_outputs_p_dog():
+    model = models.build_cnn((64, 64), variant="improved", name="cnn_test")
+    assert model.name == "cnn_test"
+    assert model.compiled
+    assert model.get_layer("pool_4").output.shape[1:] == (4, 4, 128)
+    assert model.count_params() < 300_000
+    p_dog = np.asarray(model(np.zeros((2, 64, 64, 3), "float32")))
+    assert p_dog.shape == (2, 1)
+
+
+def test_build_cnn_places_augmentation_right_after_the_input():
+    import keras
+
+    flip = keras.layers.RandomFlip("horizontal", name="flip")
+    model = models.build_cnn((32, 32), augmentation=flip, name="cnn_aug", compile=False)
+    assert model.layers[1].name == "flip"
+    assert model.layers[2].name == "rescale"
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(variant="vgg"), dict(dropout=1.0), dict(dropout=-0.1), dict(dropout="half"),
+    dict(image_size=(16, 16)), dict(image_size=(8, 8), variant="seed"),
+])
+def test_build_cnn_rejects_bad_arguments(kwargs):
+    arguments = dict(image_size=(64, 64), compile=False)
+    arguments.update(kwargs)
+    with pytest.raises(ValueError):
+        models.build_cnn(**arguments)
+
+
+# -- optimizers -----------------------------------------------------------------
+
+@pytest.mark.parametrize("name, cls, rate", [
+    ("adam", "Adam", 1e-3), ("RMSprop", "RMSprop", 1e-3), ("sgd", "SGD", 1e-2), ("adagrad", "Adagrad", 1e-2),
+])
+def test_make_optimizer_gives_a_fresh_optimizer(name, cls, rate):
+    first, second = models.make_optimizer(name), models.make_optimizer(name)
+    assert type(first).__name__ == cls
+    assert first is not second
+    assert float(np.asarray(first.learning_rate)) == pytest.approx(rate)
+    if cls == "SGD":
+        assert first.momentum == pytest.approx(0.9)
+
+
+def test_make_optimizer_rejects_rate_with_an_object():
+    import keras
+
+    with pytest.raises(ValueError, match="learning_rate"):
+        models.make_optimizer(keras.optimizers.Adam(), learning_rate=0.1)

@@ -1,0 +1,103 @@
+"""Tests of utils.training.fit on tiny synthetic data (seconds, no real images)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from utils import config, models, training
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return config.get_profile("smoke", results_dir=tmp_path / "results", data_dir=tmp_path / "data")
+
+
+def _arrays(n=48, size=8, seed=0):
+    """Images whose label is visible: dogs bright, cats dark."""
+    rng = np.random.default_rng(seed)
+    y = np.tile([0, 1], n // 2).astype("float32")
+    x = rng.uniform(0, 100, (n, size, size, 3)).astype("float32") + 150 * y[:, None, None, None]
+    return x, y
+
+
+def _tiny_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    return models.build_mlp((8, 8), hidden_units=(8,), learning_rate=0.01)
+
+
+def test_fit_times_epochs_and_saves_the_best_model(cfg):
+    model = _tiny_model()
+    history, timing = training.fit(model, _arrays(), _arrays(seed=1), epochs=3, cfg=cfg,
+                                   model_id="mlp_test", verbose=0)
+    assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert timing["epochs_run"] == 3 == len(timing["epoch_seconds"])
+    assert timing["train_seconds"] > 0
+    assert timing["seconds_per_epoch"] == pytest.approx(np.mean(timing["epoch_seconds"]))
+    assert timing["train_count"] == 48
+    assert timing["images_per_second"] > 0
+    best = int(np.argmax(history.history["val_accuracy"])) + 1
+    assert timing["best_epoch"] == best
+    path = cfg.models_dir / "mlp_test.keras"
+    assert path.is_file() and timing["model_path"] == str(path)
+
+
+def test_fit_reloads_the_best_weights(cfg):
+    import keras
+
+    model = _tiny_model()
+    valid = _arrays(seed=1)
+    history, timing = training.fit(model, _arrays(), valid, epochs=4, cfg=cfg, model_id="best",
+                                   monitor="val_loss", verbose=0)
+    saved = keras.models.load_model(cfg.models_dir / "best.keras")
+    for mine, theirs in zip(model.get_weights(), saved.get_weights()):
+        np.testing.assert_allclose(mine, theirs)
+    loss = model.evaluate(*valid, verbose=0)[0]
+    assert loss == pytest.approx(min(history.history["val_loss"]), rel=1e-3, abs=1e-4)
+
+
+def test_fit_stops_early_with_patience(cfg):
+    model = models.build_mlp((8, 8), hidden_units=(8,), learning_rate=1e-9)   # learns nothing
+    _, timing = training.fit(model, _arrays(), _arrays(seed=1), epochs=20, cfg=cfg,
+                             model_id="stuck", monitor="val_loss", patience=1, verbose=0)
+    assert timing["epochs_run"] < 20
+
+
+def test_fit_on_a_tf_dataset_counts_images_from_file_paths(cfg):
+    import tensorflow as tf
+
+    x, y = _arrays()
+    dataset = tf.data.Dataset.from_tensor_slices((x, y[:, None])).batch(16)
+    dataset.file_paths = [f"img{i}.jpg" for i in range(len(x))]
+    _, timing = training.fit(_tiny_model(), dataset, dataset, epochs=1, cfg=cfg, verbose=0)
+    assert timing["train_count"] == 48
+    assert (cfg.models_dir / "mlp_pixels.keras").is_file()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(epochs=0), "epochs"),
+    (dict(epochs=2.5), "epochs"),
+    (dict(epochs=1, monitor="val_auc"), "monitor"),
+    (dict(epochs=1, patience=0), "patience"),
+])
+def test_fit_rejects_bad_arguments(cfg, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        training.fit(_tiny_model(), _arrays(), _arrays(), cfg=cfg, verbose=0, **kwargs)
+
+
+def test_fit_needs_validation_data_for_a_val_monitor_and_a_compiled_model(cfg):
+    with pytest.raises(ValueError, match="validation"):
+        training.fit(_tiny_model(), _arrays(), None, epochs=1, cfg=cfg, verbose=0)
+    uncompiled = models.build_mlp((8, 8), hidden_units=(8,), compile=False)
+    with pytest.raises(ValueError, match="compile"):
+        training.fit(uncompiled, _arrays(), _arrays(), epochs=1, cfg=cfg, verbose=0)
+
+
+def test_count_examples_and_format_timing():
+    assert training.count_examples((np.zeros((7, 2)), np.zeros(7))) == 7
+    assert training.count_examples(object()) is None
+    line = training.format_timing(dict(epochs_run=3, train_seconds=30.0, seconds_per_epoch=10.0,
+                                       images_per_second=200.0, best_epoch=2))
+    assert line == "3 epochs in 30 s (10.0 s/epoch, 200 images/s); best epoch 2"
