@@ -1,0 +1,129 @@
+"""utils.gradcam and plots.plot_gradcam: the heatmap points at the evidence (Selvaraju et al. 2017)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from utils import gradcam, plots  # noqa: E402
+
+SIZE = 16
+
+
+def _bright_detector(name="detector"):
+    """P(dog) grows with brightness: 1×1 ReLU conv (all weights 1) → average → Dense(+1)."""
+    model = keras.Sequential([
+        keras.Input((SIZE, SIZE, 3)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(2, 1, activation="relu", name="conv_a"),
+        keras.layers.Conv2D(1, 1, activation="relu", name="conv_last"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ], name=name)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            kernel, bias = layer.get_weights()
+            layer.set_weights([np.ones_like(kernel), np.zeros_like(bias)])
+    dense = model.layers[-1]
+    dense.set_weights([np.ones((1, 1), np.float32), np.array([-1.0], np.float32)])
+    return model
+
+
+def _image_with_bright_corner():
+    image = np.zeros((SIZE, SIZE, 3), np.float32)
+    image[:5, -5:] = 255.0  # top-right corner
+    return image
+
+
+def test_heatmap_shape_range_and_location():
+    model = _bright_detector()
+    heatmap = gradcam.gradcam_heatmap(model, _image_with_bright_corner(), class_index=1)
+    assert heatmap.shape == (SIZE, SIZE) and heatmap.dtype == np.float32
+    assert heatmap.min() >= 0.0 and heatmap.max() == pytest.approx(1.0)
+    row, col = np.unravel_index(np.argmax(heatmap), heatmap.shape)
+    assert row < 5 and col >= SIZE - 5, "the heat sits on the bright corner"
+    assert heatmap[SIZE - 1, 0] == 0.0
+
+
+def test_no_evidence_for_the_other_class_gives_zeros():
+    heatmap = gradcam.gradcam_heatmap(_bright_detector(), _image_with_bright_corner(), class_index=0)
+    assert heatmap.shape == (SIZE, SIZE) and not heatmap.any()
+
+
+def test_saturated_sigmoid_still_gives_a_heatmap():
+    """The logit is explained, so P(dog) ≈ 1 does not make the gradient vanish."""
+    model = _bright_detector()
+    model.layers[-1].set_weights([np.full((1, 1), 200.0, np.float32), np.zeros(1, np.float32)])
+    image = _image_with_bright_corner()
+    assert float(model(image[None])[0, 0]) == pytest.approx(1.0)
+    heatmap = gradcam.gradcam_heatmap(model, image)
+    assert heatmap.max() == pytest.approx(1.0)
+    assert model.layers[-1].activation is keras.activations.sigmoid, "the model is left as it was"
+    assert float(model(image[None])[0, 0]) == pytest.approx(1.0)
+
+
+def test_default_layer_is_the_last_conv_and_names_are_checked():
+    model = _bright_detector()
+    assert gradcam.find_layer(model).name == "conv_last"
+    assert gradcam.gradcam_heatmap(model, _image_with_bright_corner(), layer_name="conv_a").shape == (SIZE, SIZE)
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        gradcam.gradcam_heatmap(model, _image_with_bright_corner(), layer_name="nope")
+    dense_only = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(),
+                                   keras.layers.Dense(1, activation="sigmoid")], name="mlp")
+    with pytest.raises(ValueError, match="no Conv2D"):
+        gradcam.gradcam_heatmap(dense_only, np.zeros((4, 4, 3)))
+
+
+def test_bad_inputs():
+    model = _bright_detector()
+    with pytest.raises(ValueError, match=r"\(h, w, 3\)"):
+        gradcam.gradcam_heatmap(model, np.zeros((2, SIZE, SIZE, 3)))
+    with pytest.raises(ValueError, match="class_index"):
+        gradcam.gradcam_heatmap(model, _image_with_bright_corner(), class_index=2)
+    with pytest.raises(ValueError, match="alpha"):
+        gradcam.overlay(np.zeros((4, 4, 3)), np.zeros((2, 2)), alpha=2)
+
+
+def test_nested_frozen_base_like_vgg16():
+    """A classifier holding a frozen base model (as VGG16 transfer learning does)."""
+    base = keras.Sequential([keras.Input((SIZE, SIZE, 3)),
+                             keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="block1_conv1"),
+                             keras.layers.MaxPooling2D(),
+                             keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="block5_conv3")],
+                            name="vgg16")
+    base.trainable = False
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = base(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs, name="vgg16_finetune")
+    keras.utils.set_random_seed(0)
+    image = np.random.default_rng(0).uniform(0, 255, (SIZE, SIZE, 3)).astype(np.float32)
+    assert gradcam.find_layer(model).name == "block5_conv3"
+    heatmap = gradcam.gradcam_heatmap(model, image)
+    assert heatmap.shape == (SIZE // 2, SIZE // 2)
+    assert 0.0 <= heatmap.min() and heatmap.max() <= 1.0
+    before = model(image[None]).numpy()
+    assert np.allclose(model(image[None]).numpy(), before)
+
+
+def test_overlay_and_plot_gradcam(tmp_path):
+    model = _bright_detector()
+    image = _image_with_bright_corner()
+    blended = gradcam.overlay(image, np.eye(4, dtype=np.float32))
+    assert blended.shape == (SIZE, SIZE, 3) and blended.dtype == np.uint8
+    images = np.stack([image, np.zeros_like(image)])
+    fig = plots.plot_gradcam(model, images, labels=[1, 1], path=tmp_path / "gc.png")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 2 and all(t.startswith("true: dog") for t in titles)
+    colours = [ax.title.get_color() for ax in fig.axes if ax.get_title()]
+    assert plots.MISTAKE_COLOUR in colours, "the dark image is predicted cat: a mistake"
+    assert (tmp_path / "gc.png").is_file()
+    with pytest.raises(ValueError, match="labels"):
+        plots.plot_gradcam(model, images, labels=[1])
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
