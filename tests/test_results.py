@@ -1,0 +1,124 @@
+"""utils.results: records saved and loaded back (missing, corrupt, mixed profiles), the tables of 07."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from utils import config, results
+
+
+@pytest.fixture
+def cfg(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "hardware", lambda: {"cpu": "test", "cpu_cores": 2, "gpus": [],
+                                                     "platform": "test"})
+    return config.get_profile("smoke", results_dir=tmp_path / "results")
+
+
+FIELDS = dict(notebook="03_cnn", image_size=[64, 64], train_count=80, valid_count=32, test_count=32,
+              epochs=1, params=np.int64(12_345), train_seconds=10.0, seconds_per_epoch=10.0,
+              images_per_second=np.float32(8.0), test_accuracy=0.625, test_log_loss=0.66,
+              weights="random init")
+
+
+def test_save_and_load_round_trip(cfg):
+    path = results.save_record(cfg, "cnn_small", **FIELDS)
+    assert path == cfg.profile_results_dir / "cnn_small.json"
+    [record] = results.load_records(cfg)
+    assert record["model_id"] == "cnn_small" and record["profile"] == "smoke"
+    assert record["params"] == 12_345 and record["images_per_second"] == 8.0
+    assert "versions" in record and "created" in record
+    assert not list(cfg.profile_results_dir.glob(".*.tmp"))
+
+
+def test_save_record_refuses_bad_ids(cfg):
+    for bad in ("", "cnn-small", "../x", "a b"):
+        with pytest.raises(ValueError, match="model_id"):
+            results.save_record(cfg, bad)
+
+
+def test_no_folder_means_no_records(cfg):
+    assert results.load_records(cfg) == []
+    assert results.load_records_report(cfg) == ([], [])
+
+
+def test_corrupt_incomplete_and_other_profiles_records_are_left_out_with_a_reason(cfg):
+    results.save_record(cfg, "cnn_small", **FIELDS)
+    folder = cfg.profile_results_dir
+    (folder / "broken.json").write_text('{"model_id": "cnn_aug", "profile": ')
+    (folder / "empty.json").write_text("")
+    (folder / "list.json").write_text("[1, 2]")
+    (folder / "no_profile.json").write_text(json.dumps({"model_id": "x"}))
+    (folder / "latin.json").write_bytes(b"\xff\xfe\x00bad")
+    (folder / "other.json").write_text(json.dumps({"model_id": "mlp_pixels", "profile": "full"}))
+    records, skipped = results.load_records_report(cfg)
+    assert [r["model_id"] for r in records] == ["cnn_small"]
+    reasons = dict(skipped)
+    assert set(reasons) == {"broken.json", "empty.json", "list.json", "no_profile.json",
+                            "latin.json", "other.json"}
+    assert "not valid JSON" in reasons["broken.json"]
+    assert "'full'" in reasons["other.json"]
+
+
+def test_profiles_never_mix(cfg, tmp_path):
+    sample = config.get_profile("sample", results_dir=cfg.results_dir)
+    results.save_record(cfg, "cnn_small", **FIELDS)
+    results.save_record(sample, "cnn_small", **{**FIELDS, "test_accuracy": 0.8})
+    assert results.load_records(cfg)[0]["test_accuracy"] == 0.625
+    assert results.load_records(sample)[0]["test_accuracy"] == 0.8
+
+
+def test_comparison_table_columns_order_and_units():
+    records = [
+        {"model_id": "vgg16_finetune", "profile": "smoke", "test_accuracy": 0.5, "weights": "random (smoke fallback)"},
+        {**FIELDS, "params": 12345, "images_per_second": 8.0, "model_id": "cnn_small", "profile": "smoke"},
+        {"model_id": "mlp_pixels", "profile": "smoke", "image_size": [32, 32], "params": 2_655_361},
+        {"model_id": "my_experiment", "profile": "smoke"},
+    ]
+    table = results.comparison_table(records)
+    assert list(table.columns) == list(results.TABLE_COLUMNS)
+    assert list(table["model"]) == ["mlp_pixels", "cnn_small", "vgg16_finetune", "my_experiment"]
+    row = table.set_index("model").loc["cnn_small"]
+    assert row["image size"] == "64×64" and row["parameters"] == 12345
+    assert row["test accuracy"] == 0.625 and row["weights used"] == "random init"
+    assert math.isnan(table.set_index("model").loc["mlp_pixels", "test accuracy"])
+    assert str(table["parameters"].dtype) == "Int64"
+
+
+def test_comparison_table_mixed_profiles_and_empty():
+    records = [{"model_id": "cnn_small", "profile": "sample"}, {"model_id": "cnn_small", "profile": "full"}]
+    table = results.comparison_table(records)
+    assert list(table["profile"]) == ["full", "sample"]
+    empty = results.comparison_table([])
+    assert empty.empty and list(empty.columns) == list(results.TABLE_COLUMNS)
+    with pytest.raises(ValueError, match="not a result record"):
+        results.comparison_table([{"profile": "smoke"}])
+    with pytest.raises(ValueError, match="not a result record"):
+        results.comparison_table(["cnn_small"])
+
+
+def test_bad_numbers_become_nan_not_errors():
+    table = results.comparison_table([{"model_id": "cnn_small", "profile": "smoke",
+                                       "test_accuracy": "n/a", "epochs": True, "params": None}])
+    assert math.isnan(table.loc[0, "test accuracy"])
+
+
+def test_missing_models_names_the_notebook():
+    missing = results.missing_models([{"model_id": "cnn_small"}, {"model_id": "vgg16_features"}])
+    assert list(missing["model"]) == ["mlp_pixels", "cnn_aug", "vgg16_frozen_aug", "vgg16_finetune"]
+    made_by = dict(zip(missing["model"], missing["made by"]))
+    assert made_by["mlp_pixels"].startswith("02_") and made_by["cnn_aug"].startswith("04_")
+    assert made_by["vgg16_finetune"].startswith("06_")
+    assert results.missing_models([{"model_id": m} for m in results.EXPECTED_MODELS]).empty
+    assert len(results.missing_models([])) == len(results.EXPECTED_MODELS)
+
+
+def test_anchors_are_theirs_with_sources():
+    anchors = results.anchors_table()
+    assert list(anchors.columns) == ["source", "setup", "model", "reported", "accuracy"]
+    assert anchors["source"].str.len().min() > 5
+    assert anchors["accuracy"].dropna().between(0.5, 1.0).all()
+    assert 0.768 in set(anchors["accuracy"]) and 0.989 in set(anchors["accuracy"])
