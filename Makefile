@@ -16,6 +16,11 @@ ifeq ($(origin DOGSCATS_ARCHIVE), undefined)
   endif
 endif
 
+# Paths given relative to this folder stay valid inside notebooks/ too.
+ifdef DOGSCATS_ARCHIVE
+  export DOGSCATS_ARCHIVE := $(abspath $(DOGSCATS_ARCHIVE))
+endif
+
 .PHONY: course test unit notebooks lab clean-results env help
 
 help:

@@ -76,3 +76,12 @@ def test_versions_and_hardware():
     info = config.hardware()
     assert info["cpu_cores"] >= 1 and isinstance(info["gpus"], list)
     assert "CPU" in config.describe_hardware({**info, "gpus": []})
+
+
+def test_relative_archive_path_is_found_from_the_notebooks_folder(monkeypatch, tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    monkeypatch.setattr(config, "PROJECT_ROOT", tmp_path)
+    (tmp_path / "archive.zip").write_bytes(b"")
+    monkeypatch.setenv("DOGSCATS_ARCHIVE", "archive.zip")
+    assert config.get_profile("smoke").archive == tmp_path / "archive.zip"

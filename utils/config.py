@@ -185,6 +185,19 @@ _PROFILES = {
 }
 
 
+def _resolve(text: str) -> Path:
+    """A path from the environment: relative to the working folder, else to the project.
+
+    Notebooks run with ``notebooks/`` as their working folder while a learner types
+    paths relative to the project (``DOGSCATS_ARCHIVE=../shared/... make course``).
+    """
+    path = Path(text).expanduser()
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    from_root = (PROJECT_ROOT / path).resolve()
+    return from_root if from_root.exists() else path.resolve()
+
+
 def get_profile(name: str, **overrides) -> Profile:
     """Build the profile called ``name`` with paths taken from the environment.
 
@@ -220,8 +233,7 @@ def get_profile(name: str, **overrides) -> Profile:
         if env.get("DOGSCATS_DATA") else PROJECT_ROOT / "data",
         results_dir=Path(env["DOGSCATS_RESULTS"]).expanduser().resolve()
         if env.get("DOGSCATS_RESULTS") else PROJECT_ROOT / "results",
-        archive=Path(env["DOGSCATS_ARCHIVE"]).expanduser().resolve()
-        if env.get("DOGSCATS_ARCHIVE") else None,
+        archive=_resolve(env["DOGSCATS_ARCHIVE"]) if env.get("DOGSCATS_ARCHIVE") else None,
     )
     fields.update(overrides)
     return Profile(**fields)
