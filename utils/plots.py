@@ -610,3 +610,43 @@ def plot_feature_maps(model, image, layer_name, n=16, rows=None, figsize=GRID_SI
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def plot_image_sizes(widths, heights, title=None, bins=40, figsize=CURVES_SIZE, path=None):
+    """Histograms of image widths and heights, side by side (notebook 01).
+
+    Parameters
+    ----------
+    widths, heights : array-like of int, shape (n,)
+        Sizes in pixels, e.g. the ``width``/``height`` columns of the manifest.
+    title : str, optional
+        Title of the figure.
+    bins : int, default 40
+    path : str or pathlib.Path, optional
+        Also save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If the arrays are empty or of different lengths.
+    """
+    widths, heights = np.asarray(widths), np.asarray(heights)
+    if widths.size == 0 or widths.shape != heights.shape:
+        raise ValueError(f"need as many widths as heights, got {widths.shape} and {heights.shape}")
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    for ax, values, name in zip(axes, (widths, heights), ("width", "height")):
+        ax.hist(values, bins=bins, color="tab:blue")
+        ax.set_xlabel(f"{name} (pixels)")
+        ax.set_ylabel("images")
+        ax.set_title(f"{name}: median {np.median(values):.0f} px, range {values.min()}–{values.max()}")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
