@@ -650,3 +650,64 @@ def plot_image_sizes(widths, heights, title=None, bins=40, figsize=CURVES_SIZE, 
     if path is not None:
         save_figure(fig, path)
     return fig
+
+
+def plot_log_loss_clipping(eps=0.02, title=None, ax=None, figsize=CURVES_SIZE, path=None):
+    """Log loss of one wrong answer against its predicted probability, with clipping marked.
+
+    A model that gives probability ``q`` to the wrong class (P(dog) = q for a
+    cat) pays ``-ln(1 - q)``: harmless near 0.5, unbounded as ``q → 1``.
+    Clipping predictions to [eps, 1 - eps] caps the cost at ``-ln(eps)``.
+
+    Parameters
+    ----------
+    eps : float, default 0.02
+        The clipping bound, in (0, 0.5).
+    title : str, optional
+    ax : matplotlib.axes.Axes, optional
+        Draw there instead of in a new figure.
+    figsize : tuple, default (10, 4)
+    path : str or pathlib.Path, optional
+        Also save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        If eps is outside (0, 0.5).
+
+    Notes
+    -----
+    Metric: Kaggle "Dogs vs. Cats Redux", Evaluation page (log loss).
+    """
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not 0 < eps < 0.5:
+        raise ValueError(f"eps must be a number in (0, 0.5), not {eps!r}")
+    plt = _pyplot()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    q = 1.0 - np.logspace(-7, np.log10(0.999), 600)[::-1]      # dense near 1
+    q = np.concatenate([np.linspace(0.0, q[0], 100, endpoint=False), q])
+    cost = -np.log1p(-q)
+    clipped = -np.log1p(-np.minimum(q, 1.0 - eps))
+    ax.plot(q, cost, color=MISTAKE_COLOUR, label="unclipped: −ln(1 − q)")
+    ax.plot(q, clipped, color="tab:blue", linestyle="--",
+            label=f"clipped to [{eps:g}, {1 - eps:g}]: at most −ln({eps:g}) = {-np.log(eps):.1f}")
+    ax.axvline(1.0 - eps, color="grey", linestyle=":", linewidth=1)
+    ax.axhline(-np.log(eps), color="grey", linestyle=":", linewidth=1)
+    ax.annotate(f"q = 1 − 1e-7 costs {-np.log(1e-7):.1f}", xy=(1.0, cost[-1]), xytext=(0.45, cost[-1] * 0.85),
+                arrowprops=dict(arrowstyle="->", color="grey"), fontsize=9)
+    ax.set_xlim(0, 1.0)
+    ax.set_ylim(0, cost[-1] * 1.05)
+    ax.set_xlabel("predicted probability of the wrong answer, q")
+    ax.set_ylabel("log loss of that image")
+    ax.set_title(title or "Why clip: one confident mistake can cost more than 100 right answers")
+    ax.legend(loc="upper left", fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
