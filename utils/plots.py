@@ -269,7 +269,8 @@ def plot_tradeoffs(table, profile=None, figsize=CURVES_SIZE, path=None):
     Returns
     -------
     matplotlib.figure.Figure
-        Two panels; log-scaled x axes; accuracy from 0.5 (chance) to 1. A model
+        Two panels; log-scaled x axes; accuracy from 0.5 (chance, lower if a
+        model scored below it) to 1; training time is seconds per epoch × epochs. A model
         lacking a figure is left out of that panel; an empty table gives empty
         panels that say so.
     """
@@ -299,7 +300,8 @@ def plot_tradeoffs(table, profile=None, figsize=CURVES_SIZE, path=None):
                     transform=ax.transAxes)
         ax.set_xlabel(label)
         ax.set_ylabel("test accuracy")
-        ax.set_ylim(0.5, 1.0)
+        lowest = accuracy.min() if accuracy.notna().any() else 0.5
+        ax.set_ylim(0.5 if lowest >= 0.5 else float(lowest) - 0.05, 1.0)  # chance at the bottom
         ax.grid(True, alpha=0.3)
     left.set_title("accuracy vs training time")
     right.set_title("accuracy vs size")
