@@ -226,3 +226,23 @@ def test_load_saved_model_missing_and_corrupt(tmp_path):
     (cfg.models_dir / "cnn_small.keras").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="could not load .*cnn_small.keras"):
         predict.load_saved_model(cfg, "cnn_small")
+
+
+def test_load_saved_model_reads_back_shear_augmentation(tmp_path):
+    """Keras saves RandomShear(0.2) as [-0.2, 0.2], which it then refuses; we load it anyway."""
+    import keras
+
+    from utils import config
+
+    cfg = config.get_profile("smoke", results_dir=tmp_path)
+    cfg.models_dir.mkdir(parents=True)
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.RandomShear(x_factor=0.2, seed=1),
+                              keras.layers.Conv2D(2, 3), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")], name="cnn_aug")
+    model.save(cfg.models_dir / "cnn_aug.keras")
+    loaded = predict.load_saved_model(cfg, "cnn_aug")
+    assert loaded.name == "cnn_aug"
+    image = np.zeros((1, 8, 8, 3), np.float32)
+    np.testing.assert_allclose(loaded(image), model(image), rtol=1e-6)
+    assert keras.layers.RandomShear.from_config.__func__ is keras.layers.Layer.from_config.__func__, \
+        "the workaround is undone after loading"

@@ -122,3 +122,23 @@ def test_anchors_are_theirs_with_sources():
     assert anchors["source"].str.len().min() > 5
     assert anchors["accuracy"].dropna().between(0.5, 1.0).all()
     assert 0.768 in set(anchors["accuracy"]) and 0.989 in set(anchors["accuracy"])
+
+
+def test_plot_tradeoffs_with_and_without_figures(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from utils import plots
+
+    table = results.comparison_table([
+        {**FIELDS, "params": 12345, "images_per_second": 8.0, "model_id": "cnn_small", "profile": "smoke",
+         "test_accuracy": 0.4},
+        {"model_id": "mlp_pixels", "profile": "smoke"},
+    ])
+    fig = plots.plot_tradeoffs(table, profile="smoke", path=tmp_path / "t.png")
+    left, right = fig.axes[:2]
+    assert left.get_ylim()[0] < 0.4, "a score below chance stays visible"
+    assert [t.get_text() for t in left.texts] == ["cnn_small"]
+    assert (tmp_path / "t.png").is_file()
+    empty = plots.plot_tradeoffs(results.comparison_table([]))
+    assert "no records" in empty.axes[0].texts[0].get_text()
+    plt.close("all")

@@ -248,6 +248,48 @@ def load_saved_model(cfg: config.Profile, model_id: str):
         except ImportError:
             pass
     try:
-        return keras.models.load_model(path, compile=False)
+        with _symmetric_shear_configs():
+            return keras.models.load_model(path, compile=False)
     except Exception as error:  # corrupt file, unknown layer: say which file
-        raise ValueError(f"could not load {path}: {type(error).__name__}: {error}") from None
+        message = str(error).splitlines()[0] if str(error) else ""
+        raise ValueError(f"could not load {path}: {type(error).__name__}: {message}") from None
+
+
+class _symmetric_shear_configs:
+    """Let ``RandomShear`` read back its own saved config while a model loads.
+
+    Keras 3 (seen with 3.15) saves ``RandomShear(x_factor=0.2)`` as
+    ``x_factor=[-0.2, 0.2]``, which its constructor then refuses ("should be a
+    number ... in the range [0, 1.0]"), so a saved model with shear
+    augmentation (``cnn_aug``) cannot be loaded. While loading, a symmetric
+    range ``[-a, a]`` is given back as ``a``, the value it came from.
+    """
+
+    def __enter__(self):
+        import keras
+
+        self.layer = getattr(keras.layers, "RandomShear", None)
+        if self.layer is None:
+            return self
+        self.original = self.layer.__dict__.get("from_config")
+        original_from_config = self.layer.from_config
+
+        def from_config(cls, config):
+            config = dict(config)
+            for key in ("x_factor", "y_factor"):
+                value = config.get(key)
+                if (isinstance(value, (list, tuple)) and len(value) == 2
+                        and abs(float(value[0])) == abs(float(value[1]))):
+                    config[key] = abs(float(value[1]))
+            return original_from_config.__func__(cls, config)
+
+        self.layer.from_config = classmethod(from_config)
+        return self
+
+    def __exit__(self, *exc):
+        if self.layer is not None:
+            if self.original is None:
+                del self.layer.from_config
+            else:
+                self.layer.from_config = self.original
+        return False
