@@ -255,10 +255,18 @@ def _notebook_json(notebook) -> str:
 
 # -- executing one notebook with nbclient ----------------------------------------
 
-def _current_env_kernel_specs():
-    """A kernel spec manager whose ``python3`` is this very Python (as nbval's current-env)."""
+def _current_env_kernel_manager_class():
+    """An AsyncKernelManager whose ``python3`` is this very Python (as nbval's current-env).
+
+    A user-wide ``python3`` kernel spec could point at another Python; this one
+    always runs the kernel with ``sys.executable``. Passed to nbclient as its
+    ``kernel_manager_class``, so nbclient owns the kernel and shuts it down
+    after each notebook.
+    """
     import ipykernel.kernelspec
     from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
 
     class CurrentEnvKernelSpecs(KernelSpecManager):
         def get_kernel_spec(self, kernel_name):
@@ -267,7 +275,12 @@ def _current_env_kernel_specs():
                                               **ipykernel.kernelspec.get_kernel_dict())
             return super().get_kernel_spec(kernel_name)
 
-    return CurrentEnvKernelSpecs()
+    class CurrentEnvKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _current_env_specs(self):
+            return CurrentEnvKernelSpecs(data_dir=self.data_dir)
+
+    return CurrentEnvKernelManager
 
 
 def outcome_of_error(ename: str | None, evalue: str | None, cell: int | None,
@@ -296,7 +309,6 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
         Called as each code cell starts (1-based among code cells).
     """
     import nbformat
-    from jupyter_client import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -309,8 +321,8 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
         if cell.cell_type == "code":
             progress(code_cells.index(cell_index) + 1, len(code_cells))
 
-    manager = KernelManager(kernel_name="python3", kernel_spec_manager=_current_env_kernel_specs())
-    client = NotebookClient(notebook, km=manager, kernel_name="python3", timeout=timeout,
+    client = NotebookClient(notebook, kernel_manager_class=_current_env_kernel_manager_class(),
+                            kernel_name="python3", timeout=timeout,
                             resources={"metadata": {"path": str(cwd)}},
                             on_cell_start=on_cell_start)
     cell = None
