@@ -40,7 +40,7 @@ class FakeExecutor:
         self.calls = []
         self.on_run = on_run
 
-    def __call__(self, path, *, cwd, timeout, progress):
+    def __call__(self, path, *, cwd, timeout, progress, log_path=None):
         self.calls.append(path.stem)
         nb = nbformat.read(path, as_version=4)
         progress(1, 1)
@@ -170,6 +170,10 @@ def test_a_changed_notebook_reruns_itself_and_the_later_ones(course):
 def test_changed_utils_code_reruns_everything(course):
     root, _ = course
     run(course, FakeExecutor())
+    (root / "utils" / "runner.py").write_text("# the runner itself\n")
+    unchanged = FakeExecutor()
+    run(course, unchanged)
+    assert unchanged.calls == [], "editing the runner re-runs no notebook"
     (root / "utils" / "helpers.py").write_text("X = 2\n")
     again = FakeExecutor()
     run(course, again)
@@ -342,7 +346,8 @@ def test_real_kernels_ok_skip_and_failure(tmp_path, monkeypatch):
         nbformat.write(nb, path)
         seen = []
         outcomes[name] = runner.nbclient_executor(path, cwd=tmp_path, timeout=120,
-                                                  progress=lambda i, n: seen.append((i, n)))
+                                                  progress=lambda i, n: seen.append((i, n)),
+                                                  log_path=tmp_path / "logs" / f"{name}.log")
         assert seen[0] == (1, 3)
     assert outcomes["ok"].status == runner.OK
     assert str(tmp_path) in outcomes["ok"].notebook.cells[2].outputs[0]["text"]
@@ -351,5 +356,6 @@ def test_real_kernels_ok_skip_and_failure(tmp_path, monkeypatch):
     assert outcomes["fail"].status == runner.FAILED and outcomes["fail"].cell == 3
     assert outcomes["fail"].error == "ValueError: broken on purpose"
     assert outcomes["fail"].notebook.cells[3].get("outputs", []) == []
+    assert (tmp_path / "logs" / "ok.log").is_file(), "the kernel's own messages go to a log"
     html = runner.export_html(outcomes["fail"].notebook)
     assert "broken on purpose" in html

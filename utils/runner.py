@@ -34,7 +34,8 @@ What it does, in order:
    leaves no half-written output.
 5. **Resumes**: a notebook is not executed again when its *key* is the one of
    its last ok (or skipped) run and its executed copy is still there. The key
-   is a SHA-256 over the notebook file, every ``utils/*.py``, the profile's
+   is a SHA-256 over the notebook file, every ``utils/*.py`` (but this
+   ``runner.py``, which no notebook imports), the profile's
    settings, the data manifest (``data/dogscats/manifest.csv``, for 01 and
    later; 01's key is taken after it ran, so the manifest it writes does not
    make it run again, and a deleted one does), the list of
@@ -204,6 +205,8 @@ def fingerprint(notebook: Path, cfg: config.Profile, earlier: str,
     utils_dir = Path(project_root) / "utils"
     code = hashlib.sha256()
     for path in sorted(utils_dir.glob("*.py")):
+        if path.name == "runner.py":  # runs the notebooks; no notebook imports it
+            continue
         code.update(path.name.encode())
         code.update(_hash_file(path).encode())
     manifest = cfg.dataset_dir / "manifest.csv"
@@ -294,7 +297,7 @@ def outcome_of_error(ename: str | None, evalue: str | None, cell: int | None,
 
 
 def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
-                      progress: Callable[[int, int], None]) -> Outcome:
+                      progress: Callable[[int, int], None], log_path: Path | None = None) -> Outcome:
     """Execute one notebook with nbclient in a fresh ``python3`` kernel of this environment.
 
     Parameters
@@ -307,6 +310,10 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
         Seconds one cell may run (None: no limit).
     progress : callable(cell_number, cell_count)
         Called as each code cell starts (1-based among code cells).
+    log_path : pathlib.Path, optional
+        Where the kernel process's own stdout/stderr go (TensorFlow's start-up
+        messages, warnings); default: this process's. Cell outputs are in the
+        notebook either way.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -325,9 +332,12 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
                             kernel_name="python3", timeout=timeout,
                             resources={"metadata": {"path": str(cwd)}},
                             on_cell_start=on_cell_start)
-    cell = None
+    log = None
+    if log_path is not None:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "w", encoding="utf-8")
     try:
-        client.execute()
+        client.execute(**({"stdout": log, "stderr": log} if log is not None else {}))
     except CellExecutionError as error:
         cell = None if current["index"] is None else current["index"] + 1
         return outcome_of_error(error.ename, error.evalue, cell, notebook)
@@ -337,8 +347,12 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
                        error=f"timed out: the cell ran longer than {timeout} s (--timeout to change)")
     except DeadKernelError as error:
         cell = None if current["index"] is None else current["index"] + 1
+        where = f"; its log: {log_path}" if log_path is not None else ""
         return Outcome(notebook, FAILED, cell=cell,
-                       error=f"the kernel died (out of memory?): {error}".strip())
+                       error=f"the kernel died (out of memory?): {error}{where}".strip())
+    finally:
+        if log is not None:
+            log.close()
     return Outcome(notebook, OK)
 
 
@@ -393,8 +407,9 @@ def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=N
         Notebook numbers to run (``["03", "07"]``); others are left as they are.
     force : bool
         Execute even notebooks whose inputs did not change.
-    executor : callable(path, *, cwd, timeout, progress) -> Outcome
-        Executes one notebook (default :func:`nbclient_executor`).
+    executor : callable(path, *, cwd, timeout, progress, log_path) -> Outcome
+        Executes one notebook (default :func:`nbclient_executor`); the kernel's
+        own messages go to ``results/<profile>/notebooks/logs/NN_name.log``.
     html_exporter : callable(notebook) -> str
         Default :func:`export_html`.
     timeout : int, optional
@@ -453,7 +468,8 @@ def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=N
             progress.start(label)
             started = time.monotonic()
             try:
-                outcome = executor(path, cwd=notebooks_dir, timeout=timeout, progress=progress.cell)
+                outcome = executor(path, cwd=notebooks_dir, timeout=timeout, progress=progress.cell,
+                                   log_path=out_dir / "logs" / f"{name}.log")
             except KeyboardInterrupt:
                 raise
             except Exception as error:  # the executor itself broke (e.g. no kernel)
