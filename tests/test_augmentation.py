@@ -44,7 +44,9 @@ def test_builder_uses_seed_settings_in_keras_units():
     assert layers["rotation"].factor == pytest.approx((-40 / 360, 40 / 360))
     assert layers["shift"].height_factor == pytest.approx(0.2)
     assert layers["shear"].x_factor == pytest.approx((-0.2, 0.2))
-    assert layers["zoom"].width_factor == pytest.approx(0.2)
+    # a zoom factor in [0.8, 1.2] drawn for each axis, as zoom_range=0.2 did
+    assert (layers["zoom"].height_lower, layers["zoom"].height_upper) == pytest.approx((-0.2, 0.2))
+    assert (layers["zoom"].width_lower, layers["zoom"].width_upper) == pytest.approx((-0.2, 0.2))
     assert all(layers[name].fill_mode == "nearest" for name in ("rotation", "shift", "shear", "zoom"))
     assert augmenter.name == "augmentation"
 
