@@ -189,6 +189,7 @@ def write_submission(ids, p_dog, path, eps=DEFAULT_EPS) -> Path:
             writer.writerow(["id", "label"])
             for index in order:
                 writer.writerow([int(as_int[index]), f"{probabilities[index]:.6f}"])
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a submission is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -596,7 +596,7 @@ def decode_top_classes(probabilities, top: int = 3, cfg=None):
         decoded = keras.applications.vgg16.decode_predictions(probs, top=top)
         return [[(name, float(p)) for _, name, p in row] for row in decoded]
     except Exception as error:
-        reason = f"ImageNet's class names could not be loaded ({str(error)[:120]})"
+        reason = f"ImageNet's class names could not be loaded ({str(error)[-150:]})"
         if cfg.name != "smoke":
             raise WeightsUnavailableError(
                 f"{reason}.\n  Which file: {CLASS_INDEX_FILE.name}\n"
@@ -769,6 +769,85 @@ def extract_features(base, dataset, progress: bool = False):
     return np.concatenate(features), (np.concatenate(labels) if labels else None), seconds
 
 
+def split_base(base, at: str = "block4_pool"):
+    """Cut VGG16's base in two: the frozen bottom and the top block(s) to fine-tune.
+
+    The bottom's output never changes while only the top trains, so it can be
+    computed once (:func:`extract_features`) and the top trained on it: the
+    same computation as training the whole network with a frozen bottom, for
+    a fraction of the cost (without augmentation, which would change it).
+
+    Parameters
+    ----------
+    base : keras.Model
+        From :func:`vgg16_base` (``include_top=False``).
+    at : str, default "block4_pool"
+        The last layer of the bottom.
+
+    Returns
+    -------
+    bottom : keras.Model
+        Preprocessed images → output of ``at`` (e.g. (8, 8, 512) for 128×128).
+    top : keras.Model
+        Output of ``at`` → the base's output (block 5 by default). Its layers
+        *are* the base's layers: training ``top`` changes ``base``.
+
+    Raises
+    ------
+    ValueError
+        If ``at`` names no layer of ``base``, or its last layer.
+    """
+    names = [layer.name for layer in base.layers]
+    if at not in names or names.index(at) == len(names) - 1:
+        raise ValueError(f"cannot split VGG16 at {at!r}: pick one of {names[1:-1]}")
+    bottom = keras.Model(base.inputs, base.get_layer(at).output, name=f"{base.name}_to_{at}")
+    inputs = keras.Input(shape=tuple(base.get_layer(at).output.shape[1:]), name=f"{at}_features")
+    x = inputs
+    for layer in base.layers[names.index(at) + 1:]:
+        x = layer(x)
+    return bottom, keras.Model(inputs, x, name=f"{base.name}_after_{at}")
+
+
+def attach_head(top, classifier, name: str = "vgg16_top_and_head"):
+    """``top`` (from :func:`split_base`) followed by the head of a :func:`build_classifier` model.
+
+    The layers are shared, not copied: training the result trains
+    ``classifier`` too, so the classifier (raw images in) is the fine-tuned model.
+
+    Returns
+    -------
+    keras.Model
+        Features of the split layer in, P(dog) ``(batch, 1)`` out. Uncompiled.
+    """
+    # the base is the last nested model (an augmentation Sequential may come before it)
+    nested = [i for i, layer in enumerate(classifier.layers) if isinstance(layer, keras.Model)]
+    index = nested[-1] if nested else None
+    if index is None:
+        raise ValueError(f"{classifier.name} holds no VGG16 base: build it with build_classifier")
+    x = top.outputs[0]
+    for layer in classifier.layers[index + 1:]:
+        x = layer(x)
+    return keras.Model(top.inputs, x, name=name)
+
+
+def set_trainable_blocks(base, blocks=(5,)) -> int:
+    """Unfreeze the convolutional blocks ``blocks`` of ``base``, freeze the rest.
+
+    Recompile every model using ``base`` afterwards: Keras reads ``trainable``
+    when a model is compiled.
+
+    Returns
+    -------
+    int
+        Number of trainable parameters of ``base`` afterwards.
+    """
+    prefixes = tuple(f"block{b}_" for b in blocks)
+    base.trainable = True
+    for layer in base.layers:
+        layer.trainable = layer.name.startswith(prefixes)
+    return int(sum(np.prod(w.shape) for w in base.trainable_weights))
+
+
 def vgg_image_size(cfg=None) -> tuple:
     """Image size ``(height, width)`` of the VGG16 notebooks under a profile.
 
@@ -840,4 +919,5 @@ class DogsCatsVgg16:
         """Train the new head; returns the Keras ``History``."""
         if self.model is None:
             self.finetune()
-        return self.model.fit(train_ds, validation_data=valid_ds, epochs=epochs, verbose=verbose)
+        return self.model.fit(train_ds, validation_data=valid_ds, epochs=epochs, verbose=verbose,
+                              shuffle=False)  # the dataset shuffles itself
