@@ -707,7 +707,7 @@ def plot_log_loss_clipping(eps=0.02, title=None, ax=None, figsize=CURVES_SIZE, p
     ax.set_ylim(0, cost[-1] * 1.05)
     ax.set_xlabel("predicted probability of the wrong answer, q")
     ax.set_ylabel("log loss of that image")
-    ax.set_title(title or "Why clip: one confident mistake can cost more than 100 right answers")
+    ax.set_title(title or f"Log loss of one wrong answer, unclipped and clipped to [{eps:g}, {1 - eps:g}]")
     ax.legend(loc="upper left", fontsize=9)
     fig.tight_layout()
     if path is not None:
