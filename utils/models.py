@@ -284,11 +284,14 @@ def build_cnn(image_size, variant="improved", dropout=None, compile=True, optimi
         128 filters) → ``MaxPooling2D(2)`` → ``BatchNormalization``, then
         ``GlobalAveragePooling2D → Dropout → Dense 1 sigmoid``. Batch
         normalisation (after pooling, where maps are 4× smaller, so it costs
-        little on a CPU) lets it learn in a few epochs;
+        little on a CPU; momentum 0.9 so its running statistics keep up with a
+        few dozen batches per epoch, else validation accuracy sits at 0.5 for
+        many epochs) lets it learn in a few epochs;
         global average pooling replaces the big Dense layer, so it has ~10×
         fewer parameters and overfits less.
     dropout : float, optional
-        Dropout rate before the output (default 0.5 for both variants).
+        Dropout rate before the output (default 0.5 for ``"seed"``, as in the
+        seeds; 0.25 for ``"improved"``, whose 128 pooled features are few).
     compile : bool, default True
         Compile with :func:`compile_binary`.
     optimizer, learning_rate
@@ -318,7 +321,7 @@ def build_cnn(image_size, variant="improved", dropout=None, compile=True, optimi
     height, width = _check_image_size(image_size)
     if variant not in CNN_VARIANTS:
         raise ValueError(f"unknown CNN variant {variant!r}: choose one of {', '.join(CNN_VARIANTS)}")
-    rate = 0.5 if dropout is None else dropout
+    rate = (0.5 if variant == "seed" else 0.25) if dropout is None else dropout
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
         raise ValueError(f"dropout must be a fraction in [0, 1), not {dropout!r}")
     minimum = 16 if variant == "seed" else 32
@@ -342,7 +345,7 @@ def build_cnn(image_size, variant="improved", dropout=None, compile=True, optimi
         for index, filters in enumerate((32, 64, 128, 128), start=1):
             x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv_{index}")(x)
             x = layers.MaxPooling2D(2, name=f"pool_{index}")(x)
-            x = layers.BatchNormalization(name=f"bn_{index}")(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"bn_{index}")(x)
         x = layers.GlobalAveragePooling2D(name="global_pool")(x)
         x = layers.Dropout(rate, name="dropout")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="p_dog")(x)

@@ -1,0 +1,117 @@
+"""Train the course's first models under one profile and print their result records.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/train_models.py --profile sample
+    .venv/bin/python benchmarks/train_models.py --profile full --models cnn_small
+
+``--profile`` is used instead of ``DOGSCATS_PROFILE``. Each model is trained with the same recipe as its notebook (02_mlp, 03_cnn) and the
+record is saved to ``results/<profile>/<model_id>.json`` (as the notebook would) unless
+``--no-save`` is given; the figures are printed as a table either way.
+
+Recipes
+-------
+mlp_pixels  32×32 pixels, Dense 768 → 384 → 1, ``--mlp-optimizer`` (default adam; the
+            notebook tries four and keeps the best on validation), ``cfg.epochs["mlp"]``.
+cnn_small   ``models.build_cnn(cfg.image_size, "improved")``, Adam, ``cfg.epochs["cnn"]``
+            with early stopping (patience 4) and ReduceLROnPlateau (halve
+            after 2 epochs without a lower val loss), images cached in memory after epoch 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from utils import config, data, evaluate, models, results, training  # noqa: E402
+
+MODEL_IDS = ("mlp_pixels", "cnn_small")
+FIGURES = ("image_size", "train_count", "valid_count", "test_count", "epochs", "best_epoch",
+           "params", "train_seconds", "seconds_per_epoch", "images_per_second",
+           "test_accuracy", "test_log_loss")
+
+
+def train_mlp(cfg, optimizer="adam", verbose=2):
+    """Train ``mlp_pixels`` as notebook 02 does; return the record's fields."""
+    image_size = (32, 32)
+    train = data.load_arrays("train", image_size, cfg)
+    valid = data.load_arrays("valid", image_size, cfg)
+    test = data.load_arrays("test", image_size, cfg)
+    config.seed_everything(cfg)
+    model = models.build_mlp(image_size, optimizer=optimizer)
+    _, timing = training.fit(model, train, valid, epochs=cfg.epochs["mlp"], cfg=cfg,
+                             model_id="mlp_pixels", verbose=verbose)
+    found = evaluate.evaluate(model, test)
+    return evaluate.record_fields(model, found, timing, notebook="benchmarks/train_models.py",
+                                  image_size=image_size, train_count=len(train[0]),
+                                  valid_count=len(valid[0]), test_count=len(test[0]),
+                                  optimizer=optimizer)
+
+
+def train_cnn(cfg, epochs=None, verbose=2):
+    """Train ``cnn_small`` as notebook 03 does; return the record's fields."""
+    import keras
+
+    image_size = cfg.image_size
+    train_ds = data.get_batches("train", image_size, cfg=cfg, cache=True)
+    valid_ds = data.get_batches("valid", image_size, cfg=cfg, cache=True)
+    test_ds = data.get_batches("test", image_size, cfg=cfg)
+    config.seed_everything(cfg)
+    model = models.build_cnn(image_size, variant="improved", name="cnn_small")
+    _, timing = training.fit(model, train_ds, valid_ds, epochs=epochs or cfg.epochs["cnn"],
+                             cfg=cfg, model_id="cnn_small", patience=4, verbose=verbose,
+                             callbacks=[keras.callbacks.ReduceLROnPlateau(
+                                 monitor="val_loss", factor=0.5, patience=2)])
+    found = evaluate.evaluate(model, test_ds)
+    return evaluate.record_fields(model, found, timing, notebook="benchmarks/train_models.py",
+                                  image_size=image_size, train_count=len(train_ds.file_paths),
+                                  valid_count=len(valid_ds.file_paths),
+                                  test_count=len(test_ds.file_paths))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", choices=config.PROFILE_NAMES, default="sample")
+    parser.add_argument("--models", nargs="+", choices=MODEL_IDS, default=list(MODEL_IDS))
+    parser.add_argument("--mlp-optimizer", default="adam", choices=sorted(models.OPTIMIZERS))
+    parser.add_argument("--cnn-epochs", type=int, default=None,
+                        help="override the profile's cfg.epochs['cnn']")
+    parser.add_argument("--no-save", action="store_true", help="print only; write no record")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    args = parser.parse_args(argv)
+
+    cfg = config.get_profile(args.profile)
+    config.report(cfg)
+    data.require_prepared(cfg)
+    verbose = 0 if args.quiet else 2
+    rows = {}
+    for model_id in args.models:
+        start = time.perf_counter()
+        if model_id == "mlp_pixels":
+            fields = train_mlp(cfg, args.mlp_optimizer, verbose)
+        else:
+            fields = train_cnn(cfg, args.cnn_epochs, verbose)
+        fields["benchmark_wall_seconds"] = round(time.perf_counter() - start, 1)
+        if not args.no_save:
+            path = results.save_record(cfg, model_id, **fields)
+            print(f"wrote {path}")
+        rows[model_id] = fields
+        print(json.dumps({model_id: {key: fields.get(key) for key in FIGURES}}, indent=1))
+
+    print(f"\nprofile {cfg.name} · {config.describe_hardware()}")
+    header = f"{'model':12} {'test acc':>8} {'log loss':>8} {'epochs':>6} {'s/epoch':>8} {'img/s':>7} {'train s':>8} {'params':>10}"
+    print(header)
+    for model_id, f in rows.items():
+        print(f"{model_id:12} {f['test_accuracy']:8.1%} {f['test_log_loss']:8.3f} {f['epochs']:6d} "
+              f"{f['seconds_per_epoch']:8.1f} {f['images_per_second'] or 0:7.0f} "
+              f"{f['train_seconds']:8.0f} {f['params']:10,}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
