@@ -158,13 +158,33 @@ def test_skips_are_remembered_too_but_failures_retried(course):
     assert statuses(results)["03_cnn"] == runner.SKIPPED
 
 
-def test_a_changed_notebook_reruns_itself_and_the_later_ones(course):
-    root, _ = course
+def test_a_changed_notebook_reruns_itself_and_the_later_ones_saying_why(course):
+    root, cfg = course
     run(course, FakeExecutor())
     nbformat.write(_notebook("changed"), root / "notebooks" / "03_cnn.ipynb")
     again = FakeExecutor()
-    run(course, again)
+    stream = io.StringIO()
+    runner.run_course(cfg, notebooks_dir=root / "notebooks", project_root=root, executor=again,
+                      html_exporter=fake_html, progress=runner.Progress(stream))
     assert again.calls == ["03_cnn", "04_augmentation"]
+    text = stream.getvalue()
+    assert "03_cnn (changed: the notebook)" in text
+    assert "04_augmentation (changed: an earlier notebook)" in text
+
+
+def test_a_skip_is_retried_when_keras_weights_appear(course, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    plan = {"03_cnn": lambda nb: runner.outcome_of_error("LessonSkipped", config.SKIP_MARKER + "no weights", 1, nb)}
+    run(course, FakeExecutor(plan))
+    unchanged = FakeExecutor(plan)
+    run(course, unchanged)
+    assert unchanged.calls == []
+    (tmp_path / "keras" / "models").mkdir(parents=True)
+    (tmp_path / "keras" / "models" / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"w")
+    retried = FakeExecutor()
+    results = run(course, retried)
+    assert retried.calls == ["03_cnn"], "only the skipped notebook is tried again; ok ones stay"
+    assert statuses(results)["03_cnn"] == runner.OK
 
 
 def test_changed_utils_code_reruns_everything(course):

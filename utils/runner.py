@@ -38,10 +38,11 @@ What it does, in order:
    ``runner.py``, which no notebook imports), the profile's
    settings, the data manifest (``data/dogscats/manifest.csv``, for 01 and
    later; 01's key is taken after it ran, so the manifest it writes does not
-   make it run again, and a deleted one does), the list of
-   Keras' downloaded weight files (so a skip for want of ImageNet weights is
-   retried once they are installed) and the keys of all earlier notebooks
-   (so a change in 03 re-runs 04-07 too). ``--force`` / ``FORCE=1`` executes
+   make it run again, and a deleted one does) and the keys of all earlier
+   notebooks (so a change in 03 re-runs 04-07 too). A *skipped* notebook is
+   also tried again when the files in Keras' download cache
+   (``~/.keras/models``) change, e.g. once the ImageNet weights are installed.
+   The summary says why a notebook runs again. ``--force`` / ``FORCE=1`` executes
    everything. The state lives in ``results/<profile>/notebooks/state.json``:
    one per profile, so switching profile never mixes runs.
 
@@ -216,9 +217,26 @@ def fingerprint(notebook: Path, cfg: config.Profile, earlier: str,
         "profile": hashlib.sha256(_profile_settings(cfg).encode()).hexdigest(),
         "manifest": (_hash_file(manifest) if manifest.is_file() else "none")
         if notebook.name[:2] >= DATA_NOTEBOOK else "not used",
-        "weights": hashlib.sha256(keras_weights_listing().encode()).hexdigest(),
         "earlier": earlier,
     }
+
+
+#: Names of the inputs of :func:`fingerprint`, as the summary reports changes.
+INPUT_NAMES = {"notebook": "the notebook", "utils": "utils/*.py", "profile": "the profile's settings",
+               "manifest": "the data manifest", "earlier": "an earlier notebook"}
+
+
+def weights_digest() -> str:
+    """SHA-256 of :func:`keras_weights_listing`: a skip is retried when it changes."""
+    return hashlib.sha256(keras_weights_listing().encode()).hexdigest()
+
+
+def changed_inputs(previous: dict, prints: dict) -> list[str]:
+    """Which of a notebook's inputs differ from its last recorded run (readable names)."""
+    recorded = previous.get("inputs")
+    if not isinstance(recorded, dict):
+        return ["never run" if not previous else "no record of its inputs"]
+    return [INPUT_NAMES.get(k, k) for k in prints if recorded.get(k) != prints[k]]
 
 
 def key_of(prints: dict) -> str:
@@ -454,8 +472,10 @@ def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=N
                 continue
             before = fingerprint(path, cfg, earlier, project_root)
             key = key_of(before)
-            if (not force and previous.get("key") == key
-                    and previous.get("status") in (OK, SKIPPED) and ipynb_out.is_file()):
+            weights = weights_digest()
+            reusable = (previous.get("status") == OK or (previous.get("status") == SKIPPED
+                                                         and previous.get("weights") == weights))
+            if (not force and previous.get("key") == key and reusable and ipynb_out.is_file()):
                 result = NotebookResult(name, previous["status"], previous.get("seconds", 0.0),
                                         cached=True, cell=previous.get("cell"),
                                         reason=previous.get("reason"), ipynb=ipynb_out,
@@ -465,7 +485,18 @@ def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=N
                 earlier = key
                 continue
 
-            progress.start(label)
+            if force:
+                why = "forced"
+            elif previous.get("status") not in (OK, SKIPPED):
+                why = "first run" if not previous else f"last run {previous.get('status', 'unfinished')}"
+            elif previous.get("key") != key:
+                why = "changed: " + (", ".join(changed_inputs(previous, before)) or "inputs")
+            elif not reusable:
+                why = "skipped before; Keras' weights cache changed"
+            else:
+                why = "its executed copy is missing"
+            progress.start(f"{label} ({why})")
+            progress.label = label
             started = time.monotonic()
             try:
                 outcome = executor(path, cwd=notebooks_dir, timeout=timeout, progress=progress.cell,
@@ -491,10 +522,10 @@ def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=N
                 key = key_of(after)
                 state[name] = {"key": key, "status": outcome.status, "seconds": seconds,
                                "cell": outcome.cell, "reason": outcome.reason,
-                               "finished": _now()}
+                               "finished": _now(), "inputs": after, "weights": weights_digest()}
             else:
                 key = key_of({"failed": key})
-                state.pop(name, None)
+                state[name] = {"status": outcome.status, "inputs": before, "finished": _now()}
             save_state(state_path, cfg.name, state)
             earlier = key
             progress.done(f"{label}: {result.status} in {seconds:.0f} s"
