@@ -246,3 +246,17 @@ def test_load_saved_model_reads_back_shear_augmentation(tmp_path):
     np.testing.assert_allclose(loaded(image), model(image), rtol=1e-6)
     assert keras.layers.RandomShear.from_config.__func__ is keras.layers.Layer.from_config.__func__, \
         "the workaround is undone after loading"
+
+
+def test_predict_p_dog_batches_and_checks():
+    import keras
+
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(1, activation="sigmoid")], name="tiny")
+    images = np.random.default_rng(0).uniform(0, 255, (5, 4, 4, 3)).astype(np.float32)
+    p_dog = predict.predict_p_dog(model, images, batch_size=2)
+    assert p_dog.shape == (5,) and p_dog.dtype == np.float32
+    np.testing.assert_allclose(p_dog, np.asarray(model(images))[:, 0], rtol=1e-5)
+    assert predict.predict_p_dog(model, np.zeros((0, 4, 4, 3))).shape == (0,)
+    with pytest.raises(ValueError, match=r"\(n, h, w, 3\)"):
+        predict.predict_p_dog(model, np.zeros((4, 4, 3)))

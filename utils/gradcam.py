@@ -15,6 +15,8 @@ uses the score before the softmax: the gradient of a saturated probability
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 
@@ -134,7 +136,9 @@ def gradcam_heatmap(model, image, layer_name=None, class_index=None) -> np.ndarr
     target = find_layer(model, layer_name)
     last = _output_layer(model)
     with tf.GradientTape() as tape:
-        with _Hook(target, last, tape) as hook:
+        with _Hook(target, last, tape) as hook, warnings.catch_warnings():
+            # a model saved with inputs=[x] warns about getting one array: harmless
+            warnings.filterwarnings("ignore", message="The structure of `inputs`")
             output = model(tf.constant(array), training=False)
         if hook.captured is None:
             raise ValueError(f"layer {target.name!r} was not used when the model ran")

@@ -233,8 +233,10 @@ def plot_gradcam(model, images, labels=None, layer_name=None, class_names=("cats
         raise ValueError(f"images must be (n, h, w, 3) with n > 0, not {np.shape(images)}")
     if labels is not None and len(labels) != len(batch):
         raise ValueError(f"{len(labels)} labels for {len(batch)} images")
+    from utils import predict
+
     names = [name[:-1] if name.endswith("s") else name for name in class_names]
-    p_dog = np.asarray(model(batch, training=False)).reshape(-1)
+    p_dog = predict.predict_p_dog(model, batch)
     shown, titles, colours = [], [], []
     for index, image in enumerate(batch):
         heatmap = gradcam.gradcam_heatmap(model, image, layer_name=layer_name)
@@ -248,8 +250,13 @@ def plot_gradcam(model, images, labels=None, layer_name=None, class_names=("cats
             colour = CORRECT_COLOUR if truth == predicted else MISTAKE_COLOUR
         titles.append(text.replace(" · ", "\n"))
         colours.append(colour)
-    return plots(shown, titles=titles, rows=rows, figsize=figsize, title_colours=colours,
-                 suptitle=suptitle, path=path)
+    fig = plots(shown, titles=titles, rows=rows, figsize=figsize, title_colours=colours)
+    if suptitle:  # leave room above the two-line titles
+        fig.suptitle(suptitle)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
+    if path is not None:
+        save_figure(fig, path)
+    return fig
 
 
 def plot_tradeoffs(table, profile=None, figsize=CURVES_SIZE, path=None):
@@ -294,7 +301,14 @@ def plot_tradeoffs(table, profile=None, figsize=CURVES_SIZE, path=None):
                         xytext=(5, 4), fontsize=8)
             shown += 1
         if shown:
+            from matplotlib.ticker import FuncFormatter, NullFormatter
+
             ax.set_xscale("log")
+            values = x[(x > 0) & accuracy.notna()]
+            low, high = float(values.min()), float(values.max())  # whole decades at both ends
+            ax.set_xlim(10 ** math.floor(math.log10(low) - 0.05), 10 ** math.ceil(math.log10(high) + 0.05))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         else:
             ax.text(0.5, 0.75, "no records with these figures yet", ha="center",
                     transform=ax.transAxes)
