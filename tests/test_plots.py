@@ -84,6 +84,13 @@ def test_plot_history_compares_runs_and_marks_fine_tuning():
     assert acc_ax.get_ylim()[0] == pytest.approx(0.4)   # below chance: the axis extends
 
 
+def test_plot_history_log_loss_scale():
+    fig = plots.plot_history(HISTORY, loss_scale="log")
+    assert fig.axes[1].get_yscale() == "log"
+    with pytest.raises(ValueError, match="loss_scale"):
+        plots.plot_history(HISTORY, loss_scale="sqrt")
+
+
 @pytest.mark.parametrize("bad", [{}, {"precision": [0.1]}, [0.5, 0.6]])
 def test_plot_history_rejects_empty_or_unknown(bad):
     with pytest.raises(ValueError):

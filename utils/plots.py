@@ -352,7 +352,8 @@ def _is_single_history(history) -> bool:
     return not (hasattr(first, "history") or isinstance(first, dict))
 
 
-def plot_history(history, title=None, fine_tune_epoch=None, figsize=CURVES_SIZE, path=None):
+def plot_history(history, title=None, fine_tune_epoch=None, figsize=CURVES_SIZE, path=None,
+                 loss_scale="linear"):
     """Accuracy and loss per epoch, side by side: training dashed, validation solid.
 
     Parameters
@@ -370,18 +371,25 @@ def plot_history(history, title=None, fine_tune_epoch=None, figsize=CURVES_SIZE,
     figsize : tuple of float, default (10, 4)
     path : str or pathlib.Path, optional
         Also save the figure there (PNG).
+    loss_scale : {"linear", "log"}, default "linear"
+        Scale of the loss axis; "log" when one run's loss dwarfs the others'
+        (e.g. an MLP on unscaled pixels).
 
     Returns
     -------
     matplotlib.figure.Figure
         Two panels: "accuracy" (from 0.5, chance, to 1; lower only if a curve
-        goes below 0.5) and "log loss" (from 0), x axis "epoch" starting at 1.
+        goes below 0.5) and "log loss" (from 0 on a linear scale), x axis
+        "epoch" starting at 1.
 
     Raises
     ------
     ValueError
-        If ``history`` is empty or holds neither accuracy nor loss values.
+        If ``history`` is empty or holds neither accuracy nor loss values, or
+        ``loss_scale`` is neither "linear" nor "log".
     """
+    if loss_scale not in ("linear", "log"):
+        raise ValueError(f"loss_scale must be 'linear' or 'log', not {loss_scale!r}")
     runs = {"": history} if _is_single_history(history) else dict(history)
     plt = _pyplot()
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=figsize)
@@ -406,8 +414,11 @@ def plot_history(history, title=None, fine_tune_epoch=None, figsize=CURVES_SIZE,
         raise ValueError("the history holds no accuracy or loss values")
     acc_ax.set_ylim(max(0.0, np.floor(lowest_accuracy * 20) / 20), 1.0)
     acc_ax.set_ylabel("accuracy")
-    loss_ax.set_ylim(bottom=0)
-    loss_ax.set_ylabel("log loss")
+    if loss_scale == "log":
+        loss_ax.set_yscale("log")
+    else:
+        loss_ax.set_ylim(bottom=0)
+    loss_ax.set_ylabel("log loss" if loss_scale == "linear" else "log loss (log scale)")
     for ax in (acc_ax, loss_ax):
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
