@@ -59,6 +59,8 @@ exporter as arguments.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import atexit
 import dataclasses
 import datetime
 import hashlib
@@ -66,7 +68,9 @@ import html
 import json
 import os
 import sys
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -86,6 +90,10 @@ DATA_NOTEBOOK = "01"
 CELL_TIMEOUT = {"smoke": 900, "sample": 3 * 3600, "full": None}
 
 STATE_FILE = "state.json"
+
+#: Set by :func:`main`'s Ctrl-C handler: whatever error an interrupted
+#: notebook then ends with, the run stops as interrupted, not as failed.
+INTERRUPTED = threading.Event()
 
 
 @dataclasses.dataclass
@@ -346,31 +354,50 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
         if cell.cell_type == "code":
             progress(code_cells.index(cell_index) + 1, len(code_cells))
 
+    def on_notebook_start(notebook):
+        # nbclient answers Ctrl-C by shutting the kernel down, and the run would
+        # then see a failure; do the same, but remember it was an interruption.
+        def on_ctrl_c():
+            INTERRUPTED.set()
+            atexit.unregister(client._cleanup_kernel)
+            client._async_cleanup_kernel_future = asyncio.ensure_future(client._async_cleanup_kernel())
+
+        try:
+            asyncio.get_event_loop().add_signal_handler(signal.SIGINT, on_ctrl_c)
+        except (RuntimeError, NotImplementedError):  # not the main thread, or Windows
+            pass
+
     client = NotebookClient(notebook, kernel_manager_class=_current_env_kernel_manager_class(),
                             kernel_name="python3", timeout=timeout,
                             resources={"metadata": {"path": str(cwd)}},
-                            on_cell_start=on_cell_start)
+                            on_cell_start=on_cell_start, on_notebook_start=on_notebook_start)
+    handler = signal.getsignal(signal.SIGINT)
     log = None
     if log_path is not None:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         log = open(log_path, "w", encoding="utf-8")
     try:
         client.execute(**({"stdout": log, "stderr": log} if log is not None else {}))
-    except CellExecutionError as error:
+    except Exception as error:
+        if INTERRUPTED.is_set() or getattr(error, "ename", None) == "KeyboardInterrupt":
+            raise KeyboardInterrupt from None  # Ctrl-C, seen by nbclient or by the kernel
         cell = None if current["index"] is None else current["index"] + 1
-        return outcome_of_error(error.ename, error.evalue, cell, notebook)
-    except CellTimeoutError:
-        cell = None if current["index"] is None else current["index"] + 1
-        return Outcome(notebook, FAILED, cell=cell,
-                       error=f"timed out: the cell ran longer than {timeout} s (--timeout to change)")
-    except DeadKernelError as error:
-        cell = None if current["index"] is None else current["index"] + 1
-        where = f"; its log: {log_path}" if log_path is not None else ""
-        return Outcome(notebook, FAILED, cell=cell,
-                       error=f"the kernel died (out of memory?): {error}{where}".strip())
+        if isinstance(error, CellExecutionError):
+            return outcome_of_error(error.ename, error.evalue, cell, notebook)
+        if isinstance(error, CellTimeoutError):
+            return Outcome(notebook, FAILED, cell=cell, error=f"timed out: the cell ran longer "
+                           f"than {timeout} s (--timeout to change)")
+        if isinstance(error, DeadKernelError):
+            where = f"; its log: {log_path}" if log_path is not None else ""
+            return Outcome(notebook, FAILED, cell=cell,
+                           error=f"the kernel died (out of memory?): {error}{where}")
+        raise
     finally:
         if log is not None:
             log.close()
+        signal.signal(signal.SIGINT, handler)  # nbclient leaves its own behind
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt
     return Outcome(notebook, OK)
 
 
@@ -504,7 +531,11 @@ def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=N
             except KeyboardInterrupt:
                 raise
             except Exception as error:  # the executor itself broke (e.g. no kernel)
+                if INTERRUPTED.is_set():
+                    raise KeyboardInterrupt from error
                 outcome = Outcome(None, FAILED, error=f"{type(error).__name__}: {error}")
+            if INTERRUPTED.is_set():
+                raise KeyboardInterrupt
             seconds = round(time.monotonic() - started, 1)
             result = NotebookResult(name, outcome.status, seconds, cell=outcome.cell,
                                     error=outcome.error, reason=outcome.reason)
@@ -685,6 +716,13 @@ def main(argv=None, *, executor: Callable = nbclient_executor, check_data: Calla
             return 2
         raise
     out_dir = cfg.profile_results_dir / "notebooks"
+    INTERRUPTED.clear()
+
+    def on_ctrl_c(signum, frame):
+        INTERRUPTED.set()
+        raise KeyboardInterrupt
+
+    previous_handler = signal.signal(signal.SIGINT, on_ctrl_c)
     print(f"Running the course under profile {cfg.name!r}"
           + (" (forced: every notebook executes)" if force else "")
           + f"; outputs in {out_dir}", file=stream)
@@ -700,6 +738,8 @@ def main(argv=None, *, executor: Callable = nbclient_executor, check_data: Calla
     except KeyboardInterrupt:
         print("\nInterrupted: finished notebooks are kept; run again to resume.", file=stream)
         return 130
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
     print(format_summary(results, out_dir, time.monotonic() - started), file=stream)
     return exit_status(results)
 
