@@ -285,6 +285,30 @@ def test_interrupted_run_leaves_no_half_written_output_and_resumes(course):
     assert resumed.calls == ["03_cnn", "04_augmentation"]
 
 
+def test_ctrl_c_seen_as_an_error_still_stops_the_run(course):
+    def ctrl_c_then_error(nb):
+        runner.INTERRUPTED.set()  # what main's handler does on Ctrl-C
+        raise RuntimeError("kernel shut down")
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(course, FakeExecutor({"02_mlp": ctrl_c_then_error}))
+    finally:
+        runner.INTERRUPTED.clear()
+    state = runner.load_state(course[1].profile_results_dir / "notebooks" / runner.STATE_FILE, "smoke")
+    assert sorted(state) == ["00_setup", "01_data_preparation"]
+
+
+def test_summary_keeps_a_long_skip_reason_readable(tmp_path):
+    results = [runner.NotebookResult("05_vgg16_imagenet", runner.SKIPPED, 3.0,
+                                     reason="needs ImageNet weights:\nput the file in ~/.keras/models")]
+    text = runner.format_summary(results, tmp_path, 3.0)
+    lines = text.splitlines()
+    second = next(line for line in lines if "put the file" in line)
+    assert second.startswith(" " * 20), "continuation lines are indented under the note"
+    assert "1 skipped" in text
+
+
 def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "a.html"
     runner.atomic_write(target, "old")

@@ -646,9 +646,11 @@ def format_summary(results: list[NotebookResult], out_dir: Path, total_seconds: 
     """The table printed at the end of a run."""
     width = max([len(r.name) for r in results] + [8])
     lines = ["", f"{'notebook':<{width}}  {'status':<8}  {'seconds':>7}  note"]
+    indent = " " * (width + 21)
     for r in results:
         seconds = f"{r.seconds:.0f}" + ("*" if r.cached else "")
-        lines.append(f"{r.name:<{width}}  {r.status:<8}  {seconds:>7}  {r.note()}")
+        note = ("\n" + indent).join(r.note().splitlines())  # a skip's how-to keeps its lines
+        lines.append(f"{r.name:<{width}}  {r.status:<8}  {seconds:>7}  {note}")
     counts = {s: sum(r.status == s for r in results) for s in (OK, SKIPPED, FAILED, NOT_RUN)}
     lines.append("")
     if any(r.cached for r in results):
