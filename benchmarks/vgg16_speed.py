@@ -12,10 +12,15 @@ Usage::
 Prints images per second for
 
 * ``features``: the frozen convolutional base, forward only (``predict_on_batch``);
-* ``frozen step``: one training step of the model with a frozen base and a new
-  dense head (the punchline and approach (b): forward through the whole base,
-  backward through the head only);
-* ``fine-tune step``: one training step with block 5 trainable (approach (c));
+* ``blocks 1-4`` and ``block 5``: the two halves of the base, forward only
+  (notebook 06 runs blocks 1-4 once and caches their output);
+* ``frozen+aug step``: one training step of the model with augmentation, a
+  frozen base and a new dense head (the punchline and approach (b): forward
+  through the whole base, backward through the head only);
+* ``fine-tune step (cached)``: one step of block 5 + head on cached block-4
+  features (approach (c) as notebook 06 does it on a CPU);
+* ``fine-tune step (end to end)``: the same step from raw images with
+  augmentation (approach (c) on a GPU);
 
 then the estimated minutes of notebook 06's training and prediction work under
 ``sample`` and ``full``, from the image counts and epochs of each profile.
@@ -39,18 +44,37 @@ from utils import config, vgg16  # noqa: E402
 NOMINAL_COUNTS = {"sample": (2000, 1000, 1000, 500), "full": (23000, 1000, 1000, 12500)}
 
 
-def images_per_second(step, batch, batches: int) -> float:
-    """Run ``step(batch)`` once to warm up, then ``batches`` times; images per second."""
+def images_per_second(step, batch, batches: int) -> tuple[float, float, float]:
+    """Run ``step(batch)`` once to warm up, then ``batches`` times, each timed.
+
+    Returns
+    -------
+    (best, median, idle) : tuple of float
+        Images per second of the fastest batch and of the median batch (wall
+        clock), and ``idle``: images per second of CPU time of this process
+        times the number of cores, i.e. the speed on an idle machine if the
+        work spread perfectly over all cores. On shared cores ``best`` and
+        ``median`` are lower bounds of an idle machine's speed, ``idle`` an
+        upper bound.
+    """
     step(batch)
-    start = time.perf_counter()
+    times = []
+    cpu_start = time.process_time()
     for _ in range(batches):
+        start = time.perf_counter()
         step(batch)
-    return batches * len(batch[0]) / (time.perf_counter() - start)
+        times.append(time.perf_counter() - start)
+    cpu_seconds = time.process_time() - cpu_start
+    n = len(batch[0])
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return n / min(times), n / float(np.median(times)), n * batches / (cpu_seconds / cores)
 
 
 def measure(image_size: int, batch_size: int, batches: int) -> dict:
-    """Images per second of the three kinds of work at ``image_size`` × ``image_size``."""
+    """Images per second of each kind of work in notebook 06 at ``image_size`` × ``image_size``."""
     import keras
+
+    from utils import augmentation
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -58,18 +82,26 @@ def measure(image_size: int, batch_size: int, batches: int) -> dict:
     y = rng.integers(0, 2, (batch_size, 1)).astype("float32")
     base = keras.applications.VGG16(include_top=False, weights=None,
                                     input_shape=(image_size, image_size, 3))
+    result = {}
     extractor = vgg16.feature_extractor(base)
-    result = {"features": images_per_second(lambda b: extractor.predict_on_batch(b[0]), (x, y), batches)}
+    result["features"] = images_per_second(lambda b: extractor.predict_on_batch(b[0]), (x, y), batches)
+    bottom, block5 = vgg16.split_base(base, at="block4_pool")
+    bottom_raw = vgg16.feature_extractor(bottom, name="bottom_raw")
+    result["blocks 1-4"] = images_per_second(lambda b: bottom_raw.predict_on_batch(b[0]), (x, y), batches)
+    x4 = np.asarray(bottom_raw.predict_on_batch(x))
+    result["block 5"] = images_per_second(lambda b: block5.predict_on_batch(b[0]), (x4, y), batches)
 
-    model = vgg16.build_classifier(base, head="dense", name="bench")
+    base.trainable = False
+    model = vgg16.build_classifier(base, augmentation=augmentation.augmentation(seed=0), name="bench")
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
-    result["frozen step"] = images_per_second(lambda b: model.train_on_batch(*b), (x, y), batches)
+    result["frozen+aug step"] = images_per_second(lambda b: model.train_on_batch(*b), (x, y), batches)
 
-    base.trainable = True
-    for layer in base.layers:
-        layer.trainable = layer.name.startswith("block5")
+    vgg16.set_trainable_blocks(base, blocks=(5,))
+    tail = vgg16.attach_head(block5, model, name="bench_tail")
+    tail.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy")
+    result["fine-tune step (cached)"] = images_per_second(lambda b: tail.train_on_batch(*b), (x4, y), batches)
     model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy")
-    result["fine-tune step"] = images_per_second(lambda b: model.train_on_batch(*b), (x, y), batches)
+    result["fine-tune step (end to end)"] = images_per_second(lambda b: model.train_on_batch(*b), (x, y), batches)
     return result
 
 
@@ -91,26 +123,30 @@ def counts(profile: str) -> tuple:
     return NOMINAL_COUNTS[profile], "nominal counts (data not prepared)"
 
 
-def estimate_minutes(speed: dict, profile: str) -> tuple[float, dict, str]:
+def estimate_minutes(speed: dict, profile: str, which: int = 0) -> tuple[float, dict, str]:
     """Minutes of notebook 06's VGG16 work under ``profile`` at the measured speeds.
 
-    Work counted (images through the network):
-    punchline: 1 epoch frozen (train steps + valid forward);
-    (a) features: train + valid + test forward once;
-    (b) frozen + augmentation: ``vgg16_head`` epochs (train steps + valid forward) + test;
-    (c) fine-tune: ``vgg16_finetune`` epochs (fine-tune steps + valid forward) + test;
-    evaluation, error views and submission: test + valid + test1 forward.
+    Work counted (images through the network), as the notebook does it:
+    punchline: 1 epoch with a frozen base (train steps + valid forward);
+    blocks 1-4 once over train + valid + test (cached);
+    (a) block 5 over the cached features once (the head's epochs are negligible);
+    (b) ``vgg16_head`` epochs of frozen base + augmentation (train steps + valid forward);
+    (c) ``vgg16_finetune`` epochs of block 5 + head on the cached features;
+    submission: test1 forward. Evaluation reuses the cached features.
+    ``which``: 0 uses the best batch times, 1 the median ones, 2 the idle-machine estimate.
     """
+    speed = {k: v[which] for k, v in speed.items()}
     cfg = config.get_profile(profile)
     (train, valid, test, test1), source = counts(profile)
     head, tune = cfg.epochs["vgg16_head"], cfg.epochs["vgg16_finetune"]
-    fwd, frozen, fine = speed["features"], speed["frozen step"], speed["fine-tune step"]
+    fwd, b14, b5 = speed["features"], speed["blocks 1-4"], speed["block 5"]
     parts = {
-        "punchline": train / frozen + valid / fwd,
-        "(a) features": (train + valid + test) / fwd,
-        "(b) frozen + aug": head * (train / frozen + valid / fwd) + test / fwd,
-        "(c) fine-tune": tune * (train / fine + valid / fwd) + test / fwd,
-        "evaluation + submission": (test + valid + test1) / fwd,
+        "punchline": train / speed["frozen+aug step"] + valid / fwd,
+        "blocks 1-4 once": (train + valid + test) / b14,
+        "(a)": (train + valid + test) / b5,
+        "(b)": head * (train / speed["frozen+aug step"] + valid / fwd),
+        "(c)": tune * (train / speed["fine-tune step (cached)"] + valid / b5),
+        "submission": test1 / fwd,
     }
     parts = {k: v / 60 for k, v in parts.items()}
     return sum(parts.values()), parts, f"{train}/{valid}/{test} + {test1} test1 ({source}); epochs head {head}, fine-tune {tune}"
@@ -120,25 +156,28 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 224])
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--batches", type=int, default=3, help="timed batches per measurement")
+    parser.add_argument("--batches", type=int, default=4, help="timed batches per measurement")
     args = parser.parse_args(argv)
     print(f"Hardware: {config.describe_hardware()}  (TF threads: default; "
           f"load average at start {os.getloadavg()[0]:.2f})")
     print(f"batch size {args.batch_size}, {args.batches} timed batches after one warm-up; random weights\n")
-    print(f"{'size':>9} {'features':>12} {'frozen step':>12} {'fine-tune step':>15}   (images/s)")
     speeds = {}
     for size in args.sizes:
         speed = measure(size, args.batch_size, args.batches)
         speeds[size] = speed
-        print(f"{size:>4}x{size:<4} {speed['features']:12.1f} {speed['frozen step']:12.1f} "
-              f"{speed['fine-tune step']:15.1f}", flush=True)
+        print(f"{size}x{size} (images/s: best batch / median batch / idle-machine estimate from CPU time):")
+        for kind, (best, median, idle) in speed.items():
+            print(f"    {kind:28s} {best:8.1f} / {median:8.1f} / {idle:8.1f}")
+        sys.stdout.flush()
     print()
     for size, speed in speeds.items():
         for profile in ("sample", "full"):
-            total, parts, what = estimate_minutes(speed, profile)
-            detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
-            print(f"{size}x{size} {profile:>6}: notebook 06 ≈ {total:.0f} min of VGG16 work  [{detail}]  ({what})")
-    print("\nNotebook 05 adds under a minute (a dozen 224x224 images through the full VGG16).")
+            for which, label in ((0, "best"), (1, "median"), (2, "idle")):
+                total, parts, what = estimate_minutes(speed, profile, which)
+                detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+                print(f"{size}x{size} {profile:>6} ({label:6s} speeds): notebook 06 ≈ {total:.0f} min  [{detail}]")
+            print(f"    ({what})")
+    print("\nNotebook 05 adds about a minute (8 images at 224x224 through VGG16, twice; measured 45 s under smoke).")
 
 
 if __name__ == "__main__":

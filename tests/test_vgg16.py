@@ -238,3 +238,38 @@ def test_extract_features_shapes_and_labels(small_base):
     assert none is None and unlabelled.shape == features.shape
     head = vgg16.build_feature_head(features.shape[1:])
     assert head.predict(features, verbose=0).shape == (5, 1)
+
+
+def test_split_base_and_attach_head_compute_the_same(small_base):
+    images = np.random.default_rng(2).uniform(0, 255, (3, *SMALL)).astype(np.float32)
+    preprocessed = vgg16.preprocess(images)
+    bottom, top = vgg16.split_base(small_base, at="block4_pool")
+    assert bottom.output_shape == (None, 2, 2, 512)
+    np.testing.assert_allclose(top.predict(bottom.predict(preprocessed, verbose=0), verbose=0),
+                               small_base.predict(preprocessed, verbose=0), rtol=1e-4, atol=1e-4)
+    classifier = vgg16.build_classifier(small_base, name="c")
+    tail = vgg16.attach_head(top, classifier)
+    np.testing.assert_allclose(tail.predict(bottom.predict(preprocessed, verbose=0), verbose=0),
+                               classifier.predict(images, verbose=0), rtol=1e-4, atol=1e-5)
+    assert tail.get_layer("p_dog") is classifier.get_layer("p_dog")      # shared, not copied
+    with pytest.raises(ValueError, match="cannot split"):
+        vgg16.split_base(small_base, at="block9_pool")
+
+
+def test_set_trainable_blocks_unfreezes_block5_only():
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=SMALL)
+    base.trainable = False
+    assert vgg16.set_trainable_blocks(base, blocks=(5,)) == 3 * (3 * 3 * 512 * 512 + 512)  # 7,079,424
+    assert all(layer.trainable == layer.name.startswith("block5") for layer in base.layers[1:])
+
+
+def test_dogs_cats_vgg16_punchline_runs(prepared_smoke, offline, capsys):
+    helper = vgg16.DogsCatsVgg16(prepared_smoke, image_size=(32, 32))
+    assert helper.weights_source == vgg16.WEIGHTS_SMOKE_FALLBACK
+    train_ds = helper.get_batches("train")
+    valid_ds = helper.get_batches("valid")
+    helper.finetune()
+    history = helper.fit(train_ds, valid_ds, epochs=1, verbose=0)
+    assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert helper.model.output_shape == (None, 1)
+    assert "RANDOM WEIGHTS" in capsys.readouterr().out

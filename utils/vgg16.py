@@ -851,10 +851,11 @@ def set_trainable_blocks(base, blocks=(5,)) -> int:
 def vgg_image_size(cfg=None) -> tuple:
     """Image size ``(height, width)`` of the VGG16 notebooks under a profile.
 
-    ``smoke`` uses small images (fast, meaningless weights anyway);
-    ``sample`` and ``full`` use 224×224 where a GPU is present, else
-    ``cfg.image_size`` (VGG16's cost grows with the pixel count: 128×128 is
-    about a third of 224×224).
+    ``smoke`` uses 64×64 (fast; its weights are random anyway); ``sample``
+    and ``full`` use ``cfg.image_size`` (128×128), not VGG16's native
+    224×224: VGG16's cost grows with the pixel count, and 128×128 costs about
+    a third (see ``benchmarks/vgg16_speed.py``). Change it here to trade
+    time for accuracy.
     """
     cfg = cfg or config.current()
     if cfg.name == "smoke":
