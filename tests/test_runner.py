@@ -309,6 +309,27 @@ def test_summary_keeps_a_long_skip_reason_readable(tmp_path):
     assert "1 skipped" in text
 
 
+def test_a_second_run_of_the_same_profile_is_refused_while_one_is_on(course):
+    _, cfg = course
+    inner = {}
+
+    def nested(name):
+        if name == "02_mlp":
+            with pytest.raises(runner.RunInProgressError, match="another run"):
+                run(course, FakeExecutor())
+            sample = config.get_profile("sample", data_dir=cfg.data_dir, results_dir=cfg.results_dir)
+            inner["sample"] = runner.run_course(
+                sample, notebooks_dir=course[0] / "notebooks", project_root=course[0],
+                executor=FakeExecutor(), html_exporter=fake_html, progress=runner.Progress(io.StringIO()),
+                only=["00"])
+
+    results = run(course, FakeExecutor(on_run=nested))
+    assert len(results) == 5 and inner["sample"][0].status == runner.OK, "another profile may run"
+    again = FakeExecutor()
+    run(course, again, force=True)
+    assert len(again.calls) == 5, "the lock is released after the run"
+
+
 def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "a.html"
     runner.atomic_write(target, "old")

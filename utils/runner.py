@@ -435,6 +435,53 @@ class Progress:
         self.stream.flush()
 
 
+class RunInProgressError(RuntimeError):
+    """Another run of the course is using the same profile's outputs right now."""
+
+
+class _ProfileLock:
+    """An exclusive lock on ``results/<profile>/notebooks`` for the length of a run.
+
+    Two runs under one profile would overwrite each other's notebooks and
+    state; under different profiles they never meet. The lock is an ``flock``
+    on ``.lock``, released by the system even if the process dies (no stale
+    lock to remove by hand). Where ``fcntl`` does not exist (Windows) there is
+    no lock.
+    """
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / ".lock"
+        self.handle = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "another process"
+            self.handle.close()
+            self.handle = None
+            raise RunInProgressError(
+                f"another run of the course is using {self.path.parent} ({holder}); "
+                "wait for it to finish, or use another DOGSCATS_PROFILE") from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"pid {os.getpid()}, started {_now()}\n")
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            self.handle.close()  # closing releases the flock
+        return False
+
+
 def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=None,
                force: bool = False, executor: Callable = nbclient_executor,
                html_exporter: Callable = export_html, timeout: int | None = None,
@@ -470,7 +517,21 @@ def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=N
     KeyboardInterrupt
         Passed on after the state of the notebooks already finished is saved;
         the interrupted notebook leaves no output.
+    RunInProgressError
+        If another run holds the same profile's outputs.
+    ValueError
+        If ``only`` names a number no notebook has.
     """
+    out_dir = cfg.profile_results_dir / "notebooks"
+    find_notebooks(Path(notebooks_dir or Path(project_root) / "notebooks"), only)  # check --only first
+    with _ProfileLock(out_dir):
+        return _run_locked(cfg, notebooks_dir=notebooks_dir, only=only, force=force,
+                           executor=executor, html_exporter=html_exporter, timeout=timeout,
+                           project_root=project_root, progress=progress, write_index=write_index)
+
+
+def _run_locked(cfg, *, notebooks_dir, only, force, executor, html_exporter, timeout,
+                project_root, progress, write_index) -> list[NotebookResult]:
     notebooks_dir = Path(notebooks_dir or Path(project_root) / "notebooks")
     out_dir = cfg.profile_results_dir / "notebooks"
     state_path = out_dir / STATE_FILE
@@ -734,7 +795,7 @@ def main(argv=None, *, executor: Callable = nbclient_executor, check_data: Calla
                              executor=executor,
                              html_exporter=html_exporter, timeout=args.timeout,
                              progress=Progress(stream))
-    except ValueError as error:  # --only names no notebook
+    except (ValueError, RunInProgressError) as error:  # --only names no notebook; a run is on
         print(error, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
