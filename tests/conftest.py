@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils import config, data
+from utils import config, data, sources
 
 SHARED_DATA = config.PROJECT_ROOT.parent / "shared" / "data" / "dogs-vs-cats"
 
@@ -21,7 +21,7 @@ def _real_archive() -> Path | None:
         return path if path.exists() else None
     if SHARED_DATA.is_dir():
         return SHARED_DATA
-    found = data.find_source(config.get_profile("smoke"))
+    found = sources.find_source(config.get_profile("smoke"))
     return found[0] if found else None
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 import zipfile
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import config, data
+from utils import config, data, sources
 
 from .conftest import image_bytes
 
@@ -77,40 +75,15 @@ def test_check_image_missing_file_is_reported_not_raised(tmp_path):
 
 
 # --------------------------------------------------------------------------- archives
-def test_safe_extract_refuses_parent_and_absolute_members_before_writing(tmp_path):
-    archive = tmp_path / "evil.zip"
-    with zipfile.ZipFile(archive, "w") as handle:
-        handle.writestr("train/cat.1.jpg", image_bytes())
-        handle.writestr("../evil.jpg", image_bytes(seed=1))
-        handle.writestr("/abs.jpg", image_bytes(seed=2))
-    dest = tmp_path / "out" / "x"
-    with pytest.raises(data.UnsafeArchiveError) as error:
-        data.safe_extract(archive, dest)
-    assert "../evil.jpg" in str(error.value) and "/abs.jpg" in str(error.value)
-    assert not dest.exists(), "nothing may be extracted from a hostile archive"
-    assert not (tmp_path / "out" / "evil.jpg").exists()
-    assert not (tmp_path / "evil.jpg").exists()
-
-
-def test_safe_extract_refuses_symbolic_links(tmp_path):
-    archive = tmp_path / "link.zip"
-    with zipfile.ZipFile(archive, "w") as handle:
-        info = zipfile.ZipInfo("train/cat.1.jpg")
-        info.external_attr = (stat.S_IFLNK | 0o777) << 16
-        handle.writestr(info, "/etc/passwd")
-    with pytest.raises(data.UnsafeArchiveError, match="symbolic link"):
-        data.safe_extract(archive, tmp_path / "out")
-
-
 def test_empty_and_non_zip_archives_are_clear_errors(tmp_path):
     empty = tmp_path / "empty.zip"
     zipfile.ZipFile(empty, "w").close()
     with pytest.raises(data.DataError, match="holds no files"):
-        data.safe_extract(empty, tmp_path / "out")
+        sources.safe_extract(empty, tmp_path / "out")
     fake = tmp_path / "train.zip"
     fake.write_text("not a zip")
     with pytest.raises(data.DataError, match="not a readable zip"):
-        data.safe_extract(fake, tmp_path / "out2")
+        sources.safe_extract(fake, tmp_path / "out2")
     cfg = tmp_cfg(tmp_path)
     with pytest.raises(data.DataError, match="not a zip archive or a folder"):
         data.prepare(cfg, source=fake, progress=False)
@@ -326,40 +299,6 @@ def test_no_data_anywhere_says_how_to_get_it(tmp_path, monkeypatch):
         data.prepare(cfg, progress=False)
     with pytest.raises(data.DataNotPreparedError, match="01_data_preparation"):
         data.require_prepared(cfg)
-
-
-def test_archive_variable_pointing_nowhere_is_named(tmp_path):
-    cfg = config.get_profile("smoke", data_dir=tmp_path, archive=tmp_path / "missing.zip")
-    with pytest.raises(data.DataNotFoundError, match="DOGSCATS_ARCHIVE points to"):
-        data.find_source(cfg)
-
-
-def test_files_dropped_under_data_downloads_are_found(tmp_path):
-    cfg = tmp_cfg(tmp_path)
-    (cfg.data_dir / "downloads").mkdir(parents=True)
-    archive = cfg.data_dir / "downloads" / "dogs-vs-cats.zip"
-    archive.write_bytes(b"")
-    assert data.find_source(cfg) == [archive]
-
-
-def test_download_file_is_atomic(tmp_path):
-    src = tmp_path / "remote.bin"
-    src.write_bytes(b"x" * 5000)
-    dest = tmp_path / "dl" / "file.bin"
-    data.download_file(src.as_uri(), dest, progress=False)
-    assert dest.read_bytes() == b"x" * 5000
-    with pytest.raises(data.DataError, match="Could not download"):
-        data.download_file((tmp_path / "absent.bin").as_uri(), tmp_path / "dl" / "other.bin",
-                           progress=False)
-    assert sorted(p.name for p in (tmp_path / "dl").iterdir()) == ["file.bin"]
-
-
-def test_kaggle_without_credentials_is_a_clear_error(tmp_path, monkeypatch):
-    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "none"))
-    with pytest.raises(data.DataNotFoundError, match="kaggle.json"):
-        data.download_from_kaggle(tmp_cfg(tmp_path), progress=False)
 
 
 # --------------------------------------------------------------------------- loading

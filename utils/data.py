@@ -24,90 +24,31 @@ import json
 import os
 import re
 import shutil
-import stat
 import tempfile
 import time
-import urllib.request
-import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 
-from utils import config
+from utils import config, sources
 
 #: Version of the split rules; bump it to force every learner's split to be rebuilt.
 SPLIT_VERSION = 1
 
 #: Image formats accepted (after decoding with Pillow); others are quarantined.
 ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP")
-#: File extensions looked at as possible images.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 #: Most images of each class in the valid and in the test split of ``full``.
 HELD_OUT_PER_CLASS = 500
-#: Kaggle competition that holds ``train.zip`` and ``test1.zip``.
-KAGGLE_COMPETITION = "dogs-vs-cats"
-#: Microsoft's mirror of the same photos (``PetImages/Cat``, ``PetImages/Dog``).
-MICROSOFT_URL = ("https://download.microsoft.com/download/3/E/1/"
-                 "3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_5340.zip")
 SPLITS = ("train", "valid", "test")
 
-_LABELLED_NAME = re.compile(r"^(cat|dog)s?[._-](\d+)\.([A-Za-z0-9]+)$", re.IGNORECASE)
-_TEST1_NAME = re.compile(r"^(\d+)\.([A-Za-z0-9]+)$")
-_CLASS_FOLDERS = {"cat": "cats", "cats": "cats", "dog": "dogs", "dogs": "dogs"}
-
-
-# --------------------------------------------------------------------------- errors
-class DataError(RuntimeError):
-    """Something about the raw data prevents preparing it; the message says what to do."""
-
-
-class DataNotFoundError(DataError):
-    """No raw data and no prepared data could be found."""
+from utils.sources import DataError, DataNotFoundError, UnsafeArchiveError  # noqa: F401  (raised here too)
 
 
 class DataNotPreparedError(DataError):
     """A notebook needs the prepared split, which does not exist yet."""
 
 
-class UnsafeArchiveError(DataError):
-    """An archive member would be written outside its folder (absolute path, ``..``, link)."""
-
-
-HOW_TO_GET_DATA = """\
-No Dogs vs. Cats images were found. Get them in one of these ways, then run again:
-  1. Kaggle API: accept the rules at https://www.kaggle.com/c/dogs-vs-cats/rules,
-     put your token in ~/.kaggle/kaggle.json (Kaggle > Settings > API > Create New Token);
-     the course then downloads dogs-vs-cats.zip into data/downloads/ by itself.
-  2. A file or folder you already have:
-       DOGSCATS_ARCHIVE=/path/to/dogs-vs-cats.zip make course
-     (also accepted: train.zip and/or test1.zip, a folder holding them, an extracted
-     folder of cat.N.jpg / dog.N.jpg, or Microsoft's PetImages with Cat/ and Dog/,
-     zipped or not: {microsoft_url}).
-  3. Copy dogs-vs-cats.zip (or train.zip and test1.zip) into {downloads}.
-The archive is only read: it is never modified, moved or deleted."""
-
-
-def how_to_get_data(cfg: config.Profile | None = None) -> str:
-    """The instructions printed when no data is found."""
-    cfg = cfg or config.current()
-    return HOW_TO_GET_DATA.format(microsoft_url=MICROSOFT_URL, downloads=cfg.data_dir / "downloads")
-
-
 # --------------------------------------------------------------------------- records
-@dataclasses.dataclass
-class Item:
-    """One raw file: where it is, the name it gets in the split, and its label.
-
-    ``label`` is ``"cats"``, ``"dogs"``, ``"test1"`` (Kaggle's unlabelled set) or
-    ``None`` (the name carries no label).
-    """
-
-    path: Path
-    name: str
-    label: str | None
-    origin: str
-
-
 @dataclasses.dataclass
 class ImageCheck:
     """What :func:`check_image` found out about one file."""
@@ -173,67 +114,6 @@ class PrepareReport:
 
 
 # --------------------------------------------------------------------------- sources
-def _natural_key(name: str):
-    """Sort ``cat.2.jpg`` before ``cat.10.jpg``."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
-
-
-def kaggle_credentials_present() -> bool:
-    """True if the Kaggle API could authenticate (token file or environment variables)."""
-    env = os.environ
-    if env.get("KAGGLE_USERNAME") and env.get("KAGGLE_KEY"):
-        return True
-    if env.get("KAGGLE_API_TOKEN"):
-        return True
-    folder = Path(env.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
-    return (folder / "kaggle.json").is_file() or (folder / "access_token").is_file()
-
-
-def _local_sources(cfg: config.Profile) -> list[Path]:
-    """Raw data already under ``data/`` or ``data/downloads/``."""
-    found = []
-    for folder in (cfg.data_dir / "downloads", cfg.data_dir):
-        if not folder.is_dir():
-            continue
-        for name in sorted(os.listdir(folder)):
-            path = folder / name
-            lower = name.lower()
-            if path.is_file() and lower.endswith(".zip") and (
-                    lower in ("dogs-vs-cats.zip", "train.zip", "test1.zip")
-                    or lower.startswith("kagglecatsanddogs")):
-                found.append(path)
-            elif path.is_dir() and lower in ("train", "test1", "petimages"):
-                found.append(path)
-    return found
-
-
-def find_source(cfg: config.Profile | None = None) -> list[Path]:
-    """Where the raw images are, without downloading anything.
-
-    Order (COURSE_DESIGN.md): ``DOGSCATS_ARCHIVE`` (``cfg.archive``); archives or
-    folders already under ``data/downloads/`` or ``data/``.
-
-    Returns
-    -------
-    list of pathlib.Path
-        Files and/or folders; empty when nothing was found.
-
-    Raises
-    ------
-    DataNotFoundError
-        If ``DOGSCATS_ARCHIVE`` is set but points to nothing.
-    """
-    cfg = cfg or config.current()
-    if cfg.archive is not None:
-        if not cfg.archive.exists():
-            raise DataNotFoundError(
-                f"DOGSCATS_ARCHIVE points to {cfg.archive}, which does not exist.\n"
-                "Set it to Kaggle's dogs-vs-cats.zip, train.zip, a folder holding them, "
-                "or a PetImages folder.")
-        return [cfg.archive]
-    return _local_sources(cfg)
-
-
 def is_prepared(cfg: config.Profile | None = None) -> bool:
     """True if the split of ``cfg``'s profile exists (``prepare`` finished once)."""
     cfg = cfg or config.current()
@@ -243,18 +123,18 @@ def is_prepared(cfg: config.Profile | None = None) -> bool:
 def check_available(cfg: config.Profile | None = None) -> None:
     """Make sure data can be had before a long run starts.
 
-    Passes when the split is prepared, raw data is found (:func:`find_source`) or
+    Passes when the split is prepared, raw data is found (:func:`utils.sources.find_source`) or
     Kaggle credentials exist.
 
     Raises
     ------
     DataNotFoundError
-        With :func:`how_to_get_data`'s instructions.
+        With :func:`utils.sources.how_to_get_data`'s instructions.
     """
     cfg = cfg or config.current()
-    if is_prepared(cfg) or find_source(cfg) or kaggle_credentials_present():
+    if is_prepared(cfg) or sources.find_source(cfg) or sources.kaggle_credentials_present():
         return
-    raise DataNotFoundError(how_to_get_data(cfg))
+    raise DataNotFoundError(sources.how_to_get_data(cfg))
 
 
 def require_prepared(cfg: config.Profile | None = None) -> None:
@@ -271,246 +151,6 @@ def require_prepared(cfg: config.Profile | None = None) -> None:
             f"The prepared images of profile {cfg.name!r} are missing ({cfg.split_dir}).\n"
             "Run notebooks/01_data_preparation.ipynb first (or `make course`, which runs "
             "every notebook in order).")
-
-
-def download_file(url: str, dest, progress: bool = True, timeout: float = 30.0) -> Path:
-    """Download ``url`` to ``dest`` atomically, with a progress bar.
-
-    The bytes go to a temporary file beside ``dest``, renamed only when complete,
-    so an interrupted download never leaves a half-written ``dest``.
-
-    Raises
-    ------
-    DataError
-        If the download fails (offline, HTTP error, short read); ``dest`` is untouched.
-    """
-    from tqdm.auto import tqdm
-
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
-                      disable=not progress) as bar:
-                received = 0
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-            if total is not None and received != total:
-                raise DataError(f"download of {url} stopped after {received} of {total} bytes")
-        os.replace(tmp, dest)
-    except DataError:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    except (OSError, ValueError) as error:
-        Path(tmp).unlink(missing_ok=True)
-        raise DataError(f"Could not download {url}: {error}\n"
-                        "Check your connection, or download it by hand and set DOGSCATS_ARCHIVE.") from error
-    return dest
-
-
-def download_from_kaggle(cfg: config.Profile | None = None, progress: bool = True) -> Path:
-    """Download Kaggle's ``dogs-vs-cats.zip`` into ``data/downloads/`` (atomic).
-
-    Needs Kaggle credentials and the competition's rules accepted once on the site.
-
-    Returns
-    -------
-    pathlib.Path
-        ``data/downloads/dogs-vs-cats.zip``.
-
-    Raises
-    ------
-    DataNotFoundError
-        No credentials, no network, or the rules not accepted; the message says which.
-    """
-    cfg = cfg or config.current()
-    dest = cfg.data_dir / "downloads" / f"{KAGGLE_COMPETITION}.zip"
-    if dest.is_file():
-        return dest
-    if not kaggle_credentials_present():
-        raise DataNotFoundError(how_to_get_data(cfg))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".kaggle-"))
-    try:
-        from kaggle.api.kaggle_api_extended import KaggleApi
-
-        api = KaggleApi()
-        api.authenticate()
-        api.competition_download_files(KAGGLE_COMPETITION, path=str(tmp), quiet=not progress)
-        downloaded = sorted(tmp.glob("*.zip"))
-        if not downloaded:
-            raise DataError("the Kaggle download produced no zip file")
-        os.replace(downloaded[0], dest)
-    except Exception as error:  # the kaggle package raises many kinds
-        raise DataNotFoundError(
-            f"The Kaggle download failed: {error}\n"
-            "If you are offline, download dogs-vs-cats.zip elsewhere and set DOGSCATS_ARCHIVE.\n"
-            "If Kaggle answered 403, accept the rules at "
-            "https://www.kaggle.com/c/dogs-vs-cats/rules first.") from error
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return dest
-
-
-# --------------------------------------------------------------------------- extraction
-def _member_is_unsafe(info: zipfile.ZipInfo) -> str | None:
-    """Why a zip member must not be extracted, or None if it is safe."""
-    name = info.filename.replace("\\", "/")
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        return "absolute path"
-    if ".." in PurePosixPath(name).parts:
-        return "'..' in path"
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return "symbolic link"
-    return None
-
-
-def safe_extract(archive, dest) -> list[Path]:
-    """Extract a zip archive into ``dest``, refusing members that would escape it.
-
-    Every member is checked before anything is written.
-
-    Parameters
-    ----------
-    archive : str or pathlib.Path
-        A zip file; it is only read.
-    dest : str or pathlib.Path
-        Folder to extract into (created).
-
-    Returns
-    -------
-    list of pathlib.Path
-        The extracted files.
-
-    Raises
-    ------
-    UnsafeArchiveError
-        If a member has an absolute path, a ``..`` component or is a symbolic link.
-    DataError
-        If the file is not a zip archive or holds no files.
-    """
-    archive, dest = Path(archive), Path(dest)
-    try:
-        handle = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as error:
-        raise DataError(f"{archive} is not a readable zip archive ({error}).") from error
-    with handle:
-        members = [info for info in handle.infolist() if not info.is_dir()]
-        bad = [(info.filename, why) for info in members if (why := _member_is_unsafe(info))]
-        if bad:
-            listed = "; ".join(f"{name!r} ({why})" for name, why in bad[:5])
-            raise UnsafeArchiveError(
-                f"{archive} holds {len(bad)} member(s) that would be written outside the "
-                f"data folder: {listed}. Nothing was extracted; use the original Kaggle archive.")
-        if not members:
-            raise DataError(f"{archive} holds no files.")
-        dest.mkdir(parents=True, exist_ok=True)
-        root = dest.resolve()
-        written = []
-        for info in members:
-            target = (dest / info.filename.replace("\\", "/")).resolve()
-            if root not in target.parents:
-                raise UnsafeArchiveError(f"{archive}: member {info.filename!r} escapes {dest}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with handle.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-            written.append(target)
-    return written
-
-
-def _classify(path: Path, relative: PurePosixPath, origin: str) -> Item | None:
-    """Label one raw file from its folder (PetImages) or name (Kaggle)."""
-    name = path.name
-    parents = [part.lower() for part in relative.parts[:-1]]
-    ext = path.suffix.lower()
-    if name.startswith(".") or name.lower() in ("thumbs.db", "desktop.ini"):
-        if parents and parents[-1] in _CLASS_FOLDERS:
-            # PetImages ships Thumbs.db inside Cat/ and Dog/: reported, not lost
-            return Item(path, name, None, origin)
-        return None
-    if parents and parents[-1] in _CLASS_FOLDERS and "dogscats" not in parents:
-        label = _CLASS_FOLDERS[parents[-1]]
-        return Item(path, f"{label[:-1]}.{path.stem}{ext or '.jpg'}", label, origin)
-    match = _LABELLED_NAME.match(name)
-    if match:
-        label = _CLASS_FOLDERS[match.group(1).lower()]
-        return Item(path, f"{label[:-1]}.{int(match.group(2))}.{match.group(3).lower()}", label, origin)
-    if parents and parents[-1] == "test1" and _TEST1_NAME.match(name):
-        return Item(path, f"{int(_TEST1_NAME.match(name).group(1))}{ext}", "test1", origin)
-    if ext in IMAGE_EXTENSIONS:
-        return Item(path, name, None, origin)
-    return None
-
-
-def collect(paths, workdir) -> list[Item]:
-    """Every raw file under ``paths``, labelled, with nested archives extracted to ``workdir``.
-
-    Parameters
-    ----------
-    paths : list of pathlib.Path
-        Zip files (Kaggle's ``dogs-vs-cats.zip`` holding ``train.zip`` and
-        ``test1.zip``, a bare ``train.zip``/``test1.zip``, Microsoft's
-        ``kagglecatsanddogs_*.zip``) and/or folders (holding such zips, an
-        extracted ``train/`` of ``cat.N.jpg``/``dog.N.jpg``, ``test1/`` of ``N.jpg``,
-        or ``PetImages/Cat`` and ``PetImages/Dog``). Only read.
-    workdir : pathlib.Path
-        A scratch folder of ours for extracted archives.
-
-    Returns
-    -------
-    list of Item
-        Sorted by name; labels ``"cats"``, ``"dogs"``, ``"test1"`` or ``None``.
-
-    Raises
-    ------
-    UnsafeArchiveError, DataError
-        From :func:`safe_extract`.
-    """
-    workdir = Path(workdir)
-    items: list[Item] = []
-    counter = 0
-
-    def visit(path: Path, origin_prefix: str):
-        nonlocal counter
-        if path.is_file():
-            if not zipfile.is_zipfile(path):
-                raise DataError(
-                    f"{path} is not a zip archive or a folder. Give DOGSCATS_ARCHIVE a zip file "
-                    "(dogs-vs-cats.zip, train.zip, test1.zip, kagglecatsanddogs_*.zip) or a folder.")
-            counter += 1
-            target = workdir / f"{counter:02d}-{path.stem}"
-            safe_extract(path, target)
-            visit_folder(target, f"{origin_prefix}{path.name}:")
-        elif path.is_dir():
-            visit_folder(path, origin_prefix)
-        else:
-            raise DataNotFoundError(f"{path} does not exist.")
-
-    def visit_folder(folder: Path, origin_prefix: str):
-        for root, dirs, files in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if d not in ("__MACOSX",) and not d.startswith("."))
-            if Path(root).name == "dogscats" and "prepare.json" in files:
-                dirs[:] = []  # our own prepared split, never a source
-                continue
-            for name in sorted(files):
-                path = Path(root) / name
-                relative = PurePosixPath(path.relative_to(folder).as_posix())
-                if name.lower().endswith(".zip") and zipfile.is_zipfile(path):
-                    parent = "" if str(relative.parent) == "." else f"{relative.parent}/"
-                    visit(path, f"{origin_prefix}{parent}")
-                    continue
-                item = _classify(path, relative, f"{origin_prefix}{relative}")
-                if item is not None:
-                    items.append(item)
-
-    for path in paths:
-        visit(Path(path), "")
-    return sorted(items, key=lambda item: (_natural_key(item.name), item.origin))
 
 
 # --------------------------------------------------------------------------- validation
@@ -676,7 +316,7 @@ def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = 
             force: bool = False) -> PrepareReport:
     """Turn raw photos into the checked, split folders every notebook reads.
 
-    Steps: find the raw data (:func:`find_source`, else the Kaggle API when
+    Steps: find the raw data (:func:`utils.sources.find_source`, else the Kaggle API when
     credentials exist); extract archives safely into a scratch folder; decode
     every image once (:func:`check_image`), quarantining bad files with a reason
     and re-encoding grayscale/CMYK/RGBA/non-JPEG images as RGB JPEG; group
@@ -695,7 +335,7 @@ def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = 
     cfg : utils.config.Profile, optional
         Default :func:`utils.config.current`. The split serves every profile.
     source : path or list of paths, optional
-        Overrides :func:`find_source`.
+        Overrides :func:`utils.sources.find_source`.
     progress : bool, default True
         Show progress bars.
     force : bool, default False
@@ -717,17 +357,17 @@ def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = 
     start = time.perf_counter()
     cfg = cfg or config.current()
     if source is None:
-        paths = find_source(cfg)
+        paths = sources.find_source(cfg)
         if not paths:
             if is_prepared(cfg) and not force:
                 return _reuse_report(cfg, start)
-            paths = [download_from_kaggle(cfg, progress=progress)]
+            paths = [sources.download_from_kaggle(cfg, progress=progress)]
     else:
         paths = [Path(p) for p in (source if isinstance(source, (list, tuple)) else [source])]
     paths = [Path(p).resolve() for p in paths]
     for path in paths:
         if not path.exists():
-            raise DataNotFoundError(f"{path} does not exist.\n" + how_to_get_data(cfg))
+            raise DataNotFoundError(f"{path} does not exist.\n" + sources.how_to_get_data(cfg))
 
     state = {"fingerprint": _fingerprint(paths), "settings": _settings(cfg.seed)}
     state_file = cfg.dataset_dir / "prepare.json"
@@ -744,7 +384,7 @@ def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = 
     scratch = Path(tempfile.mkdtemp(dir=cfg.data_dir, prefix=".tmp-raw-"))
     build = Path(tempfile.mkdtemp(dir=cfg.data_dir, prefix=".tmp-dogscats-"))
     try:
-        items = collect(paths, scratch)
+        items = sources.collect(paths, scratch)
         report = _build(items, build, cfg, progress)
         report.source = ", ".join(str(p) for p in paths)
         state["counts"] = report.counts
@@ -799,7 +439,7 @@ def _safe_quarantine_name(origin: str, used: set) -> str:
     return candidate
 
 
-def _build(items: list[Item], build: Path, cfg: config.Profile, progress: bool) -> PrepareReport:
+def _build(items: list[sources.Item], build: Path, cfg: config.Profile, progress: bool) -> PrepareReport:
     """Check, split and write every item into ``build`` (the future ``data/dogscats``)."""
     from tqdm.auto import tqdm
 
@@ -808,7 +448,7 @@ def _build(items: list[Item], build: Path, cfg: config.Profile, progress: bool) 
     quarantine_dir.mkdir()
     quarantined, used_names = [], set()
 
-    def to_quarantine(item: Item, reason: str):
+    def to_quarantine(item: sources.Item, reason: str):
         name = _safe_quarantine_name(item.origin, used_names)
         shutil.copyfile(item.path, quarantine_dir / name)
         quarantined.append({"file": f"quarantine/{name}", "origin": item.origin, "reason": reason})
@@ -883,7 +523,7 @@ def _build(items: list[Item], build: Path, cfg: config.Profile, progress: bool) 
                         "height": check.height, "format": check.format,
                         "converted": int(check.needs_conversion), **member})
                     bar.update()
-    unlabelled.sort(key=lambda pair: _natural_key(pair[0].name))
+    unlabelled.sort(key=lambda pair: sources.natural_key(pair[0].name))
     for folder in [build / "test1"] + [build / name / "test1" for name in subsets]:
         folder.mkdir(parents=True)
     seen_ids = set()
@@ -1103,7 +743,7 @@ def get_batches(split: str, image_size, batch_size: int | None = None, shuffle: 
                                                            shuffle=shuffle, **common)
         paths = list(dataset.file_paths)
         if shuffle:  # report files in their sorted order, as for unshuffled data
-            paths = sorted(paths, key=lambda p: (Path(p).parent.name, _natural_key(Path(p).name)))
+            paths = sorted(paths, key=lambda p: (Path(p).parent.name, sources.natural_key(Path(p).name)))
     dataset = dataset.prefetch(tf.data.AUTOTUNE)
     dataset.class_names = list(config.CLASS_NAMES)
     dataset.file_paths = paths
