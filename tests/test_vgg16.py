@@ -273,3 +273,19 @@ def test_dogs_cats_vgg16_punchline_runs(prepared_smoke, offline, capsys):
     assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert helper.model.output_shape == (None, 1)
     assert "RANDOM WEIGHTS" in capsys.readouterr().out
+
+
+def test_inference_model_drops_augmentation_and_loads_back(small_base, tmp_path):
+    from utils import augmentation
+
+    model = vgg16.build_classifier(small_base, augmentation=augmentation.augmentation(seed=0),
+                                   name="vgg16_frozen_aug")
+    inference = vgg16.inference_model(model, name="vgg16_finetune")
+    assert inference.name == "vgg16_finetune"
+    assert "augmentation" not in [layer.name for layer in inference.layers]
+    images = np.random.default_rng(3).uniform(0, 255, (2, *SMALL)).astype(np.float32)
+    expected = model.predict(images, verbose=0)                   # augmentation is off in predict
+    np.testing.assert_allclose(inference.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    inference.save(tmp_path / "vgg16_finetune.keras")
+    loaded = keras.models.load_model(tmp_path / "vgg16_finetune.keras")
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), expected, rtol=1e-5, atol=1e-6)

@@ -596,12 +596,13 @@ def decode_top_classes(probabilities, top: int = 3, cfg=None):
         decoded = keras.applications.vgg16.decode_predictions(probs, top=top)
         return [[(name, float(p)) for _, name, p in row] for row in decoded]
     except Exception as error:
-        reason = f"ImageNet's class names could not be loaded ({str(error)[-150:]})"
+        reason = f"ImageNet's class names could not be loaded ({str(error).strip()[:300]})"
         if cfg.name != "smoke":
             raise WeightsUnavailableError(
-                f"{reason}.\n  Which file: {CLASS_INDEX_FILE.name}\n"
+                f"{reason}.\n  Which file: {CLASS_INDEX_FILE.name} (about 35 kB)\n"
                 f"  Where to get it: {CLASS_INDEX_FILE.url}\n"
-                f"  Where to put it: {keras_cache_dir()}/"
+                f"  Where to put it: {keras_cache_dir()}/ (the Keras cache)\n"
+                f"  Then re-run this notebook."
             ) from error
         print(f"Note (smoke): {reason}; classes are shown by index.")
         order = np.argsort(-probs, axis=1)[:, :top]
@@ -828,6 +829,39 @@ def attach_head(top, classifier, name: str = "vgg16_top_and_head"):
     for layer in classifier.layers[index + 1:]:
         x = layer(x)
     return keras.Model(top.inputs, x, name=name)
+
+
+def inference_model(classifier, name: str | None = None):
+    """The same model without its augmentation layers, for saving and predicting.
+
+    Augmentation is inactive at inference anyway; leaving it out of the saved
+    file also avoids a Keras 3 bug: a saved ``RandomShear`` cannot be loaded
+    back (``keras.models.load_model`` rejects the factor range it wrote).
+
+    Parameters
+    ----------
+    classifier : keras.Model
+        From :func:`build_classifier`, augmentation or not.
+    name : str, optional
+        The new model's name (default: the classifier's).
+
+    Returns
+    -------
+    keras.Model
+        Raw images in [0, 255] in, P(dog) out; shares every layer (and so
+        every weight) with ``classifier``.
+    """
+    nested = [i for i, layer in enumerate(classifier.layers) if isinstance(layer, keras.Model)]
+    if not nested:
+        raise ValueError(f"{classifier.name} holds no VGG16 base: build it with build_classifier")
+    base_index = nested[-1]
+    inputs = keras.Input(shape=tuple(classifier.input_shape[1:]), name="image")
+    x = inputs
+    for index, layer in enumerate(classifier.layers):
+        if index == 0 or (index in nested and index != base_index):
+            continue                       # the input layer, and augmentation Sequentials
+        x = layer(x)
+    return keras.Model(inputs, x, name=name or classifier.name)
 
 
 def set_trainable_blocks(base, blocks=(5,)) -> int:
