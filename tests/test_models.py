@@ -109,13 +109,18 @@ def test_build_cnn_seed_variant_layers_and_first_layer_params():
     assert model.output_shape == (None, 1)
 
 
-def test_build_cnn_improved_variant_is_small_and_outputs_p_dog():
-    model = models.build_cnn((64, 64), variant="improved", name="cnn_test")
+def test_build_cnn_improved_variant_has_a_fourth_block_and_a_smaller_dense_layer():
+    seed = models.build_cnn((128, 128), variant="seed", compile=False)
+    model = models.build_cnn((128, 128), variant="improved", name="cnn_test")
     assert model.name == "cnn_test"
     assert model.compiled
-    assert model.get_layer("pool_4").output.shape[1:] == (4, 4, 128)
-    assert model.count_params() < 300_000
-    p_dog = np.asarray(model(np.zeros((2, 64, 64, 3), "float32")))
+    side = 128
+    for _ in range(4):
+        side = models.conv_output_size(side, 3) // 2
+    assert model.get_layer("pool_4").output.shape[1:] == (side, side, 64) == (6, 6, 64)
+    assert model.get_layer("dense").count_params() == 6 * 6 * 64 * 64 + 64
+    assert model.count_params() < seed.count_params() / 3
+    p_dog = np.asarray(model(np.zeros((2, 128, 128, 3), "float32")))
     assert p_dog.shape == (2, 1)
 
 
@@ -123,14 +128,14 @@ def test_build_cnn_places_augmentation_right_after_the_input():
     import keras
 
     flip = keras.layers.RandomFlip("horizontal", name="flip")
-    model = models.build_cnn((32, 32), augmentation=flip, name="cnn_aug", compile=False)
+    model = models.build_cnn((64, 64), augmentation=flip, name="cnn_aug", compile=False)
     assert model.layers[1].name == "flip"
     assert model.layers[2].name == "rescale"
 
 
 @pytest.mark.parametrize("kwargs", [
     dict(variant="vgg"), dict(dropout=1.0), dict(dropout=-0.1), dict(dropout="half"),
-    dict(image_size=(16, 16)), dict(image_size=(8, 8), variant="seed"),
+    dict(image_size=(45, 64)), dict(image_size=(21, 21), variant="seed"),
 ])
 def test_build_cnn_rejects_bad_arguments(kwargs):
     arguments = dict(image_size=(64, 64), compile=False)
