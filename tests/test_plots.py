@@ -126,7 +126,7 @@ def test_plot_predictions_colours_mistakes():
     images = np.zeros((3, 8, 8, 3), np.uint8)
     fig = plots.plot_predictions(images, [1, 0, 0], [0.31, 0.2, 0.9])
     titled = [ax for ax in fig.axes if ax.get_title()]
-    assert titled[0].get_title() == "true: dog · predicted: cat (P(dog) = 0.31)"
+    assert titled[0].get_title() == "true: dog · predicted: cat\n(P(dog) = 0.31)"
     colours = [ax.title.get_color() for ax in titled]
     assert colours == [plots.MISTAKE_COLOUR, plots.CORRECT_COLOUR, plots.MISTAKE_COLOUR]
 

@@ -530,7 +530,8 @@ def plot_predictions(images, y_true, p_dog, class_names=("cats", "dogs"), rows=N
     Returns
     -------
     matplotlib.figure.Figure
-        Titles like ``"true: dog · predicted: cat (P(dog) = 0.31)"``, in
+        Titles like ``"true: dog · predicted: cat (P(dog) = 0.31)"`` (on two
+        lines, the probability second), in
         :data:`MISTAKE_COLOUR` when wrong, :data:`CORRECT_COLOUR` when right.
 
     Raises
@@ -549,7 +550,8 @@ def plot_predictions(images, y_true, p_dog, class_names=("cats", "dogs"), rows=N
         raise ValueError("y_true must hold only 0 and 1")
     if not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
         raise ValueError("p_dog must be probabilities in [0, 1]")
-    titles = [prediction_title(t, q, class_names) for t, q in zip(y, p)]
+    # two lines, so titles of neighbouring images in a 3-wide grid do not overlap
+    titles = [prediction_title(t, q, class_names).replace(" (P(", "\n(P(", 1) for t, q in zip(y, p)]
     colours = [CORRECT_COLOUR if int(q > 0.5) == int(t) else MISTAKE_COLOUR for t, q in zip(y, p)]
     return plots(images, titles=titles, rows=rows, figsize=figsize, title_colours=colours,
                  suptitle=suptitle, path=path)
