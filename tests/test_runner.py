@@ -187,6 +187,19 @@ def test_a_skip_is_retried_when_keras_weights_appear(course, tmp_path, monkeypat
     assert statuses(results)["03_cnn"] == runner.OK
 
 
+def test_a_skip_is_retried_when_the_weights_file_is_named(course, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("DOGSCATS_VGG16_WEIGHTS", raising=False)
+    plan = {"03_cnn": lambda nb: runner.outcome_of_error("LessonSkipped", config.SKIP_MARKER + "no weights", 1, nb)}
+    run(course, FakeExecutor(plan))
+    weights = tmp_path / "vgg16_notop.h5"
+    weights.write_bytes(b"weights")
+    monkeypatch.setenv("DOGSCATS_VGG16_WEIGHTS", str(weights))
+    retried = FakeExecutor()
+    run(course, retried)
+    assert retried.calls == ["03_cnn"]
+
+
 def test_changed_utils_code_reruns_everything(course):
     root, _ = course
     run(course, FakeExecutor())

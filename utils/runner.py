@@ -41,7 +41,8 @@ What it does, in order:
    make it run again, and a deleted one does) and the keys of all earlier
    notebooks (so a change in 03 re-runs 04-07 too). A *skipped* notebook is
    also tried again when the files in Keras' download cache
-   (``~/.keras/models``) change, e.g. once the ImageNet weights are installed.
+   (``~/.keras/models``) or ``DOGSCATS_VGG16_WEIGHTS`` change, e.g. once the
+   ImageNet weights are installed.
    The summary says why a notebook runs again. ``--force`` / ``FORCE=1`` executes
    everything. The state lives in ``results/<profile>/notebooks/state.json``:
    one per profile, so switching profile never mixes runs.
@@ -235,8 +236,15 @@ INPUT_NAMES = {"notebook": "the notebook", "utils": "utils/*.py", "profile": "th
 
 
 def weights_digest() -> str:
-    """SHA-256 of :func:`keras_weights_listing`: a skip is retried when it changes."""
-    return hashlib.sha256(keras_weights_listing().encode()).hexdigest()
+    """What a skipped lesson may have lacked: a skip is retried when this changes.
+
+    SHA-256 of :func:`keras_weights_listing` and of ``DOGSCATS_VGG16_WEIGHTS``
+    (the weights file a learner may name instead, with its size).
+    """
+    named = os.environ.get("DOGSCATS_VGG16_WEIGHTS", "")
+    size = Path(named).expanduser().stat().st_size if named and Path(named).expanduser().is_file() else None
+    text = f"{keras_weights_listing()}|{named}:{size}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def changed_inputs(previous: dict, prints: dict) -> list[str]:
