@@ -201,12 +201,17 @@ def _profile_settings(cfg: config.Profile) -> str:
 
 
 def keras_weights_listing() -> str:
-    """Names and sizes of the files in Keras' download cache (``~/.keras/models``)."""
+    """Names and sizes of the files in Keras' download cache.
+
+    ``$KERAS_HOME/models`` (default ``~/.keras/models``), and
+    ``/tmp/.keras/models``, where Keras downloads when the home folder is read-only.
+    """
     home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
-    folder = home / "models"
-    if not folder.is_dir():
-        return "none"
-    return ";".join(f"{p.name}:{p.stat().st_size}" for p in sorted(folder.iterdir()) if p.is_file())
+    entries = []
+    for folder in (home / "models", Path("/tmp/.keras/models")):
+        if folder.is_dir():
+            entries += [f"{p}:{p.stat().st_size}" for p in sorted(folder.iterdir()) if p.is_file()]
+    return ";".join(entries) or "none"
 
 
 def fingerprint(notebook: Path, cfg: config.Profile, earlier: str,
