@@ -15,7 +15,7 @@ mlp_pixels  32×32 pixels, Dense 768 → 384 → 1, ``--mlp-optimizer`` (default
             one notebook 02 chose on validation under ``sample``; the notebook tries four
             and keeps the best on validation), ``cfg.epochs["mlp"]``.
 cnn_small   ``models.build_cnn(cfg.image_size, "improved")``, Adam, ``cfg.epochs["cnn"]``
-            with early stopping (``--patience``, default 5 as in the notebook) and ReduceLROnPlateau (halve
+            with early stopping (``--patience``, default 8 as in the notebook) and ReduceLROnPlateau (halve
             after 2 epochs without a lower val loss), images cached in memory after epoch 1.
 """
 
@@ -54,7 +54,7 @@ def train_mlp(cfg, optimizer="adagrad", verbose=2):
                                   optimizer=optimizer)
 
 
-def train_cnn(cfg, epochs=None, verbose=2, patience=5):
+def train_cnn(cfg, epochs=None, verbose=2, patience=8):
     """Train ``cnn_small`` as notebook 03 does; return the record's fields."""
     import keras
 
@@ -83,8 +83,8 @@ def main(argv=None) -> int:
     parser.add_argument("--mlp-optimizer", default="adagrad", choices=sorted(models.OPTIMIZERS))
     parser.add_argument("--cnn-epochs", type=int, default=None,
                         help="override the profile's cfg.epochs['cnn']")
-    parser.add_argument("--patience", type=int, default=5,
-                        help="early stopping patience of cnn_small (0: none); the notebook uses 5")
+    parser.add_argument("--patience", type=int, default=8,
+                        help="early stopping patience of cnn_small (0: none); the notebook uses 8")
     parser.add_argument("--no-save", action="store_true", help="print only; write no record")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = parser.parse_args(argv)
