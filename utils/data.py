@@ -41,7 +41,7 @@ ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP")
 HELD_OUT_PER_CLASS = 500
 SPLITS = ("train", "valid", "test")
 
-from utils.sources import DataError, DataNotFoundError, UnsafeArchiveError  # noqa: F401  (raised here too)
+from utils.sources import DataError, DataNotFoundError  # raised here too
 
 
 class DataNotPreparedError(DataError):
@@ -349,7 +349,7 @@ def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = 
     ------
     DataNotFoundError
         No raw data anywhere (the message says how to get it).
-    UnsafeArchiveError
+    utils.sources.UnsafeArchiveError
         An archive member would escape the data folder.
     DataError
         An archive is unreadable or empty, or a class has fewer than 3 valid images.
