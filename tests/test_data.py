@@ -96,7 +96,7 @@ def test_prepare_refuses_hostile_archive_and_writes_nothing(tmp_path):
             handle.writestr(f"train/cat.{i}.jpg", image_bytes(seed=i))
         handle.writestr("../../evil.jpg", image_bytes(seed=9))
     cfg = tmp_cfg(tmp_path)
-    with pytest.raises(data.UnsafeArchiveError):
+    with pytest.raises(sources.UnsafeArchiveError):
         data.prepare(cfg, source=archive, progress=False)
     assert not cfg.dataset_dir.exists()
     assert not list(tmp_path.rglob("evil.jpg"))

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils import config, sources
+from utils import config, files, sources
 
 #: Version of the split rules; bump it to force every learner's split to be rebuilt.
 SPLIT_VERSION = 1
@@ -288,8 +288,8 @@ def _fingerprint(paths) -> dict:
             entries.append([str(path.resolve()), info.st_size, int(info.st_mtime)])
         else:
             total, count, latest = 0, 0, 0
-            for root, _dirs, files in os.walk(path):
-                for name in files:
+            for root, _dirs, names in os.walk(path):
+                for name in names:
                     info = (Path(root) / name).stat()
                     total, count = total + info.st_size, count + 1
                     latest = max(latest, int(info.st_mtime))
@@ -812,13 +812,10 @@ def load_arrays(split: str, image_size, cfg: config.Profile | None = None):
         ys.append(labels.numpy().reshape(-1).astype(np.int32))
     x = np.concatenate(xs) if xs else np.zeros((0, height, width, 3), np.float32)
     y = np.concatenate(ys) if ys else np.zeros((0,), np.int32)
-    cfg.cache_dir.mkdir(parents=True, exist_ok=True)
     for old in cfg.cache_dir.glob(f"{split}_{height}x{width}_*.npz"):
         old.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cfg.cache_dir, suffix=".npz")
-    with os.fdopen(fd, "wb") as handle:
+    with files.atomic_open(cache, "wb") as handle:
         np.savez(handle, x=x, y=y)
-    os.replace(tmp, cache)
     return x, y
 
 

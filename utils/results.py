@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import subprocess
-import tempfile
 from pathlib import Path
 
-from utils import config
+from utils import config, files
 
 #: Fields every record has (others may be added freely).
 REQUIRED_FIELDS = ("model_id", "profile")
@@ -67,18 +65,10 @@ def save_record(cfg: config.Profile, model_id: str, **fields) -> Path:
         "commit": git_commit(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    folder = cfg.profile_results_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{model_id}.json"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{model_id}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, default=_to_json)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = cfg.profile_results_dir / f"{model_id}.json"
+    with files.atomic_open(path, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2, default=_to_json)
+        handle.write("\n")
     return path
 
 

@@ -70,13 +70,13 @@ import json
 import os
 import sys
 import signal
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Callable
 
 from utils import config
+from utils.files import atomic_write
 
 OK, FAILED, SKIPPED, NOT_RUN = "ok", "failed", "skipped", "not run"
 
@@ -168,21 +168,6 @@ def find_notebooks(folder: Path, only=None) -> list[Path]:
             raise ValueError(f"no notebook numbered {', '.join(unknown)} in {folder}")
         found = [p for p in found if p.name[:2] in wanted]
     return found
-
-
-def atomic_write(path: Path, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _hash_file(path: Path) -> str:

@@ -19,7 +19,7 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from utils import config
+from utils import config, files
 
 #: File extensions looked at as possible images.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
@@ -157,10 +157,9 @@ def download_file(url: str, dest, progress: bool = True, timeout: float = 30.0) 
     from tqdm.auto import tqdm
 
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with files.atomic_open(dest, "wb") as out, \
+                urllib.request.urlopen(url, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
@@ -172,12 +171,9 @@ def download_file(url: str, dest, progress: bool = True, timeout: float = 30.0) 
                     bar.update(len(chunk))
             if total is not None and received != total:
                 raise DataError(f"download of {url} stopped after {received} of {total} bytes")
-        os.replace(tmp, dest)
     except DataError:
-        Path(tmp).unlink(missing_ok=True)
         raise
     except (OSError, ValueError) as error:
-        Path(tmp).unlink(missing_ok=True)
         raise DataError(f"Could not download {url}: {error}\n"
                         "Check your connection, or download it by hand and set DOGSCATS_ARCHIVE.") from error
     return dest
@@ -362,12 +358,12 @@ def collect(paths, workdir) -> list[Item]:
             raise DataNotFoundError(f"{path} does not exist.")
 
     def visit_folder(folder: Path, origin_prefix: str):
-        for root, dirs, files in os.walk(folder):
+        for root, dirs, names in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if d not in ("__MACOSX",) and not d.startswith("."))
-            if Path(root).name == "dogscats" and "prepare.json" in files:
+            if Path(root).name == "dogscats" and "prepare.json" in names:
                 dirs[:] = []  # our own prepared split, never a source
                 continue
-            for name in sorted(files):
+            for name in sorted(names):
                 path = Path(root) / name
                 relative = PurePosixPath(path.relative_to(folder).as_posix())
                 if name.lower().endswith(".zip") and zipfile.is_zipfile(path):

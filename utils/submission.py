@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from utils import files
 
 #: Default clipping bound: probabilities are kept in [EPS, 1 - EPS].
 DEFAULT_EPS = 0.02
@@ -181,19 +181,11 @@ def write_submission(ids, p_dog, path, eps=DEFAULT_EPS) -> Path:
         probabilities = clip_probabilities(probabilities, eps).astype(np.float64)
     order = np.argsort(as_int, kind="stable")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(["id", "label"])
-            for index in order:
-                writer.writerow([int(as_int[index]), f"{probabilities[index]:.6f}"])
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a submission is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with files.atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["id", "label"])
+        for index in order:
+            writer.writerow([int(as_int[index]), f"{probabilities[index]:.6f}"])
     return path
 
 
