@@ -127,6 +127,11 @@ def plots(images, titles=None, rows=None, figsize=GRID_SIZE, title_colours=None,
         if titles is not None:
             colour = title_colours[index] if title_colours is not None else "black"
             ax.set_title(titles[index], fontsize=9, color=colour)
+    return _finish(fig, suptitle, path)
+
+
+def _finish(fig, suptitle, path):
+    """Title the figure (if ``suptitle``), lay it out, save it (if ``path``), return it."""
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
@@ -319,11 +324,7 @@ def plot_tradeoffs(table, profile=None, figsize=CURVES_SIZE, path=None):
         ax.grid(True, alpha=0.3)
     left.set_title("accuracy vs training time")
     right.set_title("accuracy vs size")
-    fig.suptitle("Every model on the same test split" + (f" ({profile})" if profile else ""))
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, "Every model on the same test split" + (f" ({profile})" if profile else ""), path)
 
 
 # -- training curves, confusion matrix, predictions, feature maps (notebooks 02, 03) --
@@ -428,12 +429,7 @@ def plot_history(history, title=None, fine_tune_epoch=None, figsize=CURVES_SIZE,
         ax.legend(fontsize=8)
     acc_ax.set_title("accuracy")
     loss_ax.set_title("loss")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 
 
 def plot_confusion_matrix(cm, class_names=("cats", "dogs"), title=None, ax=None,
@@ -490,10 +486,7 @@ def plot_confusion_matrix(cm, class_names=("cats", "dogs"), title=None, ax=None,
     ax.set_ylabel("true class")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, None, path)
 
 
 def _singular(class_name) -> str:
@@ -634,11 +627,7 @@ def plot_feature_maps(model, image, layer_name, n=16, rows=None, figsize=GRID_SI
             ax.imshow(maps[..., index], cmap="viridis")
             ax.set_title(f"channel {index}", fontsize=8)
     height, width, channels = maps.shape
-    fig.suptitle(title or f"{layer_name}: {height}×{width}×{channels} feature maps")
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, title or f"{layer_name}: {height}×{width}×{channels} feature maps", path)
 
 
 def plot_image_sizes(widths, heights, title=None, bins=40, figsize=CURVES_SIZE, path=None):
@@ -673,12 +662,7 @@ def plot_image_sizes(widths, heights, title=None, bins=40, figsize=CURVES_SIZE, 
         ax.set_xlabel(f"{name} (pixels)")
         ax.set_ylabel("images")
         ax.set_title(f"{name}: median {np.median(values):.0f} px, range {values.min()}–{values.max()}")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, title, path)
 
 
 def plot_log_loss_clipping(eps=0.02, title=None, ax=None, figsize=CURVES_SIZE, path=None):
@@ -736,7 +720,4 @@ def plot_log_loss_clipping(eps=0.02, title=None, ax=None, figsize=CURVES_SIZE, p
     ax.set_ylabel("log loss of that image")
     ax.set_title(title or f"Log loss of one wrong answer, unclipped and clipped to [{eps:g}, {1 - eps:g}]")
     ax.legend(loc="upper left", fontsize=9)
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return _finish(fig, None, path)
