@@ -12,19 +12,26 @@ measured), in one run:
   ``ds.map(lambda x: augmenter(x, training=True), num_parallel_calls=AUTOTUNE)``;
 - ``in model``: the augmenter as the first layers of a model, run by a compiled
   ``tf.function`` with ``training=True``, as ``fit`` runs it on each batch;
-- ``fused``: a sketch (not a course API) of the same transform as *one* affine
-  resampling per image, as ``ImageDataGenerator`` did, in ``tf.data``: it shows
-  how much of the layers' cost comes from resampling once per layer.
+- ``augment_dataset``: the course's :func:`utils.augmentation.augment_dataset`,
+  the same transform composed into *one* affine resampling per image, as
+  ``ImageDataGenerator`` did, batched in ``tf.data``.
 
 Each is timed for ``--repeats`` passes over the images after one warm-up
-batch; the best pass counts. With ``--train`` it also measures whole training
-steps of notebook 04's CNN (``fit`` on ``--train-steps`` batches) with the
-augmenter inside the model, in ``tf.data``, and without augmentation.
+batch; the best pass counts. These figures leave decoding out.
+
+With ``--pipeline`` it also times whole input pipelines over the profile's
+``train`` split, from the JPEG files to augmented batches, for an epoch after
+the first: the seeds' way (every image decoded, resized and augmented in
+Python in every epoch, as ``flow_from_directory`` did) against
+``get_batches(cache=True)`` followed by each augmenter. With ``--train`` it
+measures whole training steps of notebook 04's CNN (``fit`` on
+``--train-steps`` batches) with the augmenter inside the model, in ``tf.data``
+(layers, or ``augment_dataset``), and without augmentation.
 
 Usage::
 
     DOGSCATS_PROFILE=sample .venv/bin/python benchmarks/augmentation_pipeline.py
-    .venv/bin/python benchmarks/augmentation_pipeline.py --profile sample --images 512 --train
+    .venv/bin/python benchmarks/augmentation_pipeline.py --profile sample --images 512 --pipeline --train
 
 Needs the prepared data (``notebooks/01_data_preparation.ipynb`` or ``make course``).
 On a shared machine the figures vary from run to run: compare the ratios.
@@ -119,50 +126,13 @@ def measure_in_model(x, batch_size, repeats, seed):
     return time_passes(run_pass, repeats)
 
 
-def fused_affine(images, seed_pair):
-    """The seeds' transform as ONE affine resampling per image (as ``ImageDataGenerator`` did).
-
-    A benchmark-only sketch, not a course API: rotation ±40°, shifts ±20%,
-    shear ±0.2 rad, zoom 0.8–1.2 per axis, about the centre, bilinear,
-    ``fill_mode="nearest"``, then a random left-right flip. It shows what the
-    layer stack loses by resampling once per geometric layer.
-    """
-    import math
-
-    import tensorflow as tf
-
-    n = tf.shape(images)[0]
-    height = tf.cast(tf.shape(images)[1], tf.float32)
-    width = tf.cast(tf.shape(images)[2], tf.float32)
-    draws = tf.random.stateless_uniform([7, n], seed=seed_pair)
-    angle = (draws[0] * 2 - 1) * math.radians(40)
-    tx, ty = (draws[1] * 2 - 1) * 0.2 * width, (draws[2] * 2 - 1) * 0.2 * height
-    shear = (draws[3] * 2 - 1) * 0.2
-    zx, zy = 0.8 + 0.4 * draws[4], 0.8 + 0.4 * draws[5]
-    cos, sin = tf.cos(angle), tf.sin(angle)
-    # M = rotation · translation · shear · zoom (output → input), about the centre
-    a0, a1 = cos * zx, (-cos * tf.sin(shear) - sin * tf.cos(shear)) * zy
-    b0, b1 = sin * zx, (-sin * tf.sin(shear) + cos * tf.cos(shear)) * zy
-    cx, cy = width / 2, height / 2
-    a2 = cos * tx - sin * ty + cx - a0 * cx - a1 * cy
-    b2 = sin * tx + cos * ty + cy - b0 * cx - b1 * cy
-    zeros = tf.zeros_like(a0)
-    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-    out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=transforms, output_shape=tf.shape(images)[1:3],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="NEAREST")
-    flip = tf.reshape(draws[6] < 0.5, [-1, 1, 1, 1])
-    return tf.where(flip, tf.reverse(out, axis=[2]), out)
-
-
 def measure_fused(x, batch_size, repeats, seed):
-    """Seconds per pass of :func:`fused_affine` mapped over batches in ``tf.data``."""
+    """Seconds per pass of the course's one-resampling augmenter (``augment_dataset``) in ``tf.data``."""
     import tensorflow as tf
 
-    dataset = (tf.data.Dataset.from_tensor_slices(x).batch(batch_size).enumerate()
-               .map(lambda step, images: fused_affine(images, tf.stack([tf.cast(seed, tf.int64), step])),
-                    num_parallel_calls=tf.data.AUTOTUNE)
-               .prefetch(tf.data.AUTOTUNE))
+    labels = np.zeros(len(x), np.float32)
+    dataset = augmentation.augment_dataset(
+        tf.data.Dataset.from_tensor_slices((x, labels)).batch(batch_size), seed=seed)
     for _ in dataset.take(1):
         pass
 
@@ -171,6 +141,66 @@ def measure_fused(x, batch_size, repeats, seed):
             pass
 
     return time_passes(run_pass, repeats)
+
+
+def seed_style_batches(paths, labels, image_size, batch_size, rng):
+    """The seeds' input pipeline: every epoch, each file opened, resized and augmented in Python.
+
+    What ``ImageDataGenerator.flow_from_directory`` did, one image at a time:
+    decode the JPEG (Pillow), resize to ``image_size`` (nearest neighbour, the old
+    ``load_img`` default and the cheapest), augment (:func:`pillow_augment`),
+    stack into a float32 batch.
+    """
+    from PIL import Image
+
+    height, width = image_size
+    for start in range(0, len(paths), batch_size):
+        images = []
+        for path in paths[start:start + batch_size]:
+            with Image.open(path) as image:
+                pixels = np.asarray(image.convert("RGB").resize((width, height), Image.Resampling.NEAREST))
+            images.append(augmentation.pillow_augment(pixels, rng))
+        yield np.stack(images).astype(np.float32), labels[start:start + batch_size]
+
+
+def measure_input_pipelines(cfg, batch_size, seed):
+    """Images per second of whole input pipelines over the ``train`` split, after a first epoch.
+
+    From the JPEG files to augmented float32 batches, for an epoch after the
+    first (the steady state of a long training run): the seeds' way (decode,
+    resize and augment every image, every epoch, in Python) against
+    ``get_batches(cache=True)`` (decoded once, kept in memory) followed by the
+    augmenter, as Keras layers mapped in ``tf.data`` and as the one-resampling
+    :func:`utils.augmentation.augment_dataset`.
+    """
+    import tensorflow as tf
+
+    train = data.get_batches("train", cfg.image_size, batch_size=batch_size, cfg=cfg, cache=True)
+    paths = list(train.file_paths)
+    labels = np.array([float(Path(p).parent.name == "dogs") for p in paths], np.float32)
+    n = len(paths)
+    layers = augmentation.augmentation(seed=seed)
+    pipelines = {
+        "seeds' way: files → Pillow, per image": None,
+        "cached tf.data → Keras layers": train.map(lambda x, y: (layers(x, training=True), y),
+                                                   num_parallel_calls=tf.data.AUTOTUNE),
+        "cached tf.data → augment_dataset": augmentation.augment_dataset(train, seed=seed),
+    }
+    rates = {}
+    for name, dataset in pipelines.items():
+        if dataset is None:
+            rng = np.random.default_rng(seed)
+            start = time.perf_counter()
+            for _ in seed_style_batches(paths, labels, cfg.image_size, batch_size, rng):
+                pass
+        else:
+            for _ in dataset:   # first epoch: decodes and fills the cache
+                pass
+            start = time.perf_counter()
+            for _ in dataset:
+                pass
+        rates[name] = n / (time.perf_counter() - start)
+    return n, rates
 
 
 def measure_training(x, y, batch_size, steps, seed, image_size):
@@ -182,7 +212,7 @@ def measure_training(x, y, batch_size, steps, seed, image_size):
     figures = {}
     n = min(len(x), steps * batch_size)
     x, y = x[:n], y[:n].astype(np.float32).reshape(-1, 1)
-    for placement in ("in model", "tf.data", "none"):
+    for placement in ("in model", "tf.data", "augment_dataset", "none"):
         import keras
 
         keras.utils.set_random_seed(seed)
@@ -193,6 +223,8 @@ def measure_training(x, y, batch_size, steps, seed, image_size):
         if placement == "tf.data":
             dataset = dataset.map(lambda images, labels: (augmenter(images, training=True), labels),
                                   num_parallel_calls=tf.data.AUTOTUNE)
+        elif placement == "augment_dataset":
+            dataset = augmentation.augment_dataset(dataset, seed=seed)
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
         model.fit(dataset.take(1), epochs=1, verbose=0)  # build and trace
         start = time.perf_counter()
@@ -208,6 +240,9 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=512, help="images to augment per pass")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the profile's")
     parser.add_argument("--repeats", type=int, default=3, help="passes per method; the best counts")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="also time whole input pipelines (files to augmented batches) "
+                             "over the profile's train split")
     parser.add_argument("--train", action="store_true", help="also time fit steps of the CNN")
     parser.add_argument("--train-steps", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures there")
@@ -237,18 +272,27 @@ def main(argv=None):
         "pillow (one image at a time)": measure_pillow(x_uint8, batch_size, args.repeats, cfg.seed),
         "tf.data map (batched layers)": measure_tf_data(x, batch_size, args.repeats, cfg.seed),
         "in model (batched layers)": measure_in_model(x, batch_size, args.repeats, cfg.seed),
-        "tf.data, one fused affine (sketch)": measure_fused(x, batch_size, args.repeats, cfg.seed),
+        "tf.data, augment_dataset (1 resampling)": measure_fused(x, batch_size, args.repeats, cfg.seed),
     }
     rates = {name: n / s for name, s in seconds.items()}
     baseline = rates["pillow (one image at a time)"]
-    print(f"\n{'augmentation':32s} {'images/s':>10s} {'× Pillow':>9s}")
+    print(f"\n{'augmentation alone':40s} {'images/s':>10s} {'× Pillow':>9s}")
     for name, rate in rates.items():
-        print(f"{name:32s} {rate:10.0f} {rate / baseline:9.2f}")
+        print(f"{name:40s} {rate:10.0f} {rate / baseline:9.2f}")
 
     results = {"profile": cfg.name, "images": n, "image_size": list(cfg.image_size),
                "batch_size": batch_size, "hardware": config.hardware(),
                "augmentation_images_per_second": rates,
                "ratio_to_pillow": {name: rate / baseline for name, rate in rates.items()}}
+    if args.pipeline:
+        count, pipelines = measure_input_pipelines(cfg, batch_size, cfg.seed)
+        seeds_way = pipelines["seeds' way: files → Pillow, per image"]
+        print(f"\n{'input pipeline, ' + str(count) + ' train files':40s} {'images/s':>10s} {'× seeds':>8s}")
+        for name, rate in pipelines.items():
+            print(f"{name:40s} {rate:10.0f} {rate / seeds_way:8.2f}")
+        results["input_pipeline_images_per_second"] = pipelines
+        results["input_pipeline_ratio_to_seeds_way"] = {name: rate / seeds_way
+                                                        for name, rate in pipelines.items()}
     if args.train:
         training = measure_training(x, y, batch_size, args.train_steps, cfg.seed, cfg.image_size)
         print(f"\n{'fit of the CNN, augmentation':32s} {'images/s':>10s}")

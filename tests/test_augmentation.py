@@ -186,3 +186,130 @@ def test_pillow_augment_flip_only_mirrors():
 def test_pillow_augment_rejects_bad_input(image, rng, settings, message):
     with pytest.raises(ValueError, match=message):
         augmentation.pillow_augment(image, rng, settings)
+
+
+# --- one resampling per image: affine_transforms, random_affine, augment_dataset ---
+
+OFF = dict(rotation=0, shift=0, shear=0, zoom=0, flip=False)
+
+
+def test_random_affine_keeps_shape_and_dtype(images):
+    for batch in (images, images.astype(np.uint8)):
+        out = np.asarray(augmentation.random_affine(batch, [1, 2]))
+        assert out.shape == batch.shape and out.dtype == batch.dtype
+        assert not np.array_equal(out, batch)
+
+
+def test_random_affine_with_every_transform_off_is_the_identity(images):
+    out = np.asarray(augmentation.random_affine(images, [1, 2], **OFF))
+    np.testing.assert_array_equal(out, images)
+
+
+def test_random_affine_flip_only_mirrors_about_half_the_images():
+    batch = np.random.default_rng(1).uniform(0, 255, (32, 8, 8, 3)).astype(np.float32)
+    out = np.asarray(augmentation.random_affine(batch, [3, 4], **dict(OFF, flip=True)))
+    mirrored = [np.array_equal(o, b[:, ::-1]) for o, b in zip(out, batch)]
+    unchanged = [np.array_equal(o, b) for o, b in zip(out, batch)]
+    assert all(m != u for m, u in zip(mirrored, unchanged)), "each image is mirrored or left as is"
+    assert 8 <= sum(mirrored) <= 24
+
+
+def test_random_affine_is_reproducible_with_a_seed(images):
+    first = np.asarray(augmentation.random_affine(images, [5, 6]))
+    again = np.asarray(augmentation.random_affine(images, [5, 6]))
+    other = np.asarray(augmentation.random_affine(images, [5, 7]))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def _matrices(transforms):
+    t = np.asarray(transforms)
+    return t[:, [0, 1, 3, 4]].reshape(-1, 2, 2), t[:, [2, 5]]
+
+
+def test_affine_transforms_rotation_turns_about_the_centre_within_range():
+    transforms = augmentation.affine_transforms(64, 33, 33, [1, 2], **dict(OFF, rotation=40))
+    linear, offset = _matrices(transforms)
+    angles = np.degrees(np.arctan2(linear[:, 1, 0], linear[:, 0, 0]))
+    assert np.all(np.abs(angles) <= 40 + 1e-4) and np.ptp(angles) > 40   # spread over the range
+    np.testing.assert_allclose(np.linalg.det(linear), 1, atol=1e-5)     # a pure rotation
+    centre = np.array([16.0, 16.0])
+    np.testing.assert_allclose(linear @ centre + offset, np.tile(centre, (64, 1)), atol=1e-3)
+
+
+def test_affine_transforms_shift_moves_by_at_most_the_fraction():
+    transforms = augmentation.affine_transforms(64, 40, 100, [1, 2], **dict(OFF, shift=0.2))
+    linear, offset = _matrices(transforms)
+    np.testing.assert_allclose(linear, np.tile(np.eye(2), (64, 1, 1)), atol=1e-6)
+    assert np.all(np.abs(offset[:, 0]) <= 0.2 * 100 + 1e-4)   # x: a fraction of the width
+    assert np.all(np.abs(offset[:, 1]) <= 0.2 * 40 + 1e-4)    # y: a fraction of the height
+    assert np.abs(offset[:, 0]).max() > 10
+
+
+def test_affine_transforms_zoom_and_shear_stay_in_range():
+    linear, _ = _matrices(augmentation.affine_transforms(64, 32, 32, [1, 2], **dict(OFF, zoom=0.2)))
+    assert np.all((linear[:, 0, 0] >= 0.8 - 1e-6) & (linear[:, 0, 0] <= 1.2 + 1e-6))
+    np.testing.assert_allclose(linear[:, 0, 1], 0, atol=1e-6)
+    linear, _ = _matrices(augmentation.affine_transforms(64, 32, 32, [1, 2], **dict(OFF, shear=0.2)))
+    # rows slide sideways by at most shear · y: the x coefficient of y is in [-0.2, 0.2]
+    assert np.all(np.abs(linear[:, 0, 1]) <= 0.2 + 1e-6) and np.abs(linear[:, 0, 1]).max() > 0.1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(rotation=200), "rotation"),
+    (dict(shift=1.0), "shift"),
+    (dict(zoom=-0.1), "zoom"),
+    (dict(flip="yes"), "flip"),
+    (dict(fill_mode="mirror"), "fill_mode"),
+])
+def test_random_affine_rejects_bad_settings(images, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        augmentation.random_affine(images, [1, 2], **kwargs)
+
+
+def test_random_affine_rejects_a_single_image(images):
+    with pytest.raises(ValueError, match="batch"):
+        augmentation.random_affine(images[0], [1, 2])
+
+
+def _dataset(images):
+    import tensorflow as tf
+
+    labels = np.arange(len(images), dtype=np.float32).reshape(-1, 1)
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(2)
+    dataset.class_names = ["cats", "dogs"]
+    return dataset
+
+
+def _epoch(dataset):
+    batches = list(dataset.as_numpy_iterator())
+    return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+
+def test_augment_dataset_augments_images_and_keeps_labels_and_order(images):
+    augmented = augmentation.augment_dataset(_dataset(images), seed=1)
+    x, y = _epoch(augmented)
+    assert x.shape == images.shape and x.dtype == np.float32
+    np.testing.assert_array_equal(y.ravel(), np.arange(len(images)))
+    assert not np.array_equal(x, images)
+    assert augmented.class_names == ["cats", "dogs"]
+
+
+def test_augment_dataset_draws_new_transforms_every_epoch_reproducibly(images):
+    first_run = augmentation.augment_dataset(_dataset(images), seed=7)
+    epoch_1, epoch_2 = _epoch(first_run)[0], _epoch(first_run)[0]
+    assert not np.array_equal(epoch_1, epoch_2), "each epoch must bring new versions"
+    second_run = augmentation.augment_dataset(_dataset(images), seed=7)
+    np.testing.assert_array_equal(_epoch(second_run)[0], epoch_1)
+    np.testing.assert_array_equal(_epoch(second_run)[0], epoch_2)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(seed=1.5), "seed"),
+    (dict(seed=1, **OFF), "switched off"),
+    (dict(seed=1, shear=2), "shear"),
+    (dict(seed=1, fill_mode="mirror"), "fill_mode"),
+])
+def test_augment_dataset_rejects_bad_arguments(images, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        augmentation.augment_dataset(_dataset(images), **kwargs)

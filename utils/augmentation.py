@@ -11,6 +11,10 @@ holds:
   where the two differ;
 - :func:`augmentation`: the seeded builder of the augmenter that notebooks 04
   and 06 use;
+- :func:`random_affine` and :func:`augment_dataset`: the same transforms
+  composed into *one* affine resampling per image, as ``ImageDataGenerator``
+  did, applied to whole batches in the ``tf.data`` pipeline (faster than the
+  layer stack, which resamples once per geometric layer);
 - :func:`pillow_augment`: the seeds' way, one image at a time in Python (here
   with Pillow), the baseline of ``benchmarks/augmentation_pipeline.py`` and of
   the "written to disk once" lesson.
@@ -206,12 +210,7 @@ def augmentation(seed=None, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2,
     """
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
         raise ValueError(f"seed must be an int or None, not {seed!r}")
-    rotation = _check_number("rotation (degrees)", rotation, 0, 180)
-    shift = _check_number("shift (fraction of the image)", shift, 0, 1, high_inclusive=False)
-    shear = _check_number("shear (fraction)", shear, 0, 1)
-    zoom = _check_number("zoom (fraction)", zoom, 0, 1, high_inclusive=False)
-    if not isinstance(flip, (bool, np.bool_)):
-        raise ValueError(f"flip must be True or False, not {flip!r}")
+    rotation, shift, shear, zoom, flip = _check_settings(rotation, shift, shear, zoom, flip)
     if fill_mode not in FILL_MODES:
         raise ValueError(f"fill_mode must be one of {', '.join(FILL_MODES)}, not {fill_mode!r}")
     if not (rotation or shift or shear or zoom or flip):
@@ -340,3 +339,184 @@ def pillow_augment(image, rng, settings=None):
         result = result.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     out = np.asarray(result)
     return out.copy() if dtype == np.uint8 else out.astype(dtype)
+
+
+def _check_settings(rotation, shift, shear, zoom, flip):
+    """Validate the five settings shared by :func:`augmentation` and :func:`random_affine`."""
+    rotation = _check_number("rotation (degrees)", rotation, 0, 180)
+    shift = _check_number("shift (fraction of the image)", shift, 0, 1, high_inclusive=False)
+    shear = _check_number("shear (fraction)", shear, 0, 1)
+    zoom = _check_number("zoom (fraction)", zoom, 0, 1, high_inclusive=False)
+    if not isinstance(flip, (bool, np.bool_)):
+        raise ValueError(f"flip must be True or False, not {flip!r}")
+    return rotation, shift, shear, zoom, bool(flip)
+
+
+def affine_transforms(count, height, width, seed, rotation=40.0, shift=0.2, shear=0.2,
+                      zoom=0.2, flip=True):
+    """Random affine transforms, one per image, as ``ImageDataGenerator`` composed them.
+
+    Each transform is rotation · shift · shear · zoom about the image centre (the
+    order of Keras 1's ``ImageDataGenerator.random_transform``), followed by a
+    left-right mirror with probability 0.5 when ``flip``: all five in *one*
+    matrix, so an image is resampled once.
+
+    Parameters
+    ----------
+    count : int or scalar int tensor
+        Number of transforms (images in the batch).
+    height, width : int or scalar tensor
+        Image size in pixels.
+    seed : tensor or sequence of two ints
+        Seed of TensorFlow's *stateless* random ops, shape ``(2,)``: the same
+        seed gives the same transforms.
+    rotation, shift, shear, zoom, flip
+        As in :func:`augmentation`: degrees; fractions of the size; shear as
+        the sine of the shear angle (0.2 ≈ the seeds' 0.2 rad); zoom drawn per
+        axis from [1 − zoom, 1 + zoom]; mirror or not.
+
+    Returns
+    -------
+    tf.Tensor, shape (count, 8), float32
+        Rows ``[a0, a1, a2, b0, b1, b2, 0, 0]`` mapping an *output* pixel
+        ``(x, y)`` to the *input* point ``(a0·x + a1·y + a2, b0·x + b1·y + b2)``:
+        the format of ``tf.raw_ops.ImageProjectiveTransformV3`` and
+        ``keras.ops.image.affine_transform``.
+    """
+    import tensorflow as tf
+
+    height = tf.cast(height, tf.float32)
+    width = tf.cast(width, tf.float32)
+    draws = tf.random.stateless_uniform([7, count], seed=tf.cast(seed, tf.int64), minval=-1.0,
+                                        maxval=1.0)
+    angle = draws[0] * math.radians(rotation)
+    tx, ty = draws[1] * shift * width, draws[2] * shift * height
+    shear_angle = tf.asin(draws[3] * shear)          # rows move by shear · y
+    zx, zy = 1.0 + zoom * draws[4], 1.0 + zoom * draws[5]
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    # [[a0 a1 t0] [b0 b1 t1]] = rotation · translation · shear · zoom (output → input)
+    a0 = cos * zx
+    a1 = (-cos * tf.sin(shear_angle) - sin * tf.cos(shear_angle)) * zy
+    b0 = sin * zx
+    b1 = (-sin * tf.sin(shear_angle) + cos * tf.cos(shear_angle)) * zy
+    t0 = cos * tx - sin * ty
+    t1 = sin * tx + cos * ty
+    # about the centre: p_in = A·(p_out − c) + t + c
+    cx, cy = (width - 1.0) / 2.0, (height - 1.0) / 2.0
+    a2 = t0 + cx - a0 * cx - a1 * cy
+    b2 = t1 + cy - b0 * cx - b1 * cy
+    if flip:
+        # mirror the output: x → (width − 1) − x, folded into the same matrix
+        mirror = draws[6] < 0.0
+        a2 = tf.where(mirror, a0 * (width - 1.0) + a2, a2)
+        b2 = tf.where(mirror, b0 * (width - 1.0) + b2, b2)
+        a0 = tf.where(mirror, -a0, a0)
+        b0 = tf.where(mirror, -b0, b0)
+    zeros = tf.zeros_like(a0)
+    return tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+
+
+def random_affine(images, seed, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2, flip=True,
+                  fill_mode="nearest"):
+    """Augment a batch with ONE affine resampling per image (the old generator's way, batched).
+
+    The same five transforms as :func:`augmentation`, composed into one matrix
+    per image by :func:`affine_transforms` and applied by one TensorFlow op
+    (``ImageProjectiveTransformV3``, bilinear) on the whole batch. A stack of
+    Keras layers resamples once per geometric layer; this resamples once, so it
+    is faster and blurs less. The shear is about the centre, as in
+    ``ImageDataGenerator``.
+
+    Parameters
+    ----------
+    images : tensor, shape (batch, height, width, channels), float32 or uint8
+        E.g. a batch from :func:`utils.data.get_batches`, float32 in [0, 255].
+    seed : tensor or sequence of two ints, shape (2,)
+        Stateless seed: the same seed gives the same transforms.
+    rotation, shift, shear, zoom, flip
+        See :func:`augmentation` (all five on by default, the seeds' settings).
+    fill_mode : {"nearest", "reflect", "wrap", "constant"}, default "nearest"
+        How pixels moved in from outside the image are filled.
+
+    Returns
+    -------
+    tf.Tensor
+        Same shape and dtype as ``images``.
+
+    Raises
+    ------
+    ValueError
+        If a setting is out of range or ``fill_mode`` is unknown, or ``images``
+        is not a 4-D batch.
+    """
+    import tensorflow as tf
+
+    rotation, shift, shear, zoom, flip = _check_settings(rotation, shift, shear, zoom, flip)
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"fill_mode must be one of {', '.join(FILL_MODES)}, not {fill_mode!r}")
+    images = tf.convert_to_tensor(images)
+    if images.shape.rank != 4:
+        raise ValueError(f"images must be a batch (batch, height, width, channels), "
+                         f"not shape {tuple(images.shape)}")
+    shape = tf.shape(images)
+    transforms = affine_transforms(shape[0], shape[1], shape[2], seed, rotation, shift, shear,
+                                   zoom, flip)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=shape[1:3],
+        fill_value=tf.constant(0.0, tf.float32), interpolation="BILINEAR",
+        fill_mode=fill_mode.upper())
+
+
+def augment_dataset(dataset, seed=None, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2,
+                    flip=True, fill_mode="nearest"):
+    """Add :func:`random_affine` to a training ``tf.data`` pipeline of ``(images, labels)`` batches.
+
+    Every epoch draws new transforms (``tf.data.Dataset.random`` with
+    ``rerandomize_each_iteration=True`` gives each batch its own seed, different
+    in every pass), and the same ``seed`` repeats the same sequence of epochs,
+    even with the batches augmented in parallel.
+
+    Parameters
+    ----------
+    dataset : tf.data.Dataset
+        Yields ``(images, labels)`` with images ``(batch, h, w, 3)`` float32 in
+        [0, 255], e.g. ``get_batches("train", ..., cache=True)``. Only ever
+        augment the *training* data.
+    seed : int or None
+        ``None``: different every run.
+    rotation, shift, shear, zoom, flip, fill_mode
+        See :func:`random_affine`.
+
+    Returns
+    -------
+    tf.data.Dataset
+        The same batches, augmented, prefetched; ``class_names`` and
+        ``file_paths`` are kept when ``dataset`` has them.
+
+    Raises
+    ------
+    ValueError
+        If a setting is out of range, ``seed`` is not an int or None, or every
+        transform is switched off.
+    """
+    import tensorflow as tf
+
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ValueError(f"seed must be an int or None, not {seed!r}")
+    settings = dict(zip(("rotation", "shift", "shear", "zoom", "flip"),
+                        _check_settings(rotation, shift, shear, zoom, flip)))
+    if not any(settings.values()):
+        raise ValueError("every transform is switched off: nothing to augment "
+                         "(set rotation, shift, shear, zoom or flip)")
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"fill_mode must be one of {', '.join(FILL_MODES)}, not {fill_mode!r}")
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    augmented = (tf.data.Dataset.zip((dataset, seeds))
+                 .map(lambda batch, pair: (random_affine(batch[0], pair, fill_mode=fill_mode,
+                                                         **settings), *batch[1:]),
+                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                 .prefetch(tf.data.AUTOTUNE))
+    for attribute in ("class_names", "file_paths"):
+        if hasattr(dataset, attribute):
+            setattr(augmented, attribute, getattr(dataset, attribute))
+    return augmented
