@@ -86,11 +86,41 @@ def test_build_mlp_normalise_switch_and_output_range():
 @pytest.mark.parametrize("kwargs", [
     dict(image_size=(32,)), dict(image_size=(0, 32)), dict(image_size="32x32"),
     dict(hidden_units=()), dict(hidden_units=(768, 0)), dict(optimizer="nadamax"),
-    dict(learning_rate=-1.0),
+    dict(learning_rate=-1.0), dict(mean=[1, 2, 3]), dict(std=[1, 2, 3]),
+    dict(mean=[1, 2], std=[1, 2]), dict(mean=[1, 2, 3], std=[1, 0, 3]),
+    dict(mean=[1, float("nan"), 3], std=[1, 1, 1]), dict(dropout=1.0), dict(dropout=-0.1),
+    dict(flip="yes"),
 ])
 def test_build_mlp_rejects_bad_arguments(kwargs):
     with pytest.raises(ValueError):
         models.build_mlp(**kwargs)
+
+
+def test_build_mlp_standardises_with_the_training_mean_and_std():
+    mean, std = np.array([120.0, 110.0, 100.0]), np.array([60.0, 50.0, 40.0])
+    model = models.build_mlp((4, 4), hidden_units=(3,), mean=mean, std=std, compile=False)
+    assert model.name == "mlp_standardised"
+    assert not any(layer.name == "rescale" for layer in model.layers)
+    images = np.random.default_rng(0).uniform(0, 255, (2, 4, 4, 3)).astype("float32")
+    standardised = np.asarray(model.get_layer("standardise")(images))
+    np.testing.assert_allclose(standardised, (images - mean) / std, rtol=1e-5, atol=1e-5)
+    # the same trainable parameters as the plain MLP: standardising learns nothing
+    plain = models.build_mlp((4, 4), hidden_units=(3,), compile=False)
+    trainable = [sum(int(np.prod(w.shape)) for w in m.trainable_weights) for m in (model, plain)]
+    assert trainable[0] == trainable[1]
+
+
+def test_build_mlp_dropout_and_flip_act_only_in_training():
+    model = models.build_mlp((8, 8), hidden_units=(16, 8), dropout=0.5, flip=True, seed=3,
+                             compile=False, name="mlp_regularised")
+    assert model.name == "mlp_regularised"
+    names = [layer.name for layer in model.layers]
+    assert names[1] == "flip" and {"dropout_1", "dropout_2"} <= set(names)
+    images = np.random.default_rng(0).uniform(0, 255, (6, 8, 8, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(model(images, training=False)),
+                                  np.asarray(model(images, training=False)))
+    assert not np.allclose(np.asarray(model(images, training=True)),
+                           np.asarray(model(images, training=False)))
 
 
 # -- build_cnn ------------------------------------------------------------------

@@ -213,7 +213,8 @@ def compile_binary(model, optimizer="adam", learning_rate=None):
 
 
 def build_mlp(image_size=(32, 32), hidden_units=(768, 384), normalise=True, compile=True,
-              optimizer="adam", learning_rate=None):
+              optimizer="adam", learning_rate=None, mean=None, std=None, dropout=0.0,
+              flip=False, seed=None, name=None):
     """A multi-layer perceptron on raw pixels (seed 001): Flatten → Dense … → sigmoid.
 
     Parameters
@@ -230,21 +231,42 @@ def build_mlp(image_size=(32, 32), hidden_units=(768, 384), normalise=True, comp
         Compile with :func:`compile_binary`.
     optimizer, learning_rate
         See :func:`make_optimizer`; used only when ``compile`` is true.
+    mean, std : array-like of 3 floats, optional
+        Per-channel (R, G, B) mean and standard deviation of the *training*
+        pixels, in [0, 255] units. Given together, the model *standardises*
+        its input, ``(x − mean) / std`` (a ``Normalization`` layer, in place of
+        ``Rescaling``), so every input is centred on 0 with unit spread; the
+        default name is then ``mlp_standardised``. Compute them on the training
+        split only (``x_train.mean(axis=(0, 1, 2))``), never on test images.
+    dropout : float, default 0.0
+        Dropout rate after each hidden layer, in [0, 1).
+    flip : bool, default False
+        Mirror each training image left-right with probability 0.5
+        (``RandomFlip``; active only in training, see notebook 04).
+    seed : int, optional
+        Seed of the flip and dropout layers.
+    name : str, optional
+        Model name (the model id); default ``mlp_pixels``, ``mlp_unscaled`` or
+        ``mlp_standardised`` as above.
 
     Returns
     -------
     keras.Model
-        Named ``mlp_pixels`` (or ``mlp_unscaled``); input ``(batch, h, w, 3)``
-        float32 in [0, 255], output ``(batch, 1)`` = P(dog).
-        With (32, 32) and (768, 384): 3,073·768 + 769·384 + 385 = 2,655,233
-        parameters.
+        Input ``(batch, h, w, 3)`` float32 in [0, 255], output ``(batch, 1)``
+        = P(dog). With (32, 32) and (768, 384): 3,073·768 + 769·384 + 385 =
+        2,655,745 trainable parameters (standardising, dropout and flipping add
+        none).
 
     Raises
     ------
     ValueError
-        If ``image_size`` or ``hidden_units`` is not made of positive integers.
+        If ``image_size`` or ``hidden_units`` is not made of positive integers,
+        only one of ``mean`` and ``std`` is given, either is not 3 finite
+        numbers (``std`` > 0), ``dropout`` is outside [0, 1) or ``flip`` is not
+        a bool.
     """
     import keras
+    import numpy as np
     from keras import layers
 
     height, width = _check_image_size(image_size)
@@ -252,14 +274,36 @@ def build_mlp(image_size=(32, 32), hidden_units=(768, 384), normalise=True, comp
     if not units or any(isinstance(u, bool) or not (isinstance(u, int) or _is_integer(u)) or u < 1
                         for u in units):
         raise ValueError(f"hidden_units must be one or more positive integers, not {hidden_units!r}")
-    model_id = "mlp_pixels" if normalise else "mlp_unscaled"
+    if (mean is None) != (std is None):
+        raise ValueError("give both mean and std (per-channel, from the training images), or neither")
+    standardise = mean is not None
+    if standardise:
+        mean, std = (np.asarray(v, dtype="float64").reshape(-1) for v in (mean, std))
+        if mean.shape != (3,) or std.shape != (3,):
+            raise ValueError(f"mean and std must hold 3 numbers (R, G, B), not {mean.size} and {std.size}")
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
+            raise ValueError("mean must be finite and std finite and positive")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a fraction in [0, 1), not {dropout!r}")
+    if not isinstance(flip, bool):
+        raise ValueError(f"flip must be True or False, not {flip!r}")
+    if name is None:
+        name = "mlp_standardised" if standardise else "mlp_pixels" if normalise else "mlp_unscaled"
     inputs = keras.Input(shape=(height, width, 3), name="image")
-    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs) if normalise else inputs
+    x = inputs
+    if flip:
+        x = layers.RandomFlip("horizontal", seed=seed, name="flip")(x)
+    if standardise:
+        x = layers.Normalization(mean=mean, variance=std ** 2, name="standardise")(x)
+    elif normalise:
+        x = layers.Rescaling(1.0 / 255, name="rescale")(x)
     x = layers.Flatten(name="flatten")(x)
     for index, n_units in enumerate(units, start=1):
         x = layers.Dense(int(n_units), activation="relu", name=f"dense_{index}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, seed=seed, name=f"dropout_{index}")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="p_dog")(x)
-    model = keras.Model(inputs, outputs, name=model_id)
+    model = keras.Model(inputs, outputs, name=name)
     if compile:
         compile_binary(model, optimizer, learning_rate)
     return model
