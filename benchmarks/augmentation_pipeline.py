@@ -126,7 +126,7 @@ def measure_in_model(x, batch_size, repeats, seed):
     return time_passes(run_pass, repeats)
 
 
-def measure_fused(x, batch_size, repeats, seed):
+def measure_augment_dataset(x, batch_size, repeats, seed):
     """Seconds per pass of the course's one-resampling augmenter (``augment_dataset``) in ``tf.data``."""
     import tensorflow as tf
 
@@ -272,7 +272,7 @@ def main(argv=None):
         "pillow (one image at a time)": measure_pillow(x_uint8, batch_size, args.repeats, cfg.seed),
         "tf.data map (batched layers)": measure_tf_data(x, batch_size, args.repeats, cfg.seed),
         "in model (batched layers)": measure_in_model(x, batch_size, args.repeats, cfg.seed),
-        "tf.data, augment_dataset (1 resampling)": measure_fused(x, batch_size, args.repeats, cfg.seed),
+        "tf.data, augment_dataset (1 resampling)": measure_augment_dataset(x, batch_size, args.repeats, cfg.seed),
     }
     rates = {name: n / s for name, s in seconds.items()}
     baseline = rates["pillow (one image at a time)"]

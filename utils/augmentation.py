@@ -150,6 +150,35 @@ def _check_number(name, value, low, high, *, high_inclusive=True):
     return float(value)
 
 
+def _check_settings(rotation, shift, shear, zoom, flip, fill_mode, *, seed=None,
+                    require_any=True):
+    """Validate the settings shared by :func:`augmentation`, :func:`random_affine` and
+    :func:`augment_dataset`; return them as a dict of keyword arguments.
+
+    Raises ValueError if ``seed`` is not an int or None, a setting is out of
+    range, ``fill_mode`` is unknown, or (with ``require_any``) every transform
+    is switched off.
+    """
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise ValueError(f"seed must be an int or None, not {seed!r}")
+    settings = dict(
+        rotation=_check_number("rotation (degrees)", rotation, 0, 180),
+        shift=_check_number("shift (fraction of the image)", shift, 0, 1, high_inclusive=False),
+        shear=_check_number("shear (fraction)", shear, 0, 1),
+        zoom=_check_number("zoom (fraction)", zoom, 0, 1, high_inclusive=False),
+    )
+    if not isinstance(flip, (bool, np.bool_)):
+        raise ValueError(f"flip must be True or False, not {flip!r}")
+    settings["flip"] = bool(flip)
+    if fill_mode not in FILL_MODES:
+        raise ValueError(f"fill_mode must be one of {', '.join(FILL_MODES)}, not {fill_mode!r}")
+    if require_any and not any(settings.values()):
+        raise ValueError("every transform is switched off: nothing to augment "
+                         "(set rotation, shift, shear, zoom or flip)")
+    settings["fill_mode"] = fill_mode
+    return settings
+
+
 def augmentation(seed=None, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2,
                  flip=True, fill_mode="nearest", name="augmentation"):
     """Build the seeds' augmentation as a seeded stack of Keras 3 layers.
@@ -208,14 +237,8 @@ def augmentation(seed=None, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2,
     >>> augmenter = augmentation(seed=42)
     >>> augmented = augmenter(images, training=True)   # doctest: +SKIP
     """
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"seed must be an int or None, not {seed!r}")
-    rotation, shift, shear, zoom, flip = _check_settings(rotation, shift, shear, zoom, flip)
-    if fill_mode not in FILL_MODES:
-        raise ValueError(f"fill_mode must be one of {', '.join(FILL_MODES)}, not {fill_mode!r}")
-    if not (rotation or shift or shear or zoom or flip):
-        raise ValueError("every transform is switched off: nothing to augment "
-                         "(set rotation, shift, shear, zoom or flip)")
+    settings = _check_settings(rotation, shift, shear, zoom, flip, fill_mode, seed=seed)
+    rotation, shift, shear, zoom = (settings[k] for k in ("rotation", "shift", "shear", "zoom"))
 
     import keras
 
@@ -341,17 +364,6 @@ def pillow_augment(image, rng, settings=None):
     return out.copy() if dtype == np.uint8 else out.astype(dtype)
 
 
-def _check_settings(rotation, shift, shear, zoom, flip):
-    """Validate the five settings shared by :func:`augmentation` and :func:`random_affine`."""
-    rotation = _check_number("rotation (degrees)", rotation, 0, 180)
-    shift = _check_number("shift (fraction of the image)", shift, 0, 1, high_inclusive=False)
-    shear = _check_number("shear (fraction)", shear, 0, 1)
-    zoom = _check_number("zoom (fraction)", zoom, 0, 1, high_inclusive=False)
-    if not isinstance(flip, (bool, np.bool_)):
-        raise ValueError(f"flip must be True or False, not {flip!r}")
-    return rotation, shift, shear, zoom, bool(flip)
-
-
 def affine_transforms(count, height, width, seed, rotation=40.0, shift=0.2, shear=0.2,
                       zoom=0.2, flip=True):
     """Random affine transforms, one per image, as ``ImageDataGenerator`` composed them.
@@ -451,16 +463,14 @@ def random_affine(images, seed, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2, f
     """
     import tensorflow as tf
 
-    rotation, shift, shear, zoom, flip = _check_settings(rotation, shift, shear, zoom, flip)
-    if fill_mode not in FILL_MODES:
-        raise ValueError(f"fill_mode must be one of {', '.join(FILL_MODES)}, not {fill_mode!r}")
+    settings = _check_settings(rotation, shift, shear, zoom, flip, fill_mode, require_any=False)
+    fill_mode = settings.pop("fill_mode")
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4:
         raise ValueError(f"images must be a batch (batch, height, width, channels), "
                          f"not shape {tuple(images.shape)}")
     shape = tf.shape(images)
-    transforms = affine_transforms(shape[0], shape[1], shape[2], seed, rotation, shift, shear,
-                                   zoom, flip)
+    transforms = affine_transforms(shape[0], shape[1], shape[2], seed, **settings)
     return tf.raw_ops.ImageProjectiveTransformV3(
         images=images, transforms=transforms, output_shape=shape[1:3],
         fill_value=tf.constant(0.0, tf.float32), interpolation="BILINEAR",
@@ -501,19 +511,10 @@ def augment_dataset(dataset, seed=None, rotation=40.0, shift=0.2, shear=0.2, zoo
     """
     import tensorflow as tf
 
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise ValueError(f"seed must be an int or None, not {seed!r}")
-    settings = dict(zip(("rotation", "shift", "shear", "zoom", "flip"),
-                        _check_settings(rotation, shift, shear, zoom, flip)))
-    if not any(settings.values()):
-        raise ValueError("every transform is switched off: nothing to augment "
-                         "(set rotation, shift, shear, zoom or flip)")
-    if fill_mode not in FILL_MODES:
-        raise ValueError(f"fill_mode must be one of {', '.join(FILL_MODES)}, not {fill_mode!r}")
+    settings = _check_settings(rotation, shift, shear, zoom, flip, fill_mode, seed=seed)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
     augmented = (tf.data.Dataset.zip((dataset, seeds))
-                 .map(lambda batch, pair: (random_affine(batch[0], pair, fill_mode=fill_mode,
-                                                         **settings), *batch[1:]),
+                 .map(lambda batch, pair: (random_affine(batch[0], pair, **settings), *batch[1:]),
                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
                  .prefetch(tf.data.AUTOTUNE))
     for attribute in ("class_names", "file_paths"):

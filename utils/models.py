@@ -146,6 +146,13 @@ def _check_image_size(image_size) -> tuple[int, int]:
     return int(height), int(width)
 
 
+def _check_dropout(rate):
+    """Return ``rate`` if it is a fraction in [0, 1); raise ValueError otherwise."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise ValueError(f"dropout must be a fraction in [0, 1), not {rate!r}")
+    return rate
+
+
 def make_optimizer(optimizer="adam", learning_rate=None):
     """A fresh Keras optimizer from its name (or return an optimizer object as is).
 
@@ -283,8 +290,7 @@ def build_mlp(image_size=(32, 32), hidden_units=(768, 384), normalise=True, comp
             raise ValueError(f"mean and std must hold 3 numbers (R, G, B), not {mean.size} and {std.size}")
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std)) and np.all(std > 0)):
             raise ValueError("mean must be finite and std finite and positive")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a fraction in [0, 1), not {dropout!r}")
+    _check_dropout(dropout)
     if not isinstance(flip, bool):
         raise ValueError(f"flip must be True or False, not {flip!r}")
     if name is None:
@@ -364,9 +370,7 @@ def build_cnn(image_size, variant="improved", dropout=None, compile=True, optimi
     height, width = _check_image_size(image_size)
     if variant not in CNN_VARIANTS:
         raise ValueError(f"unknown CNN variant {variant!r}: choose one of {', '.join(CNN_VARIANTS)}")
-    rate = 0.5 if dropout is None else dropout
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-        raise ValueError(f"dropout must be a fraction in [0, 1), not {dropout!r}")
+    rate = 0.5 if dropout is None else _check_dropout(dropout)
     minimum = 22 if variant == "seed" else 46   # every block's output at least 1×1
     if min(height, width) < minimum:
         raise ValueError(f"the {variant!r} CNN needs images of at least {minimum}×{minimum} pixels, "
