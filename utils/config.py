@@ -168,7 +168,7 @@ _PROFILES = {
         train_per_class=1000,
         valid_per_class=500,
         test_per_class=500,
-        epochs=dict(mlp=20, cnn=20, cnn_aug=60, vgg16_head=3, vgg16_finetune=2),
+        epochs=dict(mlp=20, cnn=30, cnn_aug=60, vgg16_head=3, vgg16_finetune=2),
         batch_size=32,
         image_size=(128, 128),
         test1_limit=500,
