@@ -21,6 +21,20 @@ ifdef DOGSCATS_ARCHIVE
   export DOGSCATS_ARCHIVE := $(abspath $(DOGSCATS_ARCHIVE))
 endif
 
+# Tests never touch the project's data/ or results/: each `make test`/`unit`/`notebooks`
+# prepares into a fresh temporary folder (deleted at the end), shared by the unit tests'
+# fixtures (DOGSCATS_TEST_DATA) and the notebooks nbval runs (DOGSCATS_DATA, DOGSCATS_RESULTS).
+define in_test_dirs
+	@tmp="$$(mktemp -d "$${TMPDIR:-/tmp}/dogscats-test.XXXXXX")" && trap 'rm -rf "$$tmp"' EXIT && \
+	echo "test data and results in $$tmp (deleted at the end)" && \
+	DOGSCATS_PROFILE=smoke DOGSCATS_DATA="$$tmp/data" DOGSCATS_RESULTS="$$tmp/results" \
+	DOGSCATS_TEST_DATA="$$tmp/data" $(TEST_ARCHIVE) $(1)
+endef
+
+# The kernels of `make lab` stay quiet about TensorFlow's start-up (as `make course`'s):
+# TF_CPP_MIN_LOG_LEVEL=0 make lab shows those messages again.
+TF_CPP_MIN_LOG_LEVEL ?= 2
+
 .PHONY: course test unit notebooks lab clean-results env help
 
 help:
@@ -40,18 +54,18 @@ course: $(STAMP)
 	$(PY) -m utils.runner
 
 test: $(STAMP)
-	DOGSCATS_PROFILE=smoke $(TEST_ARCHIVE) $(PY) -m pytest -p no:cacheprovider \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks
+	$(call in_test_dirs,$(PY) -m pytest -p no:cacheprovider \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks)
 
 unit: $(STAMP)
-	DOGSCATS_PROFILE=smoke $(TEST_ARCHIVE) $(PY) -m pytest -p no:cacheprovider tests
+	$(call in_test_dirs,$(PY) -m pytest -p no:cacheprovider tests)
 
 notebooks: $(STAMP)
-	DOGSCATS_PROFILE=smoke $(TEST_ARCHIVE) $(PY) -m pytest -p no:cacheprovider \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks
+	$(call in_test_dirs,$(PY) -m pytest -p no:cacheprovider \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	TF_CPP_MIN_LOG_LEVEL=$(TF_CPP_MIN_LOG_LEVEL) $(VENV)/bin/jupyter lab notebooks/
 
 clean-results:
 	rm -rf results/

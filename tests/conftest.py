@@ -1,4 +1,11 @@
-"""Shared fixtures: where the real images are, a prepared smoke split, image makers."""
+"""Shared fixtures: where the real images are, a prepared smoke split, image makers.
+
+No test writes into the project's ``data/`` or ``results/``: for the whole
+session ``DOGSCATS_DATA`` and ``DOGSCATS_RESULTS`` point to temporary folders
+unless the caller set them (``make test`` does, to a temporary folder of its
+own), and :func:`prepared_smoke` prepares into ``DOGSCATS_TEST_DATA`` (set by
+``make test`` so the notebooks reuse that split) or a temporary folder.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +28,8 @@ def _real_archive() -> Path | None:
         return path if path.exists() else None
     if SHARED_DATA.is_dir():
         return SHARED_DATA
-    found = sources.find_source(config.get_profile("smoke"))
+    # raw data a learner dropped into the project (only read)
+    found = sources.find_source(config.get_profile("smoke", data_dir=config.PROJECT_ROOT / "data"))
     return found[0] if found else None
 
 
@@ -38,10 +46,83 @@ def real_archive() -> Path:
     return path
 
 
+_PROTECTED = ("data", "results")
+
+
+def _snapshot() -> dict:
+    """Every file of the project's data/ and results/: size and modification time."""
+    found = {}
+    for name in _PROTECTED:
+        for root, _dirs, names in os.walk(config.PROJECT_ROOT / name):
+            for file_name in names:
+                path = Path(root) / file_name
+                try:
+                    info = path.stat()
+                except OSError:
+                    continue
+                found[str(path.relative_to(config.PROJECT_ROOT))] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+def pytest_sessionstart(session):
+    session.config._project_files = _snapshot()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the session if any test wrote into the project's data/ or results/."""
+    before = getattr(session.config, "_project_files", None)
+    if before is None:
+        return
+    after = _snapshot()
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    if changed:
+        listed = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        print(f"\nTests wrote into the project's data/ or results/: {listed}. "
+              "Use tmp_path or a temporary DOGSCATS_DATA/DOGSCATS_RESULTS.")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that needs the real images carries the ``real_data`` marker."""
+    for item in items:
+        if "real_archive" in getattr(item, "fixturenames", ()) or \
+                "prepared_smoke" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_data)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outputs_outside_the_project(tmp_path_factory):
+    """``DOGSCATS_DATA``/``DOGSCATS_RESULTS`` in temporary folders when the caller set none."""
+    added = []
+    for variable, name in (("DOGSCATS_DATA", "data"), ("DOGSCATS_RESULTS", "results")):
+        if not os.environ.get(variable):
+            os.environ[variable] = str(tmp_path_factory.mktemp(name))
+            added.append(variable)
+    yield
+    for variable in added:
+        os.environ.pop(variable, None)
+
+
 @pytest.fixture(scope="session")
-def prepared_smoke(real_archive) -> config.Profile:
-    """A smoke-profile cfg whose split is prepared from the real images (in data/, reused)."""
-    cfg = config.get_profile("smoke")
+def test_data_dir(tmp_path_factory) -> Path:
+    """The data folder the real-data tests prepare into: never the project's ``data/``.
+
+    ``DOGSCATS_TEST_DATA`` when set (``make test`` shares it with the notebooks),
+    else a fresh temporary folder.
+    """
+    given = os.environ.get("DOGSCATS_TEST_DATA")
+    if given:
+        path = Path(given).expanduser().resolve()
+        if path != (config.PROJECT_ROOT / "data").resolve():
+            return path
+    return tmp_path_factory.mktemp("prepared")
+
+
+@pytest.fixture(scope="session")
+def prepared_smoke(real_archive, test_data_dir, tmp_path_factory) -> config.Profile:
+    """A smoke-profile cfg whose split is prepared from the real images, in a test folder."""
+    cfg = config.get_profile("smoke", data_dir=test_data_dir,
+                             results_dir=tmp_path_factory.mktemp("results"))
     data.prepare(cfg, source=real_archive, progress=False)
     return cfg
 

@@ -256,7 +256,143 @@ def test_predict_p_dog_batches_and_checks():
     images = np.random.default_rng(0).uniform(0, 255, (5, 4, 4, 3)).astype(np.float32)
     p_dog = predict.predict_p_dog(model, images, batch_size=2)
     assert p_dog.shape == (5,) and p_dog.dtype == np.float32
-    np.testing.assert_allclose(p_dog, np.asarray(model(images))[:, 0], rtol=1e-5)
+    np.testing.assert_allclose(p_dog, np.asarray(model(images))[:, 0], rtol=1e-5, atol=1e-7)
     assert predict.predict_p_dog(model, np.zeros((0, 4, 4, 3))).shape == (0,)
     with pytest.raises(ValueError, match=r"\(n, h, w, 3\)"):
         predict.predict_p_dog(model, np.zeros((4, 4, 3)))
+
+
+# --------------------------------------------------------------------------- hostile inputs
+def _silent_server(trickle: bool = False):
+    """A server on 127.0.0.1 that never answers (or answers one byte at a time, forever)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    stop = threading.Event()
+
+    def serve():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            if trickle:
+                connection.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: image/jpeg\r\n\r\n")
+                while not stop.is_set():
+                    try:
+                        connection.sendall(b"\xff")
+                    except OSError:
+                        break
+                    stop.wait(0.1)
+            else:
+                stop.wait()
+            connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return server, stop
+
+
+@pytest.mark.parametrize("trickle", [False, True], ids=["never-answers", "trickles-forever"])
+def test_a_url_that_times_out_gives_a_connection_error_quickly(monkeypatch, trickle):
+    import time
+
+    server, stop = _silent_server(trickle)
+    monkeypatch.setattr(predict, "URL_TIMEOUT", 0.8)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectionError, match=r"within 0.8 s.*my_photos"):
+            predict.predict_image(MeanRedModel(), f"http://127.0.0.1:{server.getsockname()[1]}/cat.jpg")
+    finally:
+        stop.set()
+        server.close()
+    assert time.monotonic() - started < 5
+
+
+def test_a_100_megapixel_jpeg_is_decoded_reduced_without_a_large_array(tmp_path):
+    """Run in a fresh process to measure its peak memory: far below the 300 MB of the full image."""
+    import os
+    import subprocess
+    import sys
+
+    from utils import config
+
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("measures memory with Linux's /proc")
+    path = tmp_path / "huge.jpg"
+    Image.new("RGB", (10_000, 10_000), (200, 30, 30)).save(path, "JPEG", quality=80)
+    # VmHWM: this process's peak memory (ru_maxrss would include the parent's, kept across exec)
+    code = ("import re, sys\nfrom utils import predict\n"
+            "a = predict.decode_image(open(sys.argv[1], 'rb').read())\n"
+            "peak = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+            "print(a.shape[0], a.shape[1], int(a[..., 0].mean()), int(peak) // 1024)")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                            env={**__import__("os").environ, "PYTHONPATH": str(config.PROJECT_ROOT)},
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    height, width, red, peak_mb = (int(v) for v in result.stdout.split())
+    assert 1024 <= height < 10_000 and 1024 <= width < 10_000, "decoded at a reduced scale"
+    assert red > 180
+    assert peak_mb < 200, f"peak memory {peak_mb} MB"
+
+
+def test_a_huge_image_that_cannot_be_reduced_is_refused_clearly():
+    content = _encode(Image.new("1", (10_000, 10_000)), "PNG")  # 100 MP, 1 bit per pixel
+    with pytest.raises(ValueError, match=r"image too large: 10000 x 10000 pixels \(100 MP\)"):
+        predict.decode_image(content)
+
+
+def test_png_transparency_is_composited_on_white_as_in_preparation(tmp_path):
+    from utils import data
+
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[..., 0] = 255          # red...
+    rgba[:, 10:, 3] = 255       # ...opaque on the right, transparent on the left
+    content = _encode(Image.fromarray(rgba, "RGBA"), "PNG")
+    ours = predict.decode_image(content)
+    assert (ours[:, :10] == 255).all() and (ours[:, 10:] == (255, 0, 0)).all()
+    source, written = tmp_path / "cat.1.png", tmp_path / "cat.1.jpg"
+    source.write_bytes(content)
+    check = data.check_image(source)
+    data._write_image(source, check, written)
+    prepared = np.asarray(Image.open(written).convert("RGB"), dtype=float)
+    assert np.abs(prepared - ours).mean() < 3, "preparation and prediction see the same pixels"
+    palette = Image.fromarray(rgba, "RGBA").convert("P")
+    palette.info["transparency"] = 0
+    assert predict.decode_image(_encode(palette, "PNG", transparency=0)).shape == (20, 20, 3)
+
+
+def test_an_mpo_from_a_phone_gives_its_first_frame(tmp_path):
+    from utils import data
+
+    first, second = Image.new("RGB", (32, 24), (250, 0, 0)), Image.new("RGB", (32, 24), (0, 0, 250))
+    buffer = io.BytesIO()
+    first.save(buffer, "MPO", save_all=True, append_images=[second])
+    content = buffer.getvalue()
+    assert Image.open(io.BytesIO(content)).format == "MPO"
+    array = predict.decode_image(content)
+    assert array.shape == (24, 32, 3) and array[..., 0].mean() > 200 and array[..., 2].mean() < 50
+    path = tmp_path / "cat.7.jpg"
+    path.write_bytes(content)
+    check = data.check_image(path)
+    assert check.ok and check.needs_conversion, "preparation accepts it too, as a re-encoded JPEG"
+
+
+def test_heic_says_how_to_convert_it(tmp_path):
+    from utils import images
+
+    content = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 200
+    if images._register_heif():
+        pytest.skip("pillow-heif is installed: HEIC files are read")
+    with pytest.raises(ValueError, match="HEIC.*convert it to JPEG.*pillow-heif"):
+        predict.decode_image(content)
+    from utils import data
+
+    path = tmp_path / "cat.3.jpg"
+    path.write_bytes(content)
+    check = data.check_image(path)
+    assert not check.ok and "HEIC" in check.reason

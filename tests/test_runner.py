@@ -437,3 +437,185 @@ def test_real_kernels_ok_skip_and_failure(tmp_path, monkeypatch):
     assert (tmp_path / "logs" / "ok.log").is_file(), "the kernel's own messages go to a log"
     html = runner.export_html(outcomes["fail"].notebook)
     assert "broken on purpose" in html
+
+
+# --------------------------------------------------------------------------- resume key
+def test_an_upgrade_or_another_backend_reruns_everything_saying_which(course, monkeypatch):
+    from utils import runstate
+
+    root, cfg = course
+    monkeypatch.setattr(runstate.config, "versions",
+                        lambda: {"tensorflow": "2.20.0", "keras": "3.11.0"})
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    run(course, FakeExecutor())
+    monkeypatch.setattr(runstate.config, "versions",
+                        lambda: {"tensorflow": "2.20.0", "keras": "3.12.0"})
+    upgraded, stream = FakeExecutor(), io.StringIO()
+    runner.run_course(cfg, notebooks_dir=root / "notebooks", project_root=root, executor=upgraded,
+                      html_exporter=fake_html, progress=runner.Progress(stream))
+    assert len(upgraded.calls) == 5
+    assert "00_setup (changed: keras 3.11.0 → 3.12.0)" in stream.getvalue()
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    other, stream = FakeExecutor(), io.StringIO()
+    runner.run_course(cfg, notebooks_dir=root / "notebooks", project_root=root, executor=other,
+                      html_exporter=fake_html, progress=runner.Progress(stream))
+    assert len(other.calls) == 5 and "backend tensorflow → jax" in stream.getvalue()
+    same = FakeExecutor()
+    run(course, same)
+    assert same.calls == []
+
+
+def test_keras_backend_name_follows_keras_rules(tmp_path):
+    from utils import runstate
+
+    assert runstate.keras_backend_name({"KERAS_BACKEND": "torch"}) == "torch"
+    home = tmp_path / "kh"
+    assert runstate.keras_backend_name({"KERAS_HOME": str(home)}) == "tensorflow"
+    home.mkdir()
+    (home / "keras.json").write_text('{"backend": "jax", "floatx": "float32"}')
+    assert runstate.keras_backend_name({"KERAS_HOME": str(home)}) == "jax"
+    (home / "keras.json").write_text("not json")
+    assert runstate.keras_backend_name({"KERAS_HOME": str(home)}) == "tensorflow"
+
+
+def test_the_resume_key_holds_versions_and_the_manifest(course):
+    root, cfg = course
+    notebook = root / "notebooks" / "02_mlp.ipynb"
+    prints = runner.fingerprint(notebook, cfg, "", root)
+    assert prints["versions"].startswith("python ") and ", backend " in prints["versions"]
+    assert prints["manifest"] == "none"
+    cfg.dataset_dir.mkdir(parents=True)
+    (cfg.dataset_dir / "manifest.csv").write_text("file\n")
+    assert runner.fingerprint(notebook, cfg, "", root)["manifest"] != "none"
+
+
+# --------------------------------------------------------------------------- progress
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_line_moves_during_a_long_cell_on_a_terminal():
+    import time
+
+    stream = _Terminal()
+    progress = runner.Progress(stream, interval=0.05)
+    progress.start("[3/8] 03_cnn (first run)")
+    progress.label = "[3/8] 03_cnn"
+    progress.cell(20, 26)
+    progress.cell(20, 26, detail="epoch 3/30")
+    time.sleep(0.4)
+    progress.done("[3/8] 03_cnn: ok in 1 s")
+    redraws = stream.getvalue().split("\r\033[K")
+    moving = [r for r in redraws if r.startswith("[3/8] 03_cnn: cell 20/26") and "epoch 3/30" in r]
+    assert len(moving) >= 4, "redrawn every interval while the cell runs"
+    assert stream.getvalue().endswith("[3/8] 03_cnn: ok in 1 s\n")
+    time.sleep(0.15)
+    assert stream.getvalue().endswith("ok in 1 s\n"), "no update after the notebook ended"
+
+
+def test_progress_status_shows_elapsed_time_and_epoch():
+    progress = runner.Progress(io.StringIO(), interval=60)
+    progress.label, progress.where, progress.detail = "[3/8] 03_cnn", "cell 20/26", "epoch 3/30"
+    progress.started, progress.cell_started = 0.0, 17.0
+    assert progress.status(now=617.0) == ("[3/8] 03_cnn: cell 20/26 · 10 min 17 s "
+                                          "(this cell 10 min 00 s) · epoch 3/30")
+
+
+def test_progress_in_a_log_is_sparse():
+    import time
+
+    stream = io.StringIO()
+    progress = runner.Progress(stream, interval=0.1)
+    progress.start("[1/1] 03_cnn")
+    progress.cell(1, 2)
+    for epoch in range(1, 30):
+        progress.cell(1, 2, detail=f"epoch {epoch}/30")  # no line of its own in a log
+    time.sleep(0.35)
+    progress.done("done")
+    lines = stream.getvalue().splitlines()
+    still = [line for line in lines if "still running" in line]
+    assert 2 <= len(still) <= 4 and "epoch 29/30" in still[-1]
+    assert len(lines) <= 8
+
+
+def test_epoch_of_reads_keras_lines():
+    assert runner.epoch_of("Epoch 1/30\n63/63 - 4s - loss: 0.69\nEpoch 2/30\n") == "epoch 2/30"
+    assert runner.epoch_of("loss: 0.5") is None
+
+
+# --------------------------------------------------------------------------- clean output
+def test_a_skip_shows_its_message_alone_in_the_notebook():
+    nb = _notebook("x")
+    nb.cells[1].outputs = [nbformat.v4.new_output(
+        "error", ename="WeightsUnavailableError", evalue=config.SKIP_MARKER + "needs weights",
+        traceback=["Traceback ...", "ConnectionRefusedError: [Errno 111]",
+                   "During handling of the above exception, another exception occurred:"])]
+    assert runner.clean_skip_outputs(nb) == 1
+    assert nb.cells[1].outputs[0]["traceback"] == [
+        "WeightsUnavailableError: " + config.SKIP_MARKER + "needs weights"]
+
+
+def test_lesson_skipped_hides_the_errors_behind_it():
+    import traceback
+
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError as error:
+            raise config.LessonSkipped("needs ImageNet weights") from error
+    except config.LessonSkipped as skip:
+        caught = skip
+    assert caught._render_traceback_() == ["LessonSkipped: " + config.SKIP_MARKER
+                                           + "needs ImageNet weights"]
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except OSError:
+            raise config.LessonSkipped("offline")
+    except config.LessonSkipped as skip:
+        text = "".join(traceback.format_exception(skip))
+    assert "ConnectionRefusedError" not in text and "During handling" not in text
+
+
+def test_quiet_kernel_environment_keeps_what_the_user_set():
+    env = {"TF_CPP_MIN_LOG_LEVEL": "0"}
+    added = runner.quiet_kernel_environment(env)
+    assert env["TF_CPP_MIN_LOG_LEVEL"] == "0" and "TF_CPP_MIN_LOG_LEVEL" not in added
+    assert env["GRPC_VERBOSITY"] == "ERROR"
+
+
+@pytest.mark.slow
+def test_executed_html_is_clean_tensorflow_quiet_and_a_skip_alone(tmp_path, monkeypatch):
+    """A real kernel: TensorFlow imported, Keras epochs printed, a skip raised from socket errors."""
+    monkeypatch.setenv("PYTHONPATH", str(config.PROJECT_ROOT))
+    for name in runner.QUIET_KERNEL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    runner.quiet_kernel_environment()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# t"),
+        nbformat.v4.new_code_cell("import tensorflow as tf\nimport keras\n"
+                                  "print(tf.constant([1.0, 2.0]).numpy().sum())"),
+        nbformat.v4.new_code_cell("import time\nfor e in (1, 2):\n"
+                                  "    print(f'Epoch {e}/2', flush=True)\n    time.sleep(0.5)"),
+        nbformat.v4.new_code_cell(
+            "import socket\nfrom utils import config\ntry:\n"
+            "    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
+            "except OSError as error:\n"
+            "    raise config.LessonSkipped('needs the ImageNet weights: put them in ~/.keras/models') "
+            "from error"),
+    ]
+    path = tmp_path / "05_vgg16.ipynb"
+    nbformat.write(nb, path)
+    seen = []
+    outcome = runner.nbclient_executor(
+        path, cwd=tmp_path, timeout=300, log_path=tmp_path / "logs" / "05.log",
+        progress=lambda i, n, detail=None: seen.append((i, n, detail)))
+    assert outcome.status == runner.SKIPPED and outcome.cell == 4
+    assert (2, 3, "epoch 2/2") in seen, "the epoch printed by a running cell reaches the progress line"
+    page = runner.export_html(outcome.notebook)
+    assert "needs the ImageNet weights" in page and "3.0" in page
+    for noise in ("oneDNN", "absl", "Traceback", "ConnectionRefusedError", "During handling",
+                  "cuda", "I0000", "E0000"):
+        assert noise not in page, noise

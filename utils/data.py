@@ -30,13 +30,18 @@ from pathlib import Path
 
 import numpy as np
 
-from utils import config, files, sources
+from utils import config, files, images, sources
 
 #: Version of the split rules; bump it to force every learner's split to be rebuilt.
 SPLIT_VERSION = 1
 
 #: Image formats accepted (after decoding with Pillow); others are quarantined.
-ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "WEBP")
+ACCEPTED_FORMATS = images.ACCEPTED_FORMATS
+#: A JPEG at least twice this size (width, height) is checked at a reduced scale
+#: (its whole file is still decoded), so a 100-megapixel photo costs little memory.
+CHECK_REDUCE_TO = (4096, 4096)
+#: File in ``data/`` that serialises :func:`prepare` between processes.
+PREPARE_LOCK = ".prepare.lock"
 #: Most images of each class in the valid and in the test split of ``full``.
 HELD_OUT_PER_CLASS = 500
 SPLITS = ("train", "valid", "test")
@@ -157,6 +162,9 @@ def require_prepared(cfg: config.Profile | None = None) -> None:
 def check_image(path) -> ImageCheck:
     """Decode one file fully and say whether it can enter the split.
 
+    Decoding is :func:`utils.images.decode`, the one decoder the course has
+    (``predict_image`` uses it too).
+
     Parameters
     ----------
     path : str or pathlib.Path
@@ -165,14 +173,15 @@ def check_image(path) -> ImageCheck:
     -------
     ImageCheck
         ``ok=False`` with a ``reason`` for an empty file, a file that is not an
-        image, an unsupported format, or a truncated/corrupt image. Grayscale,
-        CMYK, palette and RGBA images, non-JPEG formats and EXIF-rotated photos
-        are accepted with ``needs_conversion=True`` (re-encoded as RGB JPEG).
-        ``sha256`` is the hex digest of the file's bytes.
+        image, an unsupported format (HEIC without ``pillow-heif`` says how to
+        convert it), an image too large, or a truncated/corrupt image.
+        Grayscale, CMYK, palette and RGBA images, non-JPEG formats (MPO
+        included) and EXIF-rotated photos are accepted with
+        ``needs_conversion=True`` (re-encoded as RGB JPEG). ``sha256`` is the
+        hex digest of the file's bytes; ``width``/``height`` the file's own size.
     """
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
+    files.checkpoint("check-image")
     try:
         content = path.read_bytes()
     except OSError as error:
@@ -181,23 +190,11 @@ def check_image(path) -> ImageCheck:
         return ImageCheck(False, "empty file (0 bytes)")
     digest = hashlib.sha256(content).hexdigest()
     try:
-        with Image.open(io.BytesIO(content)) as image:
-            fmt = image.format or ""
-            if fmt not in ACCEPTED_FORMATS:
-                return ImageCheck(False, f"unsupported image format {fmt or 'unknown'}", digest, fmt)
-            image.load()
-            mode, (width, height) = image.mode, image.size
-            orientation = image.getexif().get(0x0112, 1) if fmt in ("JPEG", "WEBP", "PNG") else 1
-    except UnidentifiedImageError:
-        return ImageCheck(False, "not an image (content not recognised)", digest)
-    except Image.DecompressionBombError as error:
-        return ImageCheck(False, f"image too large: {error}", digest)
-    except (OSError, SyntaxError, ValueError) as error:
-        return ImageCheck(False, f"truncated or corrupt image: {error}", digest)
-    if width < 1 or height < 1:
-        return ImageCheck(False, "image has no pixels", digest, fmt, mode)
-    needs = fmt != "JPEG" or mode != "RGB" or orientation not in (1, None)
-    return ImageCheck(True, "", digest, fmt, mode, width, height, needs)
+        decoded = images.decode(content, reduce_to=CHECK_REDUCE_TO)
+    except images.ImageDecodeError as error:
+        return ImageCheck(False, str(error), digest)
+    return ImageCheck(True, "", digest, decoded.format, decoded.mode, decoded.width,
+                      decoded.height, not decoded.plain)
 
 
 def check_images(paths, progress: bool = True, workers: int | None = None) -> list[ImageCheck]:
@@ -213,18 +210,12 @@ def check_images(paths, progress: bool = True, workers: int | None = None) -> li
 
 def _write_image(src: Path, check: ImageCheck, dest: Path) -> None:
     """Copy a JPEG as it is, or re-encode anything else as an upright RGB JPEG."""
+    files.checkpoint("write-image")
     if not check.needs_conversion:
         shutil.copyfile(src, dest)
         return
-    from PIL import Image, ImageOps
-
-    with Image.open(src) as image:
-        image = ImageOps.exif_transpose(image)
-        if image.mode in ("RGBA", "LA", "P"):
-            image = image.convert("RGBA")
-            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, image)
-        image.convert("RGB").save(dest, "JPEG", quality=95)
+    decoded = images.decode(Path(src).read_bytes(), reduce_to=CHECK_REDUCE_TO)
+    images.save_jpeg(decoded.image, dest)
 
 
 def _link_or_copy(src: Path, dest: Path) -> None:
@@ -307,13 +298,31 @@ def _settings(seed: int) -> dict:
             "subsets": sizes}
 
 
-def _clean_stale(data_dir: Path) -> None:
-    for stale in data_dir.glob(".tmp-*"):
+def _clean_stale(cfg: config.Profile) -> str:
+    """After a killed run: put the last complete split back, delete the rest (under the lock)."""
+    recovered = files.recover_folder(cfg.dataset_dir, "prepare.json")
+    for stale in cfg.data_dir.glob(".tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
+    return recovered
+
+
+def _prepare_lock(cfg: config.Profile, progress: bool):
+    """An exclusive lock on ``data/`` for one :func:`prepare` at a time (waits for another)."""
+    import filelock
+
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(cfg.data_dir / PREPARE_LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        print(f"Another run is preparing the images in {cfg.data_dir}; waiting for it to finish...",
+              flush=True)
+        lock.acquire()
+    return lock
 
 
 def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = True,
-            force: bool = False) -> PrepareReport:
+            force: bool = False, limits: sources.ArchiveLimits | None = None) -> PrepareReport:
     """Turn raw photos into the checked, split folders every notebook reads.
 
     Steps: find the raw data (:func:`utils.sources.find_source`, else the Kaggle API when
@@ -326,9 +335,12 @@ def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = 
     ``sample/`` and ``smoke/`` (hard links where possible), ``manifest.csv``,
     ``quarantine.csv`` + ``quarantine/``, ``duplicates.csv`` and ``prepare.json``.
 
-    Everything is built in a temporary folder and renamed into place at the end,
-    so an interrupted run leaves no half-built split. With the same sources and
-    settings, a second call is a no-op (``report.reused``).
+    Everything is built in a temporary folder and renamed into place at the end
+    (:func:`utils.files.swap_folder`), so a run killed at any moment leaves the
+    last complete split, which the next run puts back if needed and reuses or
+    rebuilds; it never deletes it first. Two processes preparing the same
+    ``data/`` take turns (a file lock): the second waits, then reuses the split.
+    With the same sources and settings, a second call is a no-op (``report.reused``).
 
     Parameters
     ----------
@@ -340,6 +352,9 @@ def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = 
         Show progress bars.
     force : bool, default False
         Rebuild even if nothing changed.
+    limits : utils.archives.ArchiveLimits, optional
+        Caps on extracting archives (size, members, ratio, nesting); default
+        from the ``DOGSCATS_MAX_ARCHIVE_*`` variables, else generous defaults.
 
     Returns
     -------
@@ -350,12 +365,23 @@ def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = 
     DataNotFoundError
         No raw data anywhere (the message says how to get it).
     utils.sources.UnsafeArchiveError
-        An archive member would escape the data folder.
+        An archive member would escape the data folder, or an archive exceeds a limit.
     DataError
         An archive is unreadable or empty, or a class has fewer than 3 valid images.
     """
     start = time.perf_counter()
     cfg = cfg or config.current()
+    lock = _prepare_lock(cfg, progress)
+    try:
+        recovered = _clean_stale(cfg)
+        if recovered and progress:
+            print(recovered.capitalize() + ".", flush=True)
+        return _prepare_locked(cfg, source, progress, force, limits, start)
+    finally:
+        lock.release()
+
+
+def _prepare_locked(cfg, source, progress, force, limits, start) -> PrepareReport:
     if source is None:
         paths = sources.find_source(cfg)
         if not paths:
@@ -379,35 +405,24 @@ def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = 
         if {k: previous.get(k) for k in state} == state:
             return _reuse_report(cfg, start)
 
-    cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    _clean_stale(cfg.data_dir)
     scratch = Path(tempfile.mkdtemp(dir=cfg.data_dir, prefix=".tmp-raw-"))
     build = Path(tempfile.mkdtemp(dir=cfg.data_dir, prefix=".tmp-dogscats-"))
     try:
-        items = sources.collect(paths, scratch)
+        items = sources.collect(paths, scratch, limits=limits)
         report = _build(items, build, cfg, progress)
         report.source = ", ".join(str(p) for p in paths)
         state["counts"] = report.counts
         state["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         state["source"] = report.source
-        (build / "prepare.json").write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-        _swap_into_place(build, cfg.dataset_dir)
+        if hasattr(os, "sync"):
+            os.sync()  # every image on disk before the split is declared complete
+        files.atomic_write(build / "prepare.json", json.dumps(state, indent=2) + "\n")
+        files.swap_folder(build, cfg.dataset_dir)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(build, ignore_errors=True)
     report.seconds = time.perf_counter() - start
     return report
-
-
-def _swap_into_place(build: Path, final: Path) -> None:
-    """Replace ``final`` by ``build`` with renames only."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".tmp-old-{final.name}-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(build, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _reuse_report(cfg: config.Profile, start: float) -> PrepareReport:

@@ -8,20 +8,26 @@ ratio, float32 in [0, 255]; the model does its own scaling inside.
 
 from __future__ import annotations
 
-import io
+import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-from utils import config
+from utils import config, images
 
 #: Largest download or file accepted, in bytes.
 MAX_BYTES = 50 * 1024 * 1024
 
-#: Seconds to wait for a URL.
+#: Seconds to wait for a URL: for each answer of the server, and for the whole download.
 URL_TIMEOUT = 20.0
+
+#: A photo at least twice this size (width, height) is decoded at a reduced
+#: scale when it is a JPEG (a 100-megapixel photo then costs a few MB); the
+#: model sees a 128 x 128 or 224 x 224 image anyway.
+DECODE_REDUCE_TO = (1024, 1024)
 
 
 def read_source(source) -> bytes:
@@ -64,25 +70,42 @@ def read_source(source) -> bytes:
 
 
 def _download(url: str) -> bytes:
+    """The bytes at ``url``, within :data:`URL_TIMEOUT` seconds and :data:`MAX_BYTES`."""
     request = urllib.request.Request(url, headers={"User-Agent": "dogscats-course/1.0"})
+    advice = "Offline? Save the photo in my_photos/ and pass its path instead."
+    deadline = time.monotonic() + URL_TIMEOUT
+    chunks, size = [], 0
     try:
         with urllib.request.urlopen(request, timeout=URL_TIMEOUT) as response:
-            content = response.read(MAX_BYTES + 1)
+            read = getattr(response, "read1", response.read)  # what has arrived, not 64 kB
+            while chunk := read(1 << 16):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the download took more than {URL_TIMEOUT:g} s")
+    except (TimeoutError, socket.timeout) as error:
+        raise ConnectionError(f"could not download {url}: no complete answer within "
+                              f"{URL_TIMEOUT:g} s ({error or 'timed out'}). {advice}") from None
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
-        raise ConnectionError(
-            f"could not download {url}: {reason}. Offline? Save the photo in my_photos/ "
-            "and pass its path instead.") from None
-    return content
+        raise ConnectionError(f"could not download {url}: {reason}. {advice}") from None
+    return b"".join(chunks)
 
 
 def decode_image(content: bytes) -> np.ndarray:
     """Decode image bytes to an upright RGB array, as the data preparation does.
 
-    JPEG, PNG, WebP, GIF (first frame), BMP; grayscale, palette, RGBA (put on a
-    white background, as :func:`utils.data.prepare` does), CMYK; EXIF orientation
-    applied (:func:`PIL.ImageOps.exif_transpose`). A plain upright RGB JPEG is
-    decoded by TensorFlow, exactly as the training images are.
+    :func:`utils.images.decode`, the decoder of :func:`utils.data.prepare`:
+    JPEG, PNG, WebP, GIF (first frame), BMP, MPO (a phone's two-frame JPEG:
+    its first frame); grayscale, palette, CMYK; transparency put on a white
+    background; EXIF orientation applied. HEIC is read only when the optional
+    ``pillow-heif`` is installed, otherwise the error says how to convert it.
+    A JPEG larger than twice :data:`DECODE_REDUCE_TO` is decoded at a reduced
+    scale (no 100-megapixel array in memory); other formats over
+    :data:`utils.images.MAX_PIXELS` are refused. A plain upright RGB JPEG of
+    ordinary size is decoded by TensorFlow, exactly as the training images are.
 
     Returns
     -------
@@ -91,37 +114,16 @@ def decode_image(content: bytes) -> np.ndarray:
     Raises
     ------
     ValueError
-        If the bytes are not an image, are truncated or corrupt, or are in a
-        format other than the above.
+        (:class:`utils.images.ImageDecodeError`) If the bytes are not an image,
+        are truncated or corrupt, too large, or in an unsupported format; the
+        message says which.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    accepted = ("JPEG", "PNG", "GIF", "BMP", "WEBP", "MPO")
-    try:
-        with Image.open(io.BytesIO(content)) as image:
-            fmt = image.format or "unknown"
-            if fmt not in accepted:
-                raise ValueError(f"unsupported image format {fmt}: use JPEG, PNG, WebP, GIF or BMP")
-            image.seek(0)  # first frame of an animation
-            image.load()   # decodes everything: a truncated file fails here
-            orientation = image.getexif().get(0x0112, 1)
-            if fmt == "JPEG" and image.mode == "RGB" and orientation in (1, None):
-                return _decode_like_training(content)
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("RGBA", "LA", "P", "PA") or "transparency" in image.info:
-                image = image.convert("RGBA")
-                background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(background, image)
-            array = np.asarray(image.convert("RGB"), dtype=np.uint8)
-    except UnidentifiedImageError:
-        raise ValueError("not an image: the content is not a format Pillow recognises "
-                         "(JPEG, PNG, WebP, GIF or BMP expected)") from None
-    except Image.DecompressionBombError as error:
-        raise ValueError(f"image too large: {error}") from None
-    except (OSError, SyntaxError, EOFError) as error:
-        raise ValueError(f"truncated or corrupt image: {error}") from None
+    decoded = images.decode(content, reduce_to=DECODE_REDUCE_TO)
+    if decoded.plain and not decoded.reduced:
+        return _decode_like_training(content)
+    array = np.asarray(decoded.image, dtype=np.uint8)
     if array.ndim != 3 or array.shape[0] < 1 or array.shape[1] < 1:
-        raise ValueError("the image has no pixels")
+        raise images.ImageDecodeError("the image has no pixels")
     return array
 
 

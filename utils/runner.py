@@ -63,8 +63,6 @@ import argparse
 import asyncio
 import atexit
 import dataclasses
-import datetime
-import hashlib
 import html
 import json
 import os
@@ -76,21 +74,21 @@ from pathlib import Path
 from typing import Callable
 
 from utils import config
-from utils.files import atomic_write
+from utils.files import atomic_write, remove_stale_temporaries
+from utils.runprogress import Progress, epoch_of  # noqa: F401  (re-exported)
+from utils.runstate import (  # noqa: F401  (re-exported: the runner's public names)
+    DATA_NOTEBOOK, INPUT_NAMES, STATE_FILE, ProfileLock, RunInProgressError, changed_inputs,
+    environment_versions, fingerprint, keras_backend_name, keras_weights_listing, key_of,
+    load_state, save_state, weights_digest)
+from utils.runstate import now as _now
 
 OK, FAILED, SKIPPED, NOT_RUN = "ok", "failed", "skipped", "not run"
 
 #: Notebooks every later one depends on: when one fails, the run stops there.
 PREREQUISITES = ("00", "01")
 
-#: The notebook that prepares the data: it and every later one depend on the
-#: data manifest (00, before it, does not, so preparing the data re-runs nothing).
-DATA_NOTEBOOK = "01"
-
 #: Default seconds a single cell may run, per profile (``None``: no limit).
 CELL_TIMEOUT = {"smoke": 900, "sample": 3 * 3600, "full": None}
-
-STATE_FILE = "state.json"
 
 #: Set by :func:`main`'s Ctrl-C handler: whatever error an interrupted
 #: notebook then ends with, the run stops as interrupted, not as failed.
@@ -170,102 +168,6 @@ def find_notebooks(folder: Path, only=None) -> list[Path]:
     return found
 
 
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _profile_settings(cfg: config.Profile) -> str:
-    """The profile's settings that change what a notebook computes, as JSON."""
-    fields = dataclasses.asdict(cfg)
-    fields.pop("archive", None)  # where the raw data came from: the manifest tells what it is
-    return json.dumps(fields, sort_keys=True, default=str)
-
-
-def keras_weights_listing() -> str:
-    """Names and sizes of the files in Keras' download cache.
-
-    ``$KERAS_HOME/models`` (default ``~/.keras/models``), and
-    ``/tmp/.keras/models``, where Keras downloads when the home folder is read-only.
-    """
-    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
-    entries = []
-    for folder in (home / "models", Path("/tmp/.keras/models")):
-        if folder.is_dir():
-            entries += [f"{p}:{p.stat().st_size}" for p in sorted(folder.iterdir()) if p.is_file()]
-    return ";".join(entries) or "none"
-
-
-def fingerprint(notebook: Path, cfg: config.Profile, earlier: str,
-                project_root: Path = config.PROJECT_ROOT) -> dict:
-    """Hashes of everything a notebook's run depends on (see the module docstring)."""
-    utils_dir = Path(project_root) / "utils"
-    code = hashlib.sha256()
-    for path in sorted(utils_dir.glob("*.py")):
-        if path.name == "runner.py":  # runs the notebooks; no notebook imports it
-            continue
-        code.update(path.name.encode())
-        code.update(_hash_file(path).encode())
-    manifest = cfg.dataset_dir / "manifest.csv"
-    return {
-        "notebook": _hash_file(notebook),
-        "utils": code.hexdigest(),
-        "profile": hashlib.sha256(_profile_settings(cfg).encode()).hexdigest(),
-        "manifest": (_hash_file(manifest) if manifest.is_file() else "none")
-        if notebook.name[:2] >= DATA_NOTEBOOK else "not used",
-        "earlier": earlier,
-    }
-
-
-#: Names of the inputs of :func:`fingerprint`, as the summary reports changes.
-INPUT_NAMES = {"notebook": "the notebook", "utils": "utils/*.py", "profile": "the profile's settings",
-               "manifest": "the data manifest", "earlier": "an earlier notebook"}
-
-
-def weights_digest() -> str:
-    """What a skipped lesson may have lacked: a skip is retried when this changes.
-
-    SHA-256 of :func:`keras_weights_listing` and of ``DOGSCATS_VGG16_WEIGHTS``
-    (the weights file a learner may name instead, with its size).
-    """
-    named = os.environ.get("DOGSCATS_VGG16_WEIGHTS", "")
-    size = Path(named).expanduser().stat().st_size if named and Path(named).expanduser().is_file() else None
-    text = f"{keras_weights_listing()}|{named}:{size}"
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def changed_inputs(previous: dict, prints: dict) -> list[str]:
-    """Which of a notebook's inputs differ from its last recorded run (readable names)."""
-    recorded = previous.get("inputs")
-    if not isinstance(recorded, dict):
-        return ["never run" if not previous else "no record of its inputs"]
-    return [INPUT_NAMES.get(k, k) for k in prints if recorded.get(k) != prints[k]]
-
-
-def key_of(prints: dict) -> str:
-    """One SHA-256 hex digest for a :func:`fingerprint`."""
-    return hashlib.sha256(json.dumps(prints, sort_keys=True).encode()).hexdigest()
-
-
-def load_state(path: Path, profile: str) -> dict:
-    """Per-notebook state of earlier runs; empty when missing, unreadable or another profile's."""
-    try:
-        state = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(state, dict) or state.get("profile") != profile:
-        return {}
-    notebooks = state.get("notebooks")
-    return notebooks if isinstance(notebooks, dict) else {}
-
-
-def save_state(path: Path, profile: str, notebooks: dict) -> None:
-    atomic_write(path, json.dumps({"profile": profile, "notebooks": notebooks}, indent=2) + "\n")
-
-
 def export_html(notebook) -> str:
     """HTML of an executed notebook (nbconvert's ``lab`` template)."""
     from nbconvert import HTMLExporter
@@ -320,6 +222,42 @@ def outcome_of_error(ename: str | None, evalue: str | None, cell: int | None,
     return Outcome(notebook, FAILED, cell=cell, error=f"{ename or 'Error'}: {first_line}".rstrip(": "))
 
 
+def clean_skip_outputs(notebook) -> int:
+    """Show a skip as its message alone in the executed notebook (and so in its HTML).
+
+    The traceback of an error output whose value starts with
+    :data:`utils.config.SKIP_MARKER` (a :class:`utils.config.LessonSkipped`) is
+    replaced by the one line ``LessonSkipped: <reason>``: the chained errors
+    behind it (socket errors of a failed download...) say nothing the reason
+    does not. Returns how many outputs were cleaned.
+    """
+    cleaned = 0
+    for cell in getattr(notebook, "cells", []):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            if output.get("output_type") == "error" and \
+                    str(output.get("evalue", "")).startswith(config.SKIP_MARKER):
+                output["traceback"] = [f"{output.get('ename', 'LessonSkipped')}: {output['evalue']}"]
+                cleaned += 1
+    return cleaned
+
+
+#: Environment set for the kernels ``make course`` starts (``make lab`` exports the
+#: same): TensorFlow's C++ start-up messages (oneDNN, CPU instructions, CUDA
+#: factories) are INFO/WARNING logs that would print in red in the first cells.
+#: A value already in the environment wins, so ``TF_CPP_MIN_LOG_LEVEL=0 make course``
+#: shows them again (the kernels' own logs: ``results/<profile>/notebooks/logs/``).
+QUIET_KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR",
+                    "GLOG_minloglevel": "2"}
+
+
+def quiet_kernel_environment(environ=None) -> dict:
+    """Set :data:`QUIET_KERNEL_ENV` in ``environ`` (default ``os.environ``) where unset; return what was set."""
+    environ = os.environ if environ is None else environ
+    added = {k: v for k, v in QUIET_KERNEL_ENV.items() if k not in environ}
+    environ.update(added)
+    return added
+
+
 def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
                       progress: Callable[[int, int], None], log_path: Path | None = None) -> Outcome:
     """Execute one notebook with nbclient in a fresh ``python3`` kernel of this environment.
@@ -332,8 +270,10 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
         The kernel's working directory.
     timeout : int or None
         Seconds one cell may run (None: no limit).
-    progress : callable(cell_number, cell_count)
-        Called as each code cell starts (1-based among code cells).
+    progress : callable(cell_number, cell_count[, detail=str])
+        Called as each code cell starts (1-based among code cells), and with
+        ``detail="epoch 3/30"`` when the running cell prints Keras' ``Epoch 3/30``
+        (only if the callable accepts ``detail``).
     log_path : pathlib.Path, optional
         Where the kernel process's own stdout/stderr go (TensorFlow's start-up
         messages, warnings); default: this process's. Cell outputs are in the
@@ -365,7 +305,23 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
         except (RuntimeError, NotImplementedError):  # not the main thread, or Windows
             pass
 
-    client = NotebookClient(notebook, kernel_manager_class=_current_env_kernel_manager_class(),
+    def on_stream(text):
+        epoch = epoch_of(text)
+        if epoch and current["index"] in code_cells:
+            try:
+                progress(code_cells.index(current["index"]) + 1, len(code_cells), detail=epoch)
+            except TypeError:  # a progress callable without ``detail``
+                pass
+
+    class WatchingClient(NotebookClient):
+        """Also looks at each stream output as it arrives (for Keras' epoch lines)."""
+
+        def output(self, outs, msg, display_id, cell_index):
+            if msg.get("msg_type") == "stream":
+                on_stream(msg.get("content", {}).get("text", ""))
+            return super().output(outs, msg, display_id, cell_index)
+
+    client = WatchingClient(notebook, kernel_manager_class=_current_env_kernel_manager_class(),
                             kernel_name="python3", timeout=timeout,
                             resources={"metadata": {"path": str(cwd)}},
                             on_cell_start=on_cell_start, on_notebook_start=on_notebook_start)
@@ -381,7 +337,10 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
             raise KeyboardInterrupt from None  # Ctrl-C, seen by nbclient or by the kernel
         cell = None if current["index"] is None else current["index"] + 1
         if isinstance(error, CellExecutionError):
-            return outcome_of_error(error.ename, error.evalue, cell, notebook)
+            outcome = outcome_of_error(error.ename, error.evalue, cell, notebook)
+            if outcome.status == SKIPPED:
+                clean_skip_outputs(notebook)
+            return outcome
         if isinstance(error, CellTimeoutError):
             return Outcome(notebook, FAILED, cell=cell, error=f"timed out: the cell ran longer "
                            f"than {timeout} s (--timeout to change)")
@@ -400,85 +359,6 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
 
 
 # -- the course -------------------------------------------------------------------
-
-class Progress:
-    """Prints which notebook, which cell and the elapsed time."""
-
-    def __init__(self, stream=None):
-        self.stream = stream or sys.stdout
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.started = time.monotonic()
-        self.label = ""
-
-    def start(self, label: str) -> None:
-        self.label = label
-        self.started = time.monotonic()
-        self._line(f"{label}: starting")
-
-    def cell(self, number: int, count: int) -> None:
-        elapsed = time.monotonic() - self.started
-        self._line(f"{self.label}: cell {number}/{count} · {elapsed:.0f} s")
-
-    def done(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def _line(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K" + text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-
-class RunInProgressError(RuntimeError):
-    """Another run of the course is using the same profile's outputs right now."""
-
-
-class _ProfileLock:
-    """An exclusive lock on ``results/<profile>/notebooks`` for the length of a run.
-
-    Two runs under one profile would overwrite each other's notebooks and
-    state; under different profiles they never meet. The lock is an ``flock``
-    on ``.lock``, released by the system even if the process dies (no stale
-    lock to remove by hand). Where ``fcntl`` does not exist (Windows) there is
-    no lock.
-    """
-
-    def __init__(self, folder: Path):
-        self.path = Path(folder) / ".lock"
-        self.handle = None
-
-    def __enter__(self):
-        try:
-            import fcntl
-        except ImportError:
-            return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a+", encoding="utf-8")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.handle.seek(0)
-            holder = self.handle.read().strip() or "another process"
-            self.handle.close()
-            self.handle = None
-            raise RunInProgressError(
-                f"another run of the course is using {self.path.parent} ({holder}); "
-                "wait for it to finish, or use another DOGSCATS_PROFILE") from None
-        self.handle.seek(0)
-        self.handle.truncate()
-        self.handle.write(f"pid {os.getpid()}, started {_now()}\n")
-        self.handle.flush()
-        return self
-
-    def __exit__(self, *exc):
-        if self.handle is not None:
-            self.handle.close()  # closing releases the flock
-        return False
-
 
 def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=None,
                force: bool = False, executor: Callable = nbclient_executor,
@@ -522,7 +402,10 @@ def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=N
     """
     out_dir = cfg.profile_results_dir / "notebooks"
     find_notebooks(Path(notebooks_dir or Path(project_root) / "notebooks"), only)  # check --only first
-    with _ProfileLock(out_dir):
+    with ProfileLock(out_dir):
+        # what a killed run may have left: hidden temporaries of atomic writes (never read)
+        for folder in (out_dir, cfg.profile_results_dir, cfg.models_dir):
+            remove_stale_temporaries(folder)
         return _run_locked(cfg, notebooks_dir=notebooks_dir, only=only, force=force,
                            executor=executor, html_exporter=html_exporter, timeout=timeout,
                            project_root=project_root, progress=progress, write_index=write_index)
@@ -624,6 +507,7 @@ def _run_locked(cfg, *, notebooks_dir, only, force, executor, html_exporter, tim
             if result.status == FAILED and name[:2] in PREREQUISITES:
                 blocked_by = name
     finally:
+        progress.stop()
         if write_index and results:
             try:
                 write_index_page(cfg, _all_results(every, results, state, out_dir), out_dir)
@@ -648,10 +532,6 @@ def _all_results(every, results, state, out_dir) -> list[NotebookResult]:
                                          ipynb=ipynb if ipynb.is_file() else None,
                                          html=page if page.is_file() else None))
     return merged
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def write_index_page(cfg: config.Profile, results: list[NotebookResult], out_dir: Path) -> Path:
@@ -762,6 +642,7 @@ def main(argv=None, *, executor: Callable = nbclient_executor, check_data: Calla
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
+    quiet_kernel_environment()
     # the kernels run in notebooks/: let them import utils from the project
     root = str(config.PROJECT_ROOT)
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)

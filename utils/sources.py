@@ -13,7 +13,6 @@ import dataclasses
 import os
 import re
 import shutil
-import stat
 import tempfile
 import urllib.request
 import zipfile
@@ -35,16 +34,9 @@ _CLASS_FOLDERS = {"cat": "cats", "cats": "cats", "dog": "dogs", "dogs": "dogs"}
 
 
 # --------------------------------------------------------------------------- errors
-class DataError(RuntimeError):
-    """Something about the raw data prevents preparing it; the message says what to do."""
-
-
-class DataNotFoundError(DataError):
-    """No raw data and no prepared data could be found."""
-
-
-class UnsafeArchiveError(DataError):
-    """An archive member would be written outside its folder (absolute path, ``..``, link)."""
+# defined in utils.errors, importable from here as ever
+from utils.errors import DataError, DataNotFoundError, UnsafeArchiveError  # noqa: E402
+from utils.archives import ArchiveLimits, Budget, safe_extract  # noqa: E402
 
 
 HOW_TO_GET_DATA = """\
@@ -224,71 +216,6 @@ def download_from_kaggle(cfg: config.Profile | None = None, progress: bool = Tru
 
 
 # --------------------------------------------------------------------------- extraction
-def _member_is_unsafe(info: zipfile.ZipInfo) -> str | None:
-    """Why a zip member must not be extracted, or None if it is safe."""
-    name = info.filename.replace("\\", "/")
-    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-        return "absolute path"
-    if ".." in PurePosixPath(name).parts:
-        return "'..' in path"
-    if stat.S_ISLNK(info.external_attr >> 16):
-        return "symbolic link"
-    return None
-
-
-def safe_extract(archive, dest) -> list[Path]:
-    """Extract a zip archive into ``dest``, refusing members that would escape it.
-
-    Every member is checked before anything is written.
-
-    Parameters
-    ----------
-    archive : str or pathlib.Path
-        A zip file; it is only read.
-    dest : str or pathlib.Path
-        Folder to extract into (created).
-
-    Returns
-    -------
-    list of pathlib.Path
-        The extracted files.
-
-    Raises
-    ------
-    UnsafeArchiveError
-        If a member has an absolute path, a ``..`` component or is a symbolic link.
-    DataError
-        If the file is not a zip archive or holds no files.
-    """
-    archive, dest = Path(archive), Path(dest)
-    try:
-        handle = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as error:
-        raise DataError(f"{archive} is not a readable zip archive ({error}).") from error
-    with handle:
-        members = [info for info in handle.infolist() if not info.is_dir()]
-        bad = [(info.filename, why) for info in members if (why := _member_is_unsafe(info))]
-        if bad:
-            listed = "; ".join(f"{name!r} ({why})" for name, why in bad[:5])
-            raise UnsafeArchiveError(
-                f"{archive} holds {len(bad)} member(s) that would be written outside the "
-                f"data folder: {listed}. Nothing was extracted; use the original Kaggle archive.")
-        if not members:
-            raise DataError(f"{archive} holds no files.")
-        dest.mkdir(parents=True, exist_ok=True)
-        root = dest.resolve()
-        written = []
-        for info in members:
-            target = (dest / info.filename.replace("\\", "/")).resolve()
-            if root not in target.parents:
-                raise UnsafeArchiveError(f"{archive}: member {info.filename!r} escapes {dest}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with handle.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-            written.append(target)
-    return written
-
-
 def _classify(path: Path, relative: PurePosixPath, origin: str) -> Item | None:
     """Label one raw file from its folder (PetImages) or name (Kaggle)."""
     name = path.name
@@ -313,7 +240,7 @@ def _classify(path: Path, relative: PurePosixPath, origin: str) -> Item | None:
     return None
 
 
-def collect(paths, workdir) -> list[Item]:
+def collect(paths, workdir, *, limits: ArchiveLimits | None = None) -> list[Item]:
     """Every raw file under ``paths``, labelled, with nested archives extracted to ``workdir``.
 
     Parameters
@@ -326,6 +253,9 @@ def collect(paths, workdir) -> list[Item]:
         or ``PetImages/Cat`` and ``PetImages/Dog``). Only read.
     workdir : pathlib.Path
         A scratch folder of ours for extracted archives.
+    limits : utils.archives.ArchiveLimits, optional
+        Caps on what all archives together may extract (nested ones included);
+        default :meth:`~utils.archives.ArchiveLimits.from_env`.
 
     Returns
     -------
@@ -334,30 +264,38 @@ def collect(paths, workdir) -> list[Item]:
 
     Raises
     ------
-    UnsafeArchiveError, DataError
-        From :func:`safe_extract`.
+    UnsafeArchiveError
+        From :func:`utils.archives.safe_extract` (a hostile name or an exceeded
+        limit), or archives nested deeper than ``limits.max_depth``.
+    DataError
+        From :func:`utils.archives.safe_extract`.
     """
     workdir = Path(workdir)
     items: list[Item] = []
     counter = 0
+    budget = Budget(limits)
 
-    def visit(path: Path, origin_prefix: str):
+    def visit(path: Path, origin_prefix: str, depth: int = 0):
         nonlocal counter
         if path.is_file():
             if not zipfile.is_zipfile(path):
                 raise DataError(
                     f"{path} is not a zip archive or a folder. Give DOGSCATS_ARCHIVE a zip file "
                     "(dogs-vs-cats.zip, train.zip, test1.zip, kagglecatsanddogs_*.zip) or a folder.")
+            if depth + 1 > budget.limits.max_depth:
+                raise budget.refuse(path, f"it is an archive nested {depth + 1} deep "
+                                    f"({origin_prefix}{path.name})", "max_depth",
+                                    budget.limits.max_depth)
             counter += 1
             target = workdir / f"{counter:02d}-{path.stem}"
-            safe_extract(path, target)
-            visit_folder(target, f"{origin_prefix}{path.name}:")
+            safe_extract(path, target, budget=budget)
+            visit_folder(target, f"{origin_prefix}{path.name}:", depth + 1)
         elif path.is_dir():
-            visit_folder(path, origin_prefix)
+            visit_folder(path, origin_prefix, depth)
         else:
             raise DataNotFoundError(f"{path} does not exist.")
 
-    def visit_folder(folder: Path, origin_prefix: str):
+    def visit_folder(folder: Path, origin_prefix: str, depth: int):
         for root, dirs, names in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if d not in ("__MACOSX",) and not d.startswith("."))
             if Path(root).name == "dogscats" and "prepare.json" in names:
@@ -368,7 +306,7 @@ def collect(paths, workdir) -> list[Item]:
                 relative = PurePosixPath(path.relative_to(folder).as_posix())
                 if name.lower().endswith(".zip") and zipfile.is_zipfile(path):
                     parent = "" if str(relative.parent) == "." else f"{relative.parent}/"
-                    visit(path, f"{origin_prefix}{parent}")
+                    visit(path, f"{origin_prefix}{parent}", depth)
                     continue
                 item = _classify(path, relative, f"{origin_prefix}{relative}")
                 if item is not None:

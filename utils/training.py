@@ -11,6 +11,8 @@ import math
 import time
 from pathlib import Path
 
+from utils import files
+
 #: Verbosity of ``model.fit`` in notebooks: one line per epoch (progress bars
 #: clutter executed notebooks).
 DEFAULT_VERBOSE = 2
@@ -163,8 +165,7 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_a
     path.parent.mkdir(parents=True, exist_ok=True)
 
     timer = epoch_timer()
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        str(path), monitor=monitor, mode=mode, save_best_only=True, verbose=0)
+    checkpoint = files.best_model_checkpoint(path, monitor=monitor, mode=mode)  # atomic saves
     all_callbacks = [timer, checkpoint]
     if patience is not None:
         all_callbacks.append(keras.callbacks.EarlyStopping(

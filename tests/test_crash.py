@@ -1,0 +1,292 @@
+"""Kill tests: ``prepare`` and the course runner killed (SIGKILL) at named steps, then run again.
+
+Each run happens in a subprocess that kills itself at a step named by
+``DOGSCATS_KILL_AT`` (:func:`utils.files.checkpoint`): during extraction, while
+checking images, while writing the split, between the two renames that swap a
+new split in, while writing a record/notebook/state file. The next run must
+reuse the last complete result or rebuild it, never read a half-written file,
+never delete the last good split, and end with the same manifest as an
+uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils import config, data, files
+
+from .conftest import image_bytes
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+
+PREPARE = """
+import sys
+from utils import config, data
+cfg = config.get_profile("smoke", data_dir=sys.argv[1], results_dir=sys.argv[2], archive=None)
+data.prepare(cfg, source=sys.argv[3], progress=False)
+"""
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != files.KILL_VARIABLE}
+    env["PYTHONPATH"] = str(config.PROJECT_ROOT)
+    env.update(extra)
+    return env
+
+
+def run_prepare(cfg, source, kill_at=None):
+    extra = {files.KILL_VARIABLE: kill_at} if kill_at else {}
+    return subprocess.run([sys.executable, "-c", PREPARE, str(cfg.data_dir), str(cfg.results_dir),
+                           str(source)], env=_env(**extra), capture_output=True, text=True,
+                          timeout=600)
+
+
+def _cfg(root: Path):
+    return config.get_profile("smoke", data_dir=root / "data", results_dir=root / "results",
+                              archive=None)
+
+
+def _kaggle_zip(path: Path, n: int, seed: int = 0) -> Path:
+    """A Kaggle-like dogs-vs-cats.zip (train.zip + test1.zip inside) with a few bad files."""
+    work = path.parent / f"parts-{path.stem}"
+    work.mkdir(parents=True)
+    with zipfile.ZipFile(work / "train.zip", "w") as handle:
+        for i in range(n):
+            handle.writestr(f"train/cat.{i}.jpg", image_bytes(seed=seed + i))
+            handle.writestr(f"train/dog.{i}.jpg", image_bytes(seed=seed + 10_000 + i))
+        handle.writestr("train/cat.900.jpg", image_bytes(size=(64, 64), seed=1)[:600])  # truncated
+        handle.writestr("train/dog.901.jpg", image_bytes(fmt="PNG", mode="RGBA", seed=2))
+    with zipfile.ZipFile(work / "test1.zip", "w") as handle:
+        for i in range(1, 31):
+            handle.writestr(f"test1/{i}.jpg", image_bytes(seed=50_000 + i))
+    with zipfile.ZipFile(path, "w") as handle:
+        handle.write(work / "train.zip", "train.zip")
+        handle.write(work / "test1.zip", "test1.zip")
+    return path
+
+
+def _digest(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "prepare.json"}
+
+
+def _manifest_hash(cfg) -> str:
+    return hashlib.sha256((cfg.dataset_dir / "manifest.csv").read_bytes()).hexdigest()
+
+
+def _complete_splits(cfg) -> list:
+    candidates = [cfg.dataset_dir, *cfg.data_dir.glob(".old-dogscats-*"),
+                  *cfg.data_dir.glob(".tmp-dogscats-*")]
+    return [c for c in candidates if (c / "prepare.json").is_file()]
+
+
+@pytest.fixture(scope="module")
+def sources_and_reference(tmp_path_factory):
+    """Two sources (old: 40+40 images, new: 50+50) and the uninterrupted result for each."""
+    root = tmp_path_factory.mktemp("crash")
+    old = _kaggle_zip(root / "old" / "dogs-vs-cats.zip", 40)
+    new = _kaggle_zip(root / "new" / "dogs-vs-cats.zip", 50)
+    refs = {}
+    for name, source in (("old", old), ("new", new)):
+        cfg = _cfg(root / f"ref-{name}")
+        started = time.perf_counter()
+        result = run_prepare(cfg, source)
+        assert result.returncode == 0, result.stderr
+        refs[name] = (cfg, time.perf_counter() - started)
+    return old, new, refs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["extract@3", "check-image@40", "write-image@30", "atomic-write",
+                                  "swap", "swap-done"])
+def test_prepare_killed_while_replacing_a_split_never_loses_it(tmp_path, sources_and_reference, step):
+    old, new, refs = sources_and_reference
+    old_cfg, new_cfg = refs["old"][0], refs["new"][0]
+    cfg = _cfg(tmp_path)
+    shutil.copytree(old_cfg.data_dir, cfg.data_dir)  # the last good split, of the old source
+    good = _digest(cfg.dataset_dir)
+
+    killed = run_prepare(cfg, new, kill_at=step)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    complete = _complete_splits(cfg)
+    assert any(_digest(c) == good for c in complete), "the last good split must survive"
+    if step == "swap":  # killed between the renames: the old split is aside, the new one ready
+        assert not cfg.dataset_dir.exists() and len(complete) == 2
+    elif step == "swap-done":
+        assert _digest(cfg.dataset_dir) == _digest(new_cfg.dataset_dir)
+    else:
+        assert _digest(cfg.dataset_dir) == good, "nothing may touch the split before the swap"
+
+    again = run_prepare(cfg, new)
+    assert again.returncode == 0, again.stderr
+    assert _manifest_hash(cfg) == _manifest_hash(new_cfg)
+    assert _digest(cfg.dataset_dir) == _digest(new_cfg.dataset_dir)
+    assert not list(cfg.data_dir.glob(".tmp-*")) and not list(cfg.data_dir.glob(".old-*"))
+    assert not list(cfg.dataset_dir.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", ["extract@2", "check-image@7", "write-image@50", "atomic-write"])
+def test_prepare_killed_on_a_first_run_leaves_nothing_half_built(tmp_path, sources_and_reference, step):
+    _, new, refs = sources_and_reference
+    cfg = _cfg(tmp_path)
+    killed = run_prepare(cfg, new, kill_at=step)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not data.is_prepared(cfg), "a half-built split must never appear"
+    again = run_prepare(cfg, new)
+    assert again.returncode == 0, again.stderr
+    assert _manifest_hash(cfg) == _manifest_hash(refs["new"][0])
+    assert not list(cfg.data_dir.glob(".tmp-*"))
+
+
+def test_prepare_after_a_kill_between_renames_reuses_the_new_split(tmp_path, sources_and_reference):
+    """The recovered split is complete, so the next run reuses it instead of rebuilding."""
+    _, new, refs = sources_and_reference
+    cfg = _cfg(tmp_path)
+    shutil.copytree(refs["old"][0].data_dir, cfg.data_dir)
+    assert run_prepare(cfg, new, kill_at="swap").returncode == -signal.SIGKILL
+    report = data.prepare(cfg, source=new, progress=False)
+    assert report.reused
+    assert _manifest_hash(cfg) == _manifest_hash(refs["new"][0])
+
+
+# --------------------------------------------------------------------------- the runner
+RUN_COURSE = """
+import json, sys, time
+from pathlib import Path
+import nbformat
+from utils import config, files, runner
+
+notebooks = Path(sys.argv[1])
+pause = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+
+def executor(path, *, cwd, timeout, progress, log_path=None):
+    nb = nbformat.read(path, as_version=4)
+    progress(1, 1)
+    cfg = config.current()
+    started = time.time()
+    time.sleep(pause)
+    # what a training notebook writes: its record
+    files.atomic_write(cfg.profile_results_dir / f"{path.stem}.json",
+                       json.dumps({"model_id": path.stem, "profile": cfg.name,
+                                   "started": started, "ended": time.time()}))
+    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text=path.stem + " ran")]
+    return runner.Outcome(nb, runner.OK)
+
+sys.exit(runner.main([], executor=executor, check_data=lambda cfg: None,
+                     html_exporter=lambda nb: "<html>" + nb.cells[1].source + "</html>",
+                     notebooks_dir=notebooks))
+"""
+
+NAMES = ("00_setup", "01_data_preparation", "02_mlp", "03_cnn")
+
+
+@pytest.fixture
+def project(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for name in NAMES:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell(f"print('{name}')")]
+        nbformat.write(nb, notebooks / f"{name}.ipynb")
+    return tmp_path
+
+
+def start_course(project: Path, profile="smoke", kill_at=None, pause=0.0):
+    extra = {"DOGSCATS_PROFILE": profile, "DOGSCATS_DATA": str(project / "data"),
+             "DOGSCATS_RESULTS": str(project / "results")}
+    if kill_at:
+        extra[files.KILL_VARIABLE] = kill_at
+    return subprocess.Popen([sys.executable, "-c", RUN_COURSE, str(project / "notebooks"), str(pause)],
+                            env=_env(**extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def finish(process, timeout=300):
+    out, _ = process.communicate(timeout=timeout)
+    return process.returncode, out
+
+
+def _readable(folder: Path) -> None:
+    """Every file the run left is whole: JSON and notebooks parse, HTML ends."""
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if path.suffix in (".json", ".ipynb"):
+            json.loads(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".html":
+            assert path.read_text(encoding="utf-8").rstrip().endswith("</html>"), path
+
+
+def _outputs(results: Path) -> dict:
+    """Records (without times), executed notebooks and their HTML: what a run produced."""
+    found = {}
+    for path in sorted(results.rglob("*")):
+        if not path.is_file() or path.name.startswith(".") or path.name in ("state.json", "index.html"):
+            continue
+        if path.parent.name == "logs":
+            continue
+        content = json.loads(path.read_text()) if path.suffix == ".json" else path.read_text()
+        if isinstance(content, dict):
+            content = {k: v for k, v in content.items() if k not in ("started", "ended")}
+        found[str(path.relative_to(results))] = content
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nth", [1, 2, 3, 4, 5, 7, 12, 17, 18])
+def test_course_killed_while_writing_resumes_and_ends_as_an_uninterrupted_run(project, tmp_path_factory,
+                                                                              nth):
+    reference = tmp_path_factory.mktemp("reference")
+    shutil.copytree(project / "notebooks", reference / "notebooks")
+    status, out = finish(start_course(reference))
+    assert status == 0, out
+
+    status, out = finish(start_course(project, kill_at=f"atomic-write@{nth}"))
+    assert status == -signal.SIGKILL, out
+    _readable(project / "results")  # a reader never meets a half-written file
+    status, out = finish(start_course(project))
+    assert status == 0, out
+    _readable(project / "results")
+    assert _outputs(project / "results") == _outputs(reference / "results")
+    state = json.loads((project / "results" / "smoke" / "notebooks" / "state.json").read_text())
+    assert {n: s["status"] for n, s in state["notebooks"].items()} == {n: "ok" for n in NAMES}
+    assert not [p for p in (project / "results").rglob(".*.tmp")], "stale temporaries are removed"
+
+
+@pytest.mark.slow
+def test_two_profiles_run_side_by_side_and_a_second_run_of_one_is_refused(project):
+    first = start_course(project, "smoke", pause=1.0)
+    second = start_course(project, "sample", pause=1.0)
+    owner = project / "results" / "smoke" / "notebooks" / ".lock.owner"
+    deadline = time.monotonic() + 60
+    while not owner.is_file() and time.monotonic() < deadline:  # the first run holds its lock
+        time.sleep(0.05)
+    third = start_course(project, "smoke")
+    status3, out3 = finish(third)
+    status1, out1 = finish(first)
+    status2, out2 = finish(second)
+    assert (status1, status2) == (0, 0), out1 + out2
+    assert status3 == 2 and "another run of the course is using" in out3, out3
+    records = {profile: [json.loads((project / "results" / profile / f"{n}.json").read_text())
+                         for n in NAMES] for profile in ("smoke", "sample")}
+    spans = {p: (min(r["started"] for r in rs), max(r["ended"] for r in rs)) for p, rs in records.items()}
+    assert spans["smoke"][0] < spans["sample"][1] and spans["sample"][0] < spans["smoke"][1], \
+        "the two profiles ran at the same time"
+    for profile, rows in records.items():
+        assert all(r["profile"] == profile for r in rows), "each wrote only its own folder"
+        state = json.loads((project / "results" / profile / "notebooks" / "state.json").read_text())
+        assert state["profile"] == profile and len(state["notebooks"]) == len(NAMES)
