@@ -1,6 +1,6 @@
 """Kill tests: ``prepare`` and the course runner killed (SIGKILL) at named steps, then run again.
 
-Each run happens in a subprocess that kills itself at a step named by
+Each run happens in a child process (a fork) that kills itself at a step named by
 ``DOGSCATS_KILL_AT`` (:func:`utils.files.checkpoint`): during extraction, while
 checking images, while writing the split, between the two renames that swap a
 new split in, while writing a record/notebook/state file. The next run must
@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import zipfile
@@ -29,28 +28,47 @@ from utils import config, data, files
 
 from .conftest import image_bytes
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(signal, "SIGKILL"),
+                                reason="needs fork and SIGKILL (POSIX)")
 
-PREPARE = """
-import sys
-from utils import config, data
-cfg = config.get_profile("smoke", data_dir=sys.argv[1], results_dir=sys.argv[2], archive=None)
-data.prepare(cfg, source=sys.argv[3], progress=False)
-"""
+def in_child(target, kill_at=None, log=None) -> int:
+    """Run ``target()`` in a forked process, killed at ``kill_at``; return its exit code.
+
+    A fork, not a fresh interpreter: the same real process boundary and the
+    same real ``SIGKILL``, without paying for the imports again (seconds each
+    on a loaded machine). Returns ``-signal.SIGKILL`` when the kill happened,
+    else ``target()``'s integer result (0 for None), or 70 if it raised (the
+    traceback goes to ``log``).
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            out = os.open(log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            sys.stdout = sys.stderr = open(out, "w", buffering=1, closefd=False)  # not pytest's
+            files._calls.clear()
+            os.environ.pop(files.KILL_VARIABLE, None)
+            if kill_at:
+                os.environ[files.KILL_VARIABLE] = kill_at
+            result = target()
+            code = result if isinstance(result, int) else 0
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
 
 
-def _env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != files.KILL_VARIABLE}
-    env["PYTHONPATH"] = str(config.PROJECT_ROOT)
-    env.update(extra)
-    return env
-
-
-def run_prepare(cfg, source, kill_at=None):
-    extra = {files.KILL_VARIABLE: kill_at} if kill_at else {}
-    return subprocess.run([sys.executable, "-c", PREPARE, str(cfg.data_dir), str(cfg.results_dir),
-                           str(source)], env=_env(**extra), capture_output=True, text=True,
-                          timeout=600)
+def run_prepare(cfg, source, kill_at=None, log=None) -> int:
+    return in_child(lambda: data.prepare(cfg, source=source, progress=False) and None,
+                    kill_at, log)
 
 
 def _cfg(root: Path):
@@ -102,8 +120,8 @@ def sources_and_reference(tmp_path_factory):
     for name, source in (("old", old), ("new", new)):
         cfg = _cfg(root / f"ref-{name}")
         started = time.perf_counter()
-        result = run_prepare(cfg, source)
-        assert result.returncode == 0, result.stderr
+        log = root / f"{name}.log"
+        assert run_prepare(cfg, source, log=log) == 0, log.read_text()
         refs[name] = (cfg, time.perf_counter() - started)
     return old, new, refs
 
@@ -118,8 +136,8 @@ def test_prepare_killed_while_replacing_a_split_never_loses_it(tmp_path, sources
     shutil.copytree(old_cfg.data_dir, cfg.data_dir)  # the last good split, of the old source
     good = _digest(cfg.dataset_dir)
 
-    killed = run_prepare(cfg, new, kill_at=step)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    log = tmp_path / "child.log"
+    assert run_prepare(cfg, new, kill_at=step, log=log) == -signal.SIGKILL, log.read_text()
 
     complete = _complete_splits(cfg)
     assert any(_digest(c) == good for c in complete), "the last good split must survive"
@@ -130,8 +148,7 @@ def test_prepare_killed_while_replacing_a_split_never_loses_it(tmp_path, sources
     else:
         assert _digest(cfg.dataset_dir) == good, "nothing may touch the split before the swap"
 
-    again = run_prepare(cfg, new)
-    assert again.returncode == 0, again.stderr
+    assert run_prepare(cfg, new, log=log) == 0, log.read_text()
     assert _manifest_hash(cfg) == _manifest_hash(new_cfg)
     assert _digest(cfg.dataset_dir) == _digest(new_cfg.dataset_dir)
     assert not list(cfg.data_dir.glob(".tmp-*")) and not list(cfg.data_dir.glob(".old-*"))
@@ -143,11 +160,10 @@ def test_prepare_killed_while_replacing_a_split_never_loses_it(tmp_path, sources
 def test_prepare_killed_on_a_first_run_leaves_nothing_half_built(tmp_path, sources_and_reference, step):
     _, new, refs = sources_and_reference
     cfg = _cfg(tmp_path)
-    killed = run_prepare(cfg, new, kill_at=step)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    log = tmp_path / "child.log"
+    assert run_prepare(cfg, new, kill_at=step, log=log) == -signal.SIGKILL, log.read_text()
     assert not data.is_prepared(cfg), "a half-built split must never appear"
-    again = run_prepare(cfg, new)
-    assert again.returncode == 0, again.stderr
+    assert run_prepare(cfg, new, log=log) == 0, log.read_text()
     assert _manifest_hash(cfg) == _manifest_hash(refs["new"][0])
     assert not list(cfg.data_dir.glob(".tmp-*"))
 
@@ -157,67 +173,68 @@ def test_prepare_after_a_kill_between_renames_reuses_the_new_split(tmp_path, sou
     _, new, refs = sources_and_reference
     cfg = _cfg(tmp_path)
     shutil.copytree(refs["old"][0].data_dir, cfg.data_dir)
-    assert run_prepare(cfg, new, kill_at="swap").returncode == -signal.SIGKILL
+    assert run_prepare(cfg, new, kill_at="swap") == -signal.SIGKILL
     report = data.prepare(cfg, source=new, progress=False)
     assert report.reused
     assert _manifest_hash(cfg) == _manifest_hash(refs["new"][0])
 
 
 # --------------------------------------------------------------------------- the runner
-RUN_COURSE = """
-import json, sys, time
-from pathlib import Path
-import nbformat
-from utils import config, files, runner
+def fake_executor(pause: float = 0.0):
+    """Stands for nbclient: writes what a training notebook writes (its record), then ok."""
+    from utils import runner
 
-notebooks = Path(sys.argv[1])
-pause = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
+    def execute(path, *, cwd, timeout, progress, log_path=None):
+        nb = nbformat.read(path, as_version=4)
+        progress(1, 1)
+        cfg = config.current()
+        started = time.time()
+        time.sleep(pause)
+        files.atomic_write(cfg.profile_results_dir / f"{path.stem}.json",
+                           json.dumps({"model_id": path.stem, "profile": cfg.name,
+                                       "started": started, "ended": time.time()}))
+        nb.cells[1].outputs = [nbformat.v4.new_output("stream", text=path.stem + " ran")]
+        return runner.Outcome(nb, runner.OK)
 
-def executor(path, *, cwd, timeout, progress, log_path=None):
-    nb = nbformat.read(path, as_version=4)
-    progress(1, 1)
-    cfg = config.current()
-    started = time.time()
-    time.sleep(pause)
-    # what a training notebook writes: its record
-    files.atomic_write(cfg.profile_results_dir / f"{path.stem}.json",
-                       json.dumps({"model_id": path.stem, "profile": cfg.name,
-                                   "started": started, "ended": time.time()}))
-    nb.cells[1].outputs = [nbformat.v4.new_output("stream", text=path.stem + " ran")]
-    return runner.Outcome(nb, runner.OK)
+    return execute
 
-sys.exit(runner.main([], executor=executor, check_data=lambda cfg: None,
-                     html_exporter=lambda nb: "<html>" + nb.cells[1].source + "</html>",
-                     notebooks_dir=notebooks))
-"""
+
+def course_main(project: Path, profile: str, pause: float = 0.0):
+    """What ``make course`` runs, on the tiny notebooks of ``project``, as a child's target."""
+    from utils import runner
+
+    def main():
+        os.environ.update({"DOGSCATS_PROFILE": profile, "DOGSCATS_DATA": str(project / "data"),
+                           "DOGSCATS_RESULTS": str(project / "results")})
+        return runner.main([], executor=fake_executor(pause), check_data=lambda cfg: None,
+                           html_exporter=lambda nb: "<html>" + nb.cells[1].source + "</html>",
+                           notebooks_dir=project / "notebooks")
+
+    return main
+
 
 NAMES = ("00_setup", "01_data_preparation", "02_mlp", "03_cnn")
 
 
-@pytest.fixture
-def project(tmp_path):
-    notebooks = tmp_path / "notebooks"
+def _write_notebooks(root: Path) -> None:
+    notebooks = root / "notebooks"
     notebooks.mkdir()
     for name in NAMES:
         nb = nbformat.v4.new_notebook()
-        nb.cells = [nbformat.v4.new_markdown_cell("# t"), nbformat.v4.new_code_cell(f"print('{name}')")]
+        nb.cells = [nbformat.v4.new_markdown_cell("# t", id="title"),
+                    nbformat.v4.new_code_cell(f"print('{name}')", id="code")]
         nbformat.write(nb, notebooks / f"{name}.ipynb")
+
+
+@pytest.fixture
+def project(tmp_path):
+    _write_notebooks(tmp_path)
     return tmp_path
 
 
-def start_course(project: Path, profile="smoke", kill_at=None, pause=0.0):
-    extra = {"DOGSCATS_PROFILE": profile, "DOGSCATS_DATA": str(project / "data"),
-             "DOGSCATS_RESULTS": str(project / "results")}
-    if kill_at:
-        extra[files.KILL_VARIABLE] = kill_at
-    return subprocess.Popen([sys.executable, "-c", RUN_COURSE, str(project / "notebooks"), str(pause)],
-                            env=_env(**extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-
-
-def finish(process, timeout=300):
-    out, _ = process.communicate(timeout=timeout)
-    return process.returncode, out
+def run_course(project: Path, profile="smoke", kill_at=None, pause=0.0) -> tuple:
+    log = project / f"course-{profile}.log"
+    return in_child(course_main(project, profile, pause), kill_at, log), log
 
 
 def _readable(folder: Path) -> None:
@@ -246,22 +263,28 @@ def _outputs(results: Path) -> dict:
     return found
 
 
+@pytest.fixture(scope="module")
+def reference_course(tmp_path_factory):
+    """An uninterrupted run of the tiny course: what every resumed run must end with."""
+    root = tmp_path_factory.mktemp("reference")
+    _write_notebooks(root)
+    status, log = run_course(root)
+    assert status == 0, log.read_text()
+    return root
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("nth", [1, 2, 3, 4, 5, 7, 12, 17, 18])
-def test_course_killed_while_writing_resumes_and_ends_as_an_uninterrupted_run(project, tmp_path_factory,
+def test_course_killed_while_writing_resumes_and_ends_as_an_uninterrupted_run(project, reference_course,
                                                                               nth):
-    reference = tmp_path_factory.mktemp("reference")
-    shutil.copytree(project / "notebooks", reference / "notebooks")
-    status, out = finish(start_course(reference))
-    assert status == 0, out
-
-    status, out = finish(start_course(project, kill_at=f"atomic-write@{nth}"))
-    assert status == -signal.SIGKILL, out
+    # writes: 1 the lock's owner; per notebook a record, its .ipynb, its .html, the state; 18 index.html
+    status, log = run_course(project, kill_at=f"atomic-write@{nth}")
+    assert status == -signal.SIGKILL, log.read_text()
     _readable(project / "results")  # a reader never meets a half-written file
-    status, out = finish(start_course(project))
-    assert status == 0, out
+    status, log = run_course(project)
+    assert status == 0, log.read_text()
     _readable(project / "results")
-    assert _outputs(project / "results") == _outputs(reference / "results")
+    assert _outputs(project / "results") == _outputs(reference_course / "results")
     state = json.loads((project / "results" / "smoke" / "notebooks" / "state.json").read_text())
     assert {n: s["status"] for n, s in state["notebooks"].items()} == {n: "ok" for n in NAMES}
     assert not [p for p in (project / "results").rglob(".*.tmp")], "stale temporaries are removed"
@@ -269,18 +292,27 @@ def test_course_killed_while_writing_resumes_and_ends_as_an_uninterrupted_run(pr
 
 @pytest.mark.slow
 def test_two_profiles_run_side_by_side_and_a_second_run_of_one_is_refused(project):
-    first = start_course(project, "smoke", pause=1.0)
-    second = start_course(project, "sample", pause=1.0)
+    import threading
+
+    outcome = {}
+
+    def start(key, profile, pause):
+        outcome[key] = run_course(project, profile, pause=pause)
+
+    first = threading.Thread(target=start, args=("smoke", "smoke", 1.0))
+    second = threading.Thread(target=start, args=("sample", "sample", 1.0))
+    first.start()
+    second.start()
     owner = project / "results" / "smoke" / "notebooks" / ".lock.owner"
     deadline = time.monotonic() + 60
     while not owner.is_file() and time.monotonic() < deadline:  # the first run holds its lock
-        time.sleep(0.05)
-    third = start_course(project, "smoke")
-    status3, out3 = finish(third)
-    status1, out1 = finish(first)
-    status2, out2 = finish(second)
-    assert (status1, status2) == (0, 0), out1 + out2
-    assert status3 == 2 and "another run of the course is using" in out3, out3
+        time.sleep(0.02)
+    status3 = in_child(course_main(project, "smoke"), log=project / "third.log")
+    first.join()
+    second.join()
+    assert outcome["smoke"][0] == 0 and outcome["sample"][0] == 0
+    assert status3 == 2
+    assert "another run of the course is using" in (project / "third.log").read_text()
     records = {profile: [json.loads((project / "results" / profile / f"{n}.json").read_text())
                          for n in NAMES] for profile in ("smoke", "sample")}
     spans = {p: (min(r["started"] for r in rs), max(r["ended"] for r in rs)) for p, rs in records.items()}

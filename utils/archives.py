@@ -37,6 +37,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from utils.errors import DataError, UnsafeArchiveError
+from utils.files import checkpoint
 
 #: Environment variable of each limit (field of :class:`ArchiveLimits`).
 LIMIT_VARIABLES = {
@@ -224,6 +225,7 @@ def _copy_member(handle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
         raise DataError(f"{archive}: member {info.filename!r} cannot be read ({error}). "
                         "Download the archive again.") from None
     budget.bytes += written
+    checkpoint("extract")
 
 
 def safe_extract(archive, dest, *, budget: Budget | None = None,
