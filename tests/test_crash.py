@@ -322,3 +322,17 @@ def test_two_profiles_run_side_by_side_and_a_second_run_of_one_is_refused(projec
         assert all(r["profile"] == profile for r in rows), "each wrote only its own folder"
         state = json.loads((project / "results" / profile / "notebooks" / "state.json").read_text())
         assert state["profile"] == profile and len(state["notebooks"]) == len(NAMES)
+
+
+@pytest.mark.slow
+def test_real_images_killed_while_checking_then_rerun_give_the_same_manifest(tmp_path, prepared_smoke,
+                                                                             real_archive):
+    """The shared photos: a kill 2,000 images into checking, then a full run, as uninterrupted."""
+    cfg = _cfg(tmp_path)
+    log = tmp_path / "child.log"
+    assert run_prepare(cfg, real_archive, kill_at="check-image@2000", log=log) == -signal.SIGKILL, \
+        log.read_text()
+    assert not data.is_prepared(cfg)
+    assert run_prepare(cfg, real_archive, log=log) == 0, log.read_text()
+    assert _manifest_hash(cfg) == _manifest_hash(prepared_smoke)
+    assert not list(cfg.data_dir.glob(".tmp-*"))
