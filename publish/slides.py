@@ -13,8 +13,10 @@ Reads the executed notebooks ``make course`` wrote to
   figures so that nothing overflows a 1280×720 screen;
 - ``index.html``: a list of the decks.
 
-Markdown cells too long for one slide are cut at paragraph breaks into
-sub-slides here, at build time; the notebook itself is left as it is.
+At build time, when the real outputs are known, markdown cells too long for
+one slide are cut at paragraph breaks into sub-slides, and a cell whose
+outputs would overflow its slide starts a sub-slide (:func:`repaginate`); the
+notebook itself is left as it is.
 
 Usage::
 
@@ -105,6 +107,77 @@ def split_long_markdown(notebook, limit: int = slides_tags.SLIDE_LINES) -> int:
     return cuts
 
 
+#: What fits on one 1280×720 slide, in the lines of :func:`shown_lines`.
+BUDGET = 22
+#: The deck's style caps (slides.css): code boxes and output boxes, in lines.
+CODE_CAP, OUTPUT_CAP = 9, 9
+
+
+def _output_lines(output) -> int:
+    data = output.get("data", {})
+    if output.get("output_type") == "stream":
+        text = output.get("text", "")
+    elif output.get("output_type") == "error":
+        text = "\n".join(output.get("traceback", []))
+    else:
+        text = data.get("text/html", "").replace("<tr", "\n<tr") if "text/html" in data else data.get("text/plain", "")
+    return min(len(str(text).splitlines()) + 1, OUTPUT_CAP)
+
+
+#: Height of a figure on a slide in CSS pixels, and the least it is shrunk to
+#: when one cell draws several; one line of :func:`shown_lines` is about 28 px.
+FIGURE_PX, FIGURE_MIN_PX, LINE_PX = 330, 160, 28
+
+
+def _is_figure(output) -> bool:
+    return bool({"image/png", "image/jpeg", "image/svg+xml"} & set(output.get("data", {})))
+
+
+def fit_figures(cell) -> int:
+    """Share :data:`FIGURE_PX` among a cell's figures (at least :data:`FIGURE_MIN_PX` each).
+
+    Writes ``course_max_height`` into each figure output's metadata (the deck's
+    image template reads it) and returns the pixels the figures take in all.
+    """
+    figures = [o for o in cell.get("outputs", []) if _is_figure(o)]
+    if not figures:
+        return 0
+    height = max(FIGURE_PX // len(figures), FIGURE_MIN_PX)
+    for output in figures:
+        output.setdefault("metadata", {})["course_max_height"] = height
+    return height * len(figures)
+
+
+def shown_lines(cell) -> int:
+    """Lines a cell takes on a slide with its real outputs, as the deck's style caps them."""
+    if cell.cell_type != "code":
+        return slides_tags.estimated_lines(cell)
+    code = min(len(cell.source.rstrip().splitlines()), CODE_CAP) + 1
+    figures = -(-fit_figures(cell) // LINE_PX)
+    text = min(sum(_output_lines(o) for o in cell.get("outputs", []) if not _is_figure(o)), OUTPUT_CAP)
+    return code + figures + text   # texts share one scrolling box
+
+
+def repaginate(notebook, budget: int = BUDGET) -> int:
+    """Start a sub-slide wherever a cell, with its real outputs, would overflow the slide.
+
+    Works on the executed copy at build time (the notebook keeps the rules'
+    metadata); returns how many cells were moved to a new sub-slide.
+    """
+    used, moved = 0, 0
+    for cell in notebook.cells:
+        slideshow = cell.metadata.setdefault("slideshow", {"slide_type": "-"})
+        kind = slideshow.get("slide_type") or "-"
+        if kind in ("skip", "notes"):
+            continue
+        size = shown_lines(cell)
+        if kind in ("-", "fragment") and used and used + size > budget:
+            slideshow["slide_type"] = kind = "subslide"
+            moved += 1
+        used = size if kind in ("slide", "subslide") else used + size
+    return moved
+
+
 def exporter():
     """nbconvert's SlidesExporter with the course's template and local reveal.js."""
     from nbconvert import SlidesExporter
@@ -155,6 +228,7 @@ def build_slides(cfg: config.Profile, out_dir: Path | None = None, source_dir: P
         raw = nbformat.read(lesson.executed, as_version=4)
         notebook = executed.for_publishing(raw)
         split_long_markdown(notebook)
+        repaginate(notebook)
         deck = {"title": lesson.title, "facts": executed.run_facts(lesson, raw, cfg, records),
                 "math": has_math(notebook), "mathjax": "mathjax/es5/tex-chtml-full.js",
                 "width": WIDTH, "height": HEIGHT}
