@@ -9,6 +9,7 @@ never touch the project's results/. The real course's site is checked by
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import json
 import logging
@@ -207,6 +208,35 @@ def test_no_executed_notebook_is_a_clear_error(tmp_path, monkeypatch):
         executed.lessons(config.get_profile("smoke"))
 
 
+def test_repaginate_moves_what_would_overflow_to_a_subslide_and_shares_figure_height():
+    figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
+    log = nbformat.v4.new_output("stream", name="stdout", text="epoch\n" * 200)
+    cells = [nbformat.v4.new_markdown_cell("## S\n\nA sentence."),
+             nbformat.v4.new_code_cell("plots.plot_history(h)", outputs=[figure]),
+             nbformat.v4.new_code_cell("fit()", outputs=[log])]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    slides_tags.apply(notebook)
+    assert [c.metadata.slideshow.slide_type for c in cells] == ["slide", "fragment", "-"]
+    assert slides.repaginate(notebook) == 1
+    assert [c.metadata.slideshow.slide_type for c in cells] == ["slide", "fragment", "subslide"]
+    assert slides.shown_lines(cells[2]) == 2 + slides.OUTPUT_CAP           # a long log scrolls in one box
+    two = nbformat.v4.new_code_cell("two()", outputs=[copy.deepcopy(figure), copy.deepcopy(figure)])
+    assert slides.fit_figures(two) == 2 * (slides.FIGURE_PX // 2)
+    assert [o["metadata"]["course_max_height"] for o in two.outputs] == [slides.FIGURE_PX // 2] * 2
+
+
+def test_long_markdown_is_cut_between_paragraphs_never_inside_code():
+    fence = "```\n" + "\n\n".join(f"line {i}" for i in range(40)) + "\n```"
+    text = "## Title\n\n" + "\n\n".join(["word " * 60] * 6) + "\n\n" + fence
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    slides_tags.apply(notebook)
+    assert slides.split_long_markdown(notebook) >= 2
+    pieces = [c.source for c in notebook.cells]
+    assert "\n\n".join(pieces) == text
+    assert all(p.count("```") in (0, 2) for p in pieces)
+    assert [c.metadata.slideshow.slide_type for c in notebook.cells][1:] == ["subslide"] * (len(pieces) - 1)
+
+
 # -- in a real browser --------------------------------------------------------------
 
 def _browser_or_skip():
@@ -240,8 +270,8 @@ def test_the_browser_check_finds_broken_links_tracebacks_missing_figures_and_ove
     _, _, index, decks = course
     broken = tmp_path / "site"
     broken.mkdir()
-    for path in index.parent.glob("*.html"):
-        (broken / path.name).write_text(path.read_text())
+    for name in ("index.html", "01_figure.html"):   # two pages keep the test short
+        (broken / name).write_text((index.parent / name).read_text())
     (broken / "site.css").write_text("")
     index_page = (broken / "index.html").read_text()
     (broken / "index.html").write_text(index_page.replace("</main>", '<a href="gone.html">x</a></main>'))
