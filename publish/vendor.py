@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: npm package, version and the files (relative to the package) a page needs.
 PACKAGES = {
-    "reveal.js": ("4.6.1", ("dist/", "plugin/notes/", "plugin/highlight/", "plugin/math/")),
-    "mathjax": ("3.2.2", ("es5/tex-chtml-full.js", "es5/output/chtml/fonts/woff-v2/")),
+    "reveal.js": ("4.6.1", ("dist/reveal.js", "dist/reveal.css", "dist/reset.css", "dist/theme/white.css",
+                           "dist/theme/fonts/source-sans-pro/", "plugin/notes/notes.js", "LICENSE")),
+    "mathjax": ("3.2.2", ("es5/tex-chtml-full.js", "es5/output/chtml/fonts/woff-v2/", "LICENSE")),
 }
 
 
@@ -90,7 +91,8 @@ def install(name: str, target: Path) -> Path:
     destination = Path(target) / name
     stamp = destination / ".version"
     source = tarball(name)
-    if stamp.is_file() and stamp.read_text() == source.name:
+    label = f"{source.name} {' '.join(wanted)}"
+    if stamp.is_file() and stamp.read_text() == label:
         return destination
     shutil.rmtree(destination, ignore_errors=True)
     found = set()
@@ -108,5 +110,5 @@ def install(name: str, target: Path) -> Path:
     missing = [w for w in wanted if w not in found]
     if missing:
         raise VendorError(f"{source} lacks {', '.join(missing)}")
-    stamp.write_text(source.name)
+    stamp.write_text(label)
     return destination
