@@ -136,6 +136,15 @@ def hardware_of(notebook) -> str | None:
     return None
 
 
+def _changed_since(lesson: Lesson, cfg: config.Profile) -> bool:
+    """Whether the notebook or ``utils`` differ from the inputs its run recorded."""
+    try:
+        now = runner.fingerprint(lesson.source, cfg, earlier="", project_root=config.PROJECT_ROOT)
+    except (OSError, TypeError, ValueError):  # the runner's key changed shape: say nothing
+        return False
+    return any(key in lesson.inputs and now.get(key) != lesson.inputs[key] for key in ("notebook", "utils"))
+
+
 def run_facts(lesson: Lesson, notebook, cfg: config.Profile, records: list[dict]) -> dict:
     """Profile, commit and hardware a lesson's page was executed with.
 
@@ -154,10 +163,8 @@ def run_facts(lesson: Lesson, notebook, cfg: config.Profile, records: list[dict]
     commit = next((r["commit"] for r in own if r.get("commit")), None)
     if commit is None:
         commit = records_module.git_commit() or "unknown"
-        if lesson.inputs:
-            now = runner.fingerprint(lesson.source, cfg, earlier="", project_root=config.PROJECT_ROOT)
-            if any(now[k] != lesson.inputs.get(k) for k in ("notebook", "utils")):
-                commit += " (changed since: run make course again)"
+        if lesson.inputs and _changed_since(lesson, cfg):
+            commit += " (changed since: run make course again)"
     hardware = hardware_of(notebook) if notebook is not None else None
     if hardware is None and own and isinstance(own[0].get("hardware"), dict):
         hardware = config.describe_hardware(own[0]["hardware"])

@@ -291,3 +291,20 @@ def test_the_browser_check_finds_broken_links_tracebacks_missing_figures_and_ove
     assert "01_figure.html: 1 broken image(s)" in text
     assert "01_figure.html: shows none of its figures" in text
     assert re.search(r"99_tall.slides.html: slide 1 \('Tall'\) is \d+×\d+, over 1280×720", text)
+
+
+def test_run_facts_take_the_lessons_own_records_and_say_when_the_notebook_changed(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOGSCATS_RESULTS", str(tmp_path))
+    cfg = config.get_profile("smoke")
+    source = tmp_path / "03_cnn.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), source)
+    record = {"model_id": "cnn_small", "commit": "abc1234",
+              "hardware": {"cpu": "Test CPU", "cpu_cores": 4, "gpus": ["GPU:0"], "platform": "x"}}
+    lesson = executed.Lesson("03_cnn", "03 · CNN", "", source, source, runner.OK)
+    facts = executed.run_facts(lesson, nbformat.v4.new_notebook(), cfg, [record])
+    assert facts["commit"] == "abc1234"
+    assert facts["hardware"] == config.describe_hardware(record["hardware"])
+    lesson.name, lesson.inputs = "00_setup", {"notebook": "an older hash", "utils": "x"}
+    facts = executed.run_facts(lesson, nbformat.v4.new_notebook(), cfg, [record])
+    assert facts["commit"].endswith("(changed since: run make course again)")
+    assert facts["hardware"] == "unknown"
