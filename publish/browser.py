@@ -110,7 +110,8 @@ def check_site(site_dir: Path, shots: Path, browser: Browser) -> list[str]:
             file, fragment = target
             if not file.is_file():
                 problems.append(f"{where}: link {href!r} points at a missing file")
-            elif fragment and file == path.resolve() and not page.query_selector(f"[id='{fragment}']"):
+            elif fragment and file == path.resolve() and not page.evaluate(  # ids may keep %-escapes
+                    "ids => ids.some(id => document.getElementById(id))", [fragment, unquote(fragment)]):
                 problems.append(f"{where}: link {href!r} points at a missing anchor")
         text = page.inner_text("body")
         if TRACEBACK in text:
@@ -154,20 +155,22 @@ def check_deck(deck: Path, shots: Path, browser: Browser, screenshots: int = 3) 
         return [f"{deck.name}: reveal.js did not start"]
     problems = []
     size = page.evaluate("() => [Reveal.getConfig().width, Reveal.getConfig().height]")
-    slides = page.evaluate("() => Reveal.getSlides().map(s => Reveal.getIndices(s))")
+    # one round trip for all slides: show each (every fragment visible) and measure it
+    measured = page.evaluate("""() => Reveal.getSlides().map(slide => {
+        const at = Reveal.getIndices(slide);
+        Reveal.slide(at.h, at.v || 0, 1e9);
+        const s = Reveal.getCurrentSlide();
+        const heading = (s.querySelector('h1,h2,h3')?.textContent || '').replace('¶', '').trim();
+        return [s.scrollHeight, s.scrollWidth, heading, at.h, at.v || 0];
+    })""")
     shots.mkdir(parents=True, exist_ok=True)
-    for number, indices in enumerate(slides):
-        measured = page.evaluate("""([h, v]) => {
-            Reveal.slide(h, v, 1e9);  // every fragment shown
-            const s = Reveal.getCurrentSlide();
-            return [s.scrollHeight, s.scrollWidth, (s.querySelector('h1,h2,h3')?.textContent || '').replace('¶', '').trim()];
-        }""", [indices["h"], indices.get("v") or 0])
-        height, width, heading = measured
+    for number, (height, width, heading, h, v) in enumerate(measured):
         if height > size[1] or width > size[0]:
             problems.append(f"{deck.name}: slide {number + 1} ({heading[:40]!r}) is {width}×{height}, "
                             f"over {size[0]}×{size[1]}")
-        if number < screenshots:
-            page.screenshot(path=str(shots / f"{deck.stem}-{number + 1}.png"))
+    for number, (_, _, _, h, v) in enumerate(measured[:screenshots]):
+        page.evaluate("([h, v]) => Reveal.slide(h, v, 1e9)", [h, v])
+        page.screenshot(path=str(shots / f"{deck.stem}-{number + 1}.png"))
     if TRACEBACK in page.inner_text("body"):
         problems.append(f"{deck.name}: shows a Python traceback")
     page.close()
