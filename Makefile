@@ -1,6 +1,10 @@
 # Dogs vs. Cats with Keras: the two commands a newcomer needs.
 #   make course   prepare the data and run every notebook (DOGSCATS_PROFILE=smoke|sample|full)
 #   make test     run the unit tests and every notebook under the smoke profile
+# For instructors, from what `make course` executed (same DOGSCATS_PROFILE):
+#   make slides   every lesson as reveal.js slides   -> results/<profile>/slides/
+#   make site     the course as a static website     -> results/<profile>/site/
+#   make lab      JupyterLab, with RISE to present a notebook live
 # Both create the virtual environment .venv first when it is missing or out of date.
 
 PYTHON ?= python3
@@ -35,12 +39,15 @@ endef
 # TF_CPP_MIN_LOG_LEVEL=0 make lab shows those messages again.
 TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: course test unit notebooks lab clean-results env help
+.PHONY: course test unit notebooks lab slides site site-check tag-slides clean-results env help
 
 help:
 	@echo "make course   prepare the data and run every notebook (profile: DOGSCATS_PROFILE, default sample)"
 	@echo "make test     unit tests + every notebook under DOGSCATS_PROFILE=smoke"
-	@echo "make lab      open the notebooks in JupyterLab"
+	@echo "make lab      open the notebooks in JupyterLab (RISE: present a notebook as slides)"
+	@echo "make slides   every executed lesson as reveal.js slides (after make course)"
+	@echo "make site     the executed course as a static website (after make course)"
+	@echo "make site-check  open site and slides in headless Chromium; screenshots in results/<profile>/site/"
 
 env: $(STAMP)
 
@@ -66,6 +73,19 @@ notebooks: $(STAMP)
 
 lab: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=$(TF_CPP_MIN_LOG_LEVEL) $(VENV)/bin/jupyter lab notebooks/
+
+slides: $(STAMP)
+	$(PY) -m publish.slides
+
+site: $(STAMP)
+	$(PY) -m publish.site
+
+site-check: $(STAMP)
+	$(PY) -m publish.browser
+
+# after editing a notebook: give its cells their slide types again (publish/slides_tags.py)
+tag-slides: $(STAMP)
+	$(PY) -m publish.slides_tags
 
 clean-results:
 	rm -rf results/

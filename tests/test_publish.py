@@ -1,0 +1,310 @@
+"""make slides / make site / make site-check, on a small executed course built in tmp_path.
+
+The course here is three tiny lessons with the outputs ``make course`` would
+have left (a report line, a figure, a skip), so the tests take seconds and
+never touch the project's results/. The real course's site is checked by
+``make site-check`` in .ci/run.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+import logging
+import os
+import re
+
+import nbformat
+import pytest
+
+from publish import browser, executed, site, slides, slides_tags
+from utils import config, runner
+
+HARDWARE = "CPU only (2 cores: Test CPU)"
+SKIP_REASON = "no ImageNet weights here.\nSet DOGSCATS_VGG16_WEIGHTS to the file."
+
+
+def _png() -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.plot([0, 1, 2], [1, 0.5, 0.2], label="loss")
+    axes.legend()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _stream(text):
+    return nbformat.v4.new_output("stream", name="stdout", text=text)
+
+
+def _lesson(title, cells):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {title}\n\nWhat it teaches.")]
+                                        + cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    slides_tags.apply(notebook)
+    return notebook
+
+
+def _executed_course(root):
+    """Sources in root/notebooks, executed copies + state in root/results/smoke/notebooks."""
+    figure = nbformat.v4.new_output("display_data", data={"image/png": _png(), "text/plain": "<Figure>"})
+
+    def setup():
+        return nbformat.v4.new_code_cell("config.report(cfg)",
+                                         outputs=[_stream(f"Profile     : smoke\nHardware    : {HARDWARE}\n")])
+
+    long_text = "\n\n".join(f"Paragraph {i}: " + "words that explain the step " * 8 for i in range(12))
+    lessons = {
+        "00_intro": _lesson("00 · Intro", [setup(), nbformat.v4.new_markdown_cell("## Formula\n\nSize $\\frac{N-F}{S}+1$.\n\n"
+                                                                               + long_text)]),
+        "01_figure": _lesson("01 · A figure", [
+            setup(), nbformat.v4.new_markdown_cell("## Curves\n\nThe loss falls."),
+            nbformat.v4.new_code_cell("plots.plot_history(history)", outputs=[figure]),
+            nbformat.v4.new_markdown_cell("## Try this\n\n1. Train longer."),
+            nbformat.v4.new_markdown_cell("## What we learned\n\nCurves.")]),
+        "02_skip": _lesson("02 · Skipped", [setup(), nbformat.v4.new_code_cell("vgg16.load()", outputs=[
+            nbformat.v4.new_output("error", ename="LessonSkipped", evalue=config.SKIP_MARKER + SKIP_REASON,
+                                   traceback=["\x1b[31m-----\x1b[0m", "LessonSkipped    Traceback (most recent call last)",
+                                              "Cell In[3], line 1", "LessonSkipped: " + SKIP_REASON])])]),
+    }
+    solution = _lesson("01 · Solutions", [nbformat.v4.new_code_cell("history = train(epochs=20)",
+                                                                    outputs=[_stream("trained 20 epochs\n")])])
+    sources, out = root / "notebooks", root / "results" / "smoke" / "notebooks"
+    (sources / "solutions").mkdir(parents=True)
+    out.mkdir(parents=True)
+    state = {}
+    for name, notebook in lessons.items():
+        executed_copy = nbformat.from_dict(json.loads(nbformat.writes(notebook)))
+        for cell in notebook.cells:
+            cell.outputs = [] if cell.cell_type == "code" else cell.get("outputs")
+            if cell.cell_type != "code":
+                cell.pop("outputs", None)
+        nbformat.write(notebook, sources / f"{name}.ipynb")
+        nbformat.write(executed_copy, out / f"{name}.ipynb")
+        skipped = name == "02_skip"
+        state[name] = {"status": runner.SKIPPED if skipped else runner.OK, "reason": SKIP_REASON if skipped else None,
+                       "finished": "2026-12-02T05:00:00+00:00"}
+    nbformat.write(solution, sources / "solutions" / "01_figure_solutions.ipynb")
+    runner.save_state(out / runner.STATE_FILE, "smoke", state)
+    record = {"model_id": "cnn_small", "profile": "smoke", "test_accuracy": 0.6, "commit": "abc1234",
+              "hardware": {"cpu": "Test CPU", "cpu_cores": 2, "gpus": [], "platform": "x"}}
+    (root / "results" / "smoke" / "cnn_small.json").write_text(json.dumps(record))
+    return sources
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """(cfg, sources, site index, decks): the tiny course, built once for this module."""
+    root = tmp_path_factory.mktemp("course")
+    old = os.environ.get("DOGSCATS_RESULTS")
+    os.environ["DOGSCATS_RESULTS"] = str(root / "results")
+    try:
+        cfg = config.get_profile("smoke")
+        sources = _executed_course(root)
+        index = site.build_site(cfg, source_dir=sources)
+        decks = slides.build_slides(cfg, source_dir=sources)
+        yield cfg, sources, index, decks
+    finally:
+        if old is None:
+            os.environ.pop("DOGSCATS_RESULTS", None)
+        else:
+            os.environ["DOGSCATS_RESULTS"] = old
+
+
+def test_nothing_is_written_into_the_projects_results(course):
+    cfg, _, index, decks = course
+    assert config.PROJECT_ROOT / "results" not in index.parents
+    assert index == cfg.profile_results_dir / "site" / "index.html"
+    assert decks[0].parent == cfg.profile_results_dir / "slides"
+
+
+def test_landing_page_has_the_course_map_and_the_results_from_the_records(course):
+    _, _, index, _ = course
+    page = index.read_text()
+    for title, href in (("00 · Intro", "00_intro.html"), ("01 · A figure", "01_figure.html"),
+                        ("02 · Skipped", "02_skip.html")):
+        assert title in page and f'href="{href}"' in page
+    assert "What it teaches." in page
+    assert "cnn_small" in page and "0.600" in page      # the record, through comparison_table
+    assert "Published figures" in page and "Chollet" in page
+    assert "no ImageNet weights here." in page           # the skip, said on the map
+
+
+def _soup(path):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(path.read_text(), "html.parser")
+
+
+def test_every_lesson_page_says_profile_commit_and_hardware_and_links_its_neighbours(course):
+    _, _, index, _ = course
+    pages = {name: _soup(index.parent / f"{name}.html") for name in ("00_intro", "01_figure", "02_skip")}
+    for name, page in pages.items():
+        facts = page.select_one(".run-facts")
+        assert facts.select_one(".profile").text == "smoke", name
+        assert facts.select_one(".hardware").text == HARDWARE, name
+        assert facts.select_one(".commit").text.strip(), name
+    assert pages["00_intro"].select_one(".commit").text != "abc1234"   # 00 wrote no record
+    assert pages["01_figure"].select_one(".commit").text != "abc1234"  # nor 01: cnn_small is 03's
+
+    def link(page, rel):
+        found = page.select_one(f'nav a[rel="{rel}"]')
+        return found["href"] if found else None
+
+    assert (link(pages["00_intro"], "prev"), link(pages["00_intro"], "next")) == (None, "01_figure.html")
+    assert (link(pages["01_figure"], "prev"), link(pages["01_figure"], "next")) == ("00_intro.html", "02_skip.html")
+    assert (link(pages["02_skip"], "prev"), link(pages["02_skip"], "next")) == ("01_figure.html", None)
+
+
+def test_a_skipped_lesson_shows_its_message_not_a_traceback(course):
+    page = (course[2].parent / "02_skip.html").read_text()
+    assert "Lesson skipped." in page and "Set DOGSCATS_VGG16_WEIGHTS to the file." in page
+    assert "Traceback" not in page
+
+
+def test_solutions_are_folded_after_the_exercises(course):
+    page = (course[2].parent / "01_figure.html").read_text()
+    details = page.index('<details class="solutions">')
+    assert page.index("Try this") < details < page.index("What we learned")
+    assert details < page.index("trained 20 epochs") < page.index("</details>", details)
+    assert _soup(course[2].parent / "01_figure.html").select_one("details.solutions summary").text.startswith("Solutions")
+    assert "<details" not in (course[2].parent / "00_intro.html").read_text()
+
+
+def test_pages_and_decks_load_nothing_from_the_network(course):
+    _, _, index, decks = course
+    remote = re.compile(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', re.I)
+    for path in list(index.parent.glob("*.html")) + list(decks):
+        assert not remote.search(path.read_text()), path.name
+    assert (index.parent / site.MATHJAX).is_file()          # 00 has a formula
+    assert (decks[0].parent / "reveal.js" / "dist" / "reveal.js").is_file()
+
+
+def test_a_deck_cuts_long_markdown_into_subslides(course):
+    deck = course[3][0].read_text()
+    assert deck.count("Paragraph 11") == 1
+    assert deck.count("<section") >= 4
+
+
+def test_building_logs_no_warning(course, caplog):
+    cfg, sources, _, _ = course
+    with caplog.at_level(logging.WARNING):
+        site.build_site(cfg, source_dir=sources)
+        slides.build_slides(cfg, source_dir=sources)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_no_executed_notebook_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOGSCATS_RESULTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="make course"):
+        executed.lessons(config.get_profile("smoke"))
+
+
+def test_repaginate_moves_what_would_overflow_to_a_subslide_and_shares_figure_height():
+    figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
+    log = nbformat.v4.new_output("stream", name="stdout", text="epoch\n" * 200)
+    cells = [nbformat.v4.new_markdown_cell("## S\n\nA sentence."),
+             nbformat.v4.new_code_cell("plots.plot_history(h)", outputs=[figure]),
+             nbformat.v4.new_code_cell("fit()", outputs=[log])]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    slides_tags.apply(notebook)
+    assert [c.metadata.slideshow.slide_type for c in cells] == ["slide", "fragment", "-"]
+    assert slides.repaginate(notebook) == 1
+    assert [c.metadata.slideshow.slide_type for c in cells] == ["slide", "fragment", "subslide"]
+    assert slides.shown_lines(cells[2]) == 2 + slides.OUTPUT_CAP           # a long log scrolls in one box
+    two = nbformat.v4.new_code_cell("two()", outputs=[copy.deepcopy(figure), copy.deepcopy(figure)])
+    assert slides.fit_figures(two) == 2 * (slides.FIGURE_PX // 2)
+    assert [o["metadata"]["course_max_height"] for o in two.outputs] == [slides.FIGURE_PX // 2] * 2
+
+
+def test_long_markdown_is_cut_between_paragraphs_never_inside_code():
+    fence = "```\n" + "\n\n".join(f"line {i}" for i in range(40)) + "\n```"
+    text = "## Title\n\n" + "\n\n".join(["word " * 60] * 6) + "\n\n" + fence
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    slides_tags.apply(notebook)
+    assert slides.split_long_markdown(notebook) >= 2
+    pieces = [c.source for c in notebook.cells]
+    assert "\n\n".join(pieces) == text
+    assert all(p.count("```") in (0, 2) for p in pieces)
+    assert [c.metadata.slideshow.slide_type for c in notebook.cells][1:] == ["subslide"] * (len(pieces) - 1)
+
+
+# -- in a real browser --------------------------------------------------------------
+
+def _browser_or_skip():
+    missing = []
+    if browser.chromium_path() is None:
+        missing.append("chromium (apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing.append("playwright (pip install playwright)")
+    if missing:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("CI must run the browser test; missing " + ", ".join(missing))
+        pytest.skip("no " + ", ".join(missing))
+
+
+@pytest.mark.slow
+def test_site_and_slides_pass_in_headless_chromium(course, tmp_path):
+    _browser_or_skip()
+    _, _, index, decks = course
+    shots = tmp_path / "screenshots"
+    problems = browser.check(index.parent, decks[0].parent, shots)
+    assert problems == []
+    assert {"index.png", "00_intro.png", "01_figure.png", "02_skip.png"} <= {p.name for p in shots.glob("*.png")}
+    assert list((shots / "slides").glob("00_intro.slides-*.png"))
+
+
+@pytest.mark.slow
+def test_the_browser_check_finds_broken_links_tracebacks_missing_figures_and_overflow(course, tmp_path):
+    _browser_or_skip()
+    _, _, index, decks = course
+    broken = tmp_path / "site"
+    broken.mkdir()
+    for name in ("index.html", "01_figure.html"):   # two pages keep the test short
+        (broken / name).write_text((index.parent / name).read_text())
+    (broken / "site.css").write_text("")
+    index_page = (broken / "index.html").read_text()
+    (broken / "index.html").write_text(index_page.replace("</main>", '<a href="gone.html">x</a></main>'))
+    lesson = (broken / "01_figure.html").read_text()
+    lesson = re.sub(r'<img [^>]*src="data:image/png[^"]*"', '<img src="missing.png"', lesson)
+    (broken / "01_figure.html").write_text(lesson.replace("</main>", "<pre>Traceback (most recent call last)</pre></main>"))
+    deck_dir = tmp_path / "slides"
+    deck_dir.mkdir()
+    (deck_dir / "reveal.js").symlink_to(decks[0].parent / "reveal.js")
+    tall = "".join(f"<p>line {i}</p>" for i in range(80))
+    deck = decks[0].read_text().replace('<div class="slides">', f'<div class="slides"><section><h2>Tall</h2>{tall}</section>', 1)
+    (deck_dir / "99_tall.slides.html").write_text(deck)
+    problems = browser.check(broken, deck_dir, tmp_path / "shots")
+    text = "\n".join(problems)
+    assert "index.html: link 'gone.html' points at a missing file" in text
+    assert "01_figure.html: shows a Python traceback" in text
+    assert "01_figure.html: 1 broken image(s)" in text
+    assert "01_figure.html: shows none of its figures" in text
+    assert re.search(r"99_tall.slides.html: slide 1 \('Tall'\) is \d+×\d+, over 1280×720", text)
+
+
+def test_run_facts_take_the_lessons_own_records_and_say_when_the_notebook_changed(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOGSCATS_RESULTS", str(tmp_path))
+    cfg = config.get_profile("smoke")
+    source = tmp_path / "03_cnn.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), source)
+    record = {"model_id": "cnn_small", "commit": "abc1234",
+              "hardware": {"cpu": "Test CPU", "cpu_cores": 4, "gpus": ["GPU:0"], "platform": "x"}}
+    lesson = executed.Lesson("03_cnn", "03 · CNN", "", source, source, runner.OK)
+    facts = executed.run_facts(lesson, nbformat.v4.new_notebook(), cfg, [record])
+    assert facts["commit"] == "abc1234"
+    assert facts["hardware"] == config.describe_hardware(record["hardware"])
+    lesson.name, lesson.inputs = "00_setup", {"notebook": "an older hash", "utils": "x"}
+    facts = executed.run_facts(lesson, nbformat.v4.new_notebook(), cfg, [record])
+    assert facts["commit"].endswith("(changed since: run make course again)")
+    assert facts["hardware"] == "unknown"
