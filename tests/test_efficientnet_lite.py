@@ -91,8 +91,8 @@ def test_every_tensor_has_one_place_of_the_right_shape(state_dict):
     assert conv.keras_target("_blocks.0._bn1.running_var") == ("block0_dw_bn", 3)
     assert conv.keras_target("_bn1.weight") == ("head_bn", 0)
     assert conv.keras_target("_fc.bias") == ("predictions", 1)
-    conv = state_dict["_conv_stem.weight"]                                    # (out, in, kh, kw)
-    np.testing.assert_array_equal(conv.to_keras_layout("_conv_stem.weight", conv)[1, 2, 0, 5], conv[5, 0, 1, 2])
+    stem = state_dict["_conv_stem.weight"]                                    # (out, in, kh, kw)
+    np.testing.assert_array_equal(conv.to_keras_layout("_conv_stem.weight", stem)[1, 2, 0, 5], stem[5, 0, 1, 2])
     dw = state_dict["_blocks.1._depthwise_conv.weight"]                       # (channels, 1, kh, kw)
     np.testing.assert_array_equal(conv.to_keras_layout("_blocks.1._depthwise_conv.weight", dw)[2, 0, 7, 0],
                                   dw[7, 0, 2, 0])
