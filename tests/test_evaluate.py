@@ -117,6 +117,10 @@ def test_record_fields_builds_the_standard_fields():
     assert fields["test_accuracy"] == pytest.approx(2 / 6)
     assert fields["weights"] == "random init"
     assert fields["leaked_test_accuracy"] == 0.97
+    # the per-photo predictions travel with the record, for paired tests (utils.stats)
+    assert fields["test_y_true"] == [int(v) for v in np.asarray(Y).reshape(-1)]
+    assert fields["test_p_dog"] == pytest.approx([float(v) for v in np.asarray(P).reshape(-1)], abs=1e-6)
+    assert all(isinstance(v, float) for v in fields["test_p_dog"])
     with pytest.raises(ValueError, match="training.fit"):
         evaluate.record_fields(model, found, {}, notebook="x", image_size=(8, 8),
                                train_count=1, valid_count=1, test_count=1)

@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from utils import config, results
@@ -73,7 +74,8 @@ def test_profiles_never_mix(cfg, tmp_path):
 
 def test_comparison_table_columns_order_and_units():
     records = [
-        {"model_id": "vgg16_finetune", "profile": "smoke", "test_accuracy": 0.5, "weights": "random (smoke fallback)"},
+        {"model_id": "vgg16_finetune", "profile": "smoke", "test_accuracy": 0.5, "weights": "imagenet",
+         "backbone": "vgg16"},
         {**FIELDS, "params": 12345, "images_per_second": 8.0, "model_id": "cnn_small", "profile": "smoke"},
         {"model_id": "mlp_pixels", "profile": "smoke", "image_size": [32, 32], "params": 2_655_361},
         {"model_id": "my_experiment", "profile": "smoke"},
@@ -86,6 +88,8 @@ def test_comparison_table_columns_order_and_units():
     assert row["test accuracy"] == 0.625 and row["weights used"] == "random init"
     assert math.isnan(table.set_index("model").loc["mlp_pixels", "test accuracy"])
     assert str(table["parameters"].dtype) == "Int64"
+    assert table.set_index("model").loc["vgg16_finetune", "backbone"] == "vgg16"
+    assert pd.isna(table.set_index("model").loc["cnn_small", "backbone"])          # trained from scratch
 
 
 def test_comparison_table_mixed_profiles_and_empty():
@@ -142,3 +146,54 @@ def test_plot_tradeoffs_with_and_without_figures(tmp_path):
     empty = plots.plot_tradeoffs(results.comparison_table([]))
     assert "no records" in empty.axes[0].texts[0].get_text()
     plt.close("all")
+
+
+def _predictions(model_id, y, right):
+    """A record whose per-photo P(dog) is right exactly where ``right`` is True."""
+    p = [float(t) if ok else 1.0 - float(t) for t, ok in zip(y, right)]
+    p = [0.9 if v == 1.0 else 0.1 for v in p]
+    return {"model_id": model_id, "profile": "sample", "test_y_true": list(y), "test_p_dog": p,
+            "test_accuracy": sum(right) / len(right), "test_count": len(y)}
+
+
+def test_interval_from_predictions_or_from_counts():
+    from utils import stats
+
+    y = [0, 1] * 50
+    record = _predictions("cnn_small", y, [True] * 90 + [False] * 10)
+    table = results.comparison_table([record, {"model_id": "mlp_pixels", "profile": "sample",
+                                               "test_accuracy": 0.9, "test_count": 100},
+                                      {"model_id": "cnn_aug", "profile": "sample", "test_accuracy": 0.9}])
+    rows = table.set_index("model")
+    want = stats.wilson_interval(90, 100)
+    assert (rows.loc["cnn_small", "95% interval low"], rows.loc["cnn_small", "95% interval high"]) == pytest.approx(want)
+    assert rows.loc["mlp_pixels", "95% interval low"] == pytest.approx(want[0])
+    assert math.isnan(rows.loc["cnn_aug", "95% interval low"])          # no count: no interval
+
+
+def test_paired_tests_on_the_same_photos():
+    y = [0, 1] * 50
+    records = [
+        _predictions("cnn_small", y, [True] * 80 + [False] * 20),
+        _predictions("cnn_aug", y, [True] * 85 + [False] * 15),
+        _predictions("efficientnet_lite0_finetune", y, [True] * 99 + [False]),
+        {"model_id": "efficientnet_lite0_features", "profile": "sample", "test_accuracy": 0.97},
+    ]
+    table = results.paired_tests(records)
+    assert list(zip(table["model"], table["against"])) == [("efficientnet_lite0_finetune", "cnn_small"),
+                                                          ("efficientnet_lite0_finetune", "cnn_aug")]
+    first = table.iloc[0]
+    assert (first["only model right"], first["only baseline right"]) == (19, 0)
+    assert first["p value"] < 1e-4 and first["model accuracy"] == 0.99
+    assert [(m, b) for m, b, _ in table.attrs["left_out"]] == [("efficientnet_lite0_features", "cnn_small"),
+                                                              ("efficientnet_lite0_features", "cnn_aug")]
+    other_photos = _predictions("cnn_small", [1, 0] * 50, [True] * 100)
+    mismatched = results.paired_tests([other_photos, records[2]])
+    assert mismatched.empty and "same test photos" in mismatched.attrs["left_out"][0][2]
+
+
+def test_a_lite0_model_stands_in_for_its_vgg16_twin():
+    present = [{"model_id": m} for m in ("mlp_pixels", "cnn_small", "cnn_aug", "efficientnet_lite0_features",
+                                         "efficientnet_lite0_frozen_aug", "efficientnet_lite0_finetune")]
+    assert results.missing_models(present).empty
+    assert results.notebook_for("efficientnet_lite0_finetune").startswith("06_")

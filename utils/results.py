@@ -11,6 +11,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 from utils import config, files
 
 #: Fields every record has (others may be added freely).
@@ -123,7 +125,24 @@ MODEL_NOTEBOOKS = {
     "vgg16_features": "06",
     "vgg16_frozen_aug": "06",
     "vgg16_finetune": "06",
+    "efficientnet_lite0_features": "06",
+    "efficientnet_lite0_frozen_aug": "06",
+    "efficientnet_lite0_finetune": "06",
 }
+
+#: A transfer model trained on EfficientNet-Lite0 stands in for its VGG16 twin
+#: (notebook 06 uses Lite0 when VGG16's weights are absent).
+ALTERNATIVES = {
+    "vgg16_features": ("efficientnet_lite0_features",),
+    "vgg16_frozen_aug": ("efficientnet_lite0_frozen_aug",),
+    "vgg16_finetune": ("efficientnet_lite0_finetune",),
+}
+
+#: The from-scratch CNNs the transfer models are tested against, photo by photo.
+BASELINES = ("cnn_small", "cnn_aug")
+
+#: The transfer models of notebook 06, either backbone.
+TRANSFER_MODELS = tuple(m for m, nb in MODEL_NOTEBOOKS.items() if nb == "06")
 
 #: Models every complete run of the course produces a record for.
 EXPECTED_MODELS = ("mlp_pixels", "cnn_small", "cnn_aug",
@@ -138,10 +157,15 @@ TABLE_COLUMNS = {
     "epochs": "epochs",
     "parameters": "params",
     "seconds per epoch": "seconds_per_epoch",
+    "train seconds": "train_seconds",
+    "feature seconds": "feature_seconds",
     "images per second": "images_per_second",
     "test accuracy": "test_accuracy",
+    "95% interval low": None,
+    "95% interval high": None,
     "test log loss": "test_log_loss",
     "weights used": "weights",
+    "backbone": "backbone",
 }
 
 #: Published figures to compare against (COURSE_DESIGN.md, "Anchors"): theirs,
@@ -175,6 +199,9 @@ ANCHORS = (
     dict(source="keras-io, \"Image classification from scratch\" (F. Chollet)",
          setup="PetImages, 1,590 corrupt files removed, 180×180, small Xception-like CNN, 25 epochs",
          model="small Xception-like CNN", reported="> 90% val", accuracy=None),
+    dict(source="TensorFlow tutorial \"Transfer learning and fine-tuning\" (tensorflow.org)",
+         setup="cats_vs_dogs filtered, 2,000 train, 160×160, MobileNetV2 (ImageNet): frozen base, then fine-tuned",
+         model="MobileNetV2 frozen / fine-tune", reported="~96% / ~98% val", accuracy=None),
     dict(source="Kaggle Dogs vs. Cats competition winner (2014)",
          setup="—", model="—", reported="98.9%", accuracy=0.989),
 )
@@ -206,6 +233,76 @@ def _model_order(model_id: str) -> tuple:
     return (order.index(model_id) if model_id in order else len(order), model_id)
 
 
+def accuracy_interval(record: dict, confidence: float = 0.95) -> tuple:
+    """Wilson interval of a record's test accuracy: ``(low, high)``, NaN when it cannot be told.
+
+    Uses the per-photo predictions (``test_y_true``, ``test_p_dog``) when the
+    record has them, else ``test_accuracy`` × ``test_count`` (rounded to
+    whole photos). See :func:`utils.stats.wilson_interval`.
+    """
+    from utils import evaluate, stats
+
+    y, p = record.get("test_y_true"), record.get("test_p_dog")
+    if isinstance(y, list) and isinstance(p, list) and y and len(y) == len(p):
+        result = stats.accuracy_interval(y, evaluate.predicted_labels(p), confidence)
+        return result["low"], result["high"]
+    accuracy, count = _number(record.get("test_accuracy")), _number(record.get("test_count"))
+    if np.isnan(accuracy) or np.isnan(count) or count < 1 or not 0 <= accuracy <= 1:
+        return float("nan"), float("nan")
+    return stats.wilson_interval(int(round(accuracy * count)), int(count), confidence)
+
+
+def paired_tests(records, baselines=BASELINES, models=TRANSFER_MODELS) -> "pandas.DataFrame":
+    """McNemar's exact test of each transfer model against each from-scratch CNN, on the same test photos.
+
+    Parameters
+    ----------
+    records : iterable of dict
+        Result records of one profile; only those with per-photo predictions
+        (``test_y_true``, ``test_p_dog``) take part.
+    baselines : sequence of str, default :data:`BASELINES`
+    models : sequence of str, default :data:`TRANSFER_MODELS`
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (model, baseline) pair found: ``model``, ``against``,
+        ``photos``, ``model accuracy``, ``baseline accuracy``, ``only model
+        right``, ``only baseline right``, ``p value`` (two-sided, exact).
+        Pairs whose records hold no predictions, or predictions for different
+        photos (other labels or counts), are left out and listed in the
+        table's ``attrs["left_out"]``.
+    """
+    import pandas as pd
+
+    from utils import evaluate, stats
+
+    by_id = {r.get("model_id"): r for r in records if isinstance(r, dict)}
+    rows, left_out = [], []
+    for model_id in models:
+        for baseline in baselines:
+            a, b = by_id.get(model_id), by_id.get(baseline)
+            if a is None or b is None:
+                continue
+            ya, yb = a.get("test_y_true"), b.get("test_y_true")
+            if not (ya and yb and a.get("test_p_dog") and b.get("test_p_dog")):
+                left_out.append((model_id, baseline, "no per-photo predictions in a record"))
+                continue
+            if ya != yb:
+                left_out.append((model_id, baseline, "not the same test photos"))
+                continue
+            test = stats.mcnemar_exact(ya, evaluate.predicted_labels(a["test_p_dog"]),
+                                       evaluate.predicted_labels(b["test_p_dog"]))
+            rows.append({"model": model_id, "against": baseline, "photos": test["count"],
+                         "model accuracy": test["accuracy_a"], "baseline accuracy": test["accuracy_b"],
+                         "only model right": test["only_a"], "only baseline right": test["only_b"],
+                         "p value": test["p_value"]})
+    table = pd.DataFrame(rows, columns=["model", "against", "photos", "model accuracy", "baseline accuracy",
+                                        "only model right", "only baseline right", "p value"])
+    table.attrs["left_out"] = left_out
+    return table
+
+
 def comparison_table(records) -> "pandas.DataFrame":
     """Every model side by side, one row per record, in teaching order.
 
@@ -221,8 +318,12 @@ def comparison_table(records) -> "pandas.DataFrame":
     pandas.DataFrame
         Columns :data:`TABLE_COLUMNS` (``model``, ``profile``, ``image size``
         as ``"h×w"``, ``train images``, ``epochs``, ``parameters``,
-        ``seconds per epoch`` (s), ``images per second``, ``test accuracy``
-        (fraction in [0, 1]), ``test log loss`` (nats), ``weights used``).
+        ``seconds per epoch`` (s), ``train seconds`` (the whole training),
+        ``feature seconds`` (features computed once, transfer models only),
+        ``images per second``, ``test accuracy``
+        (fraction in [0, 1]), ``95% interval low`` and ``high`` (Wilson, see
+        :func:`accuracy_interval`), ``test log loss`` (nats), ``weights used``,
+        ``backbone`` (the pretrained network, None for models trained from scratch)).
         A field a record lacks reads NaN (numbers) or None (text). Empty
         records give an empty table with the same columns.
 
@@ -237,6 +338,7 @@ def comparison_table(records) -> "pandas.DataFrame":
     for record in records:
         if not isinstance(record, dict) or "model_id" not in record:
             raise ValueError(f"not a result record (a dict with a model_id): {record!r:.80}")
+        low, high = accuracy_interval(record)
         rows.append({
             "model": record["model_id"],
             "profile": record.get("profile"),
@@ -245,10 +347,15 @@ def comparison_table(records) -> "pandas.DataFrame":
             "epochs": _number(record.get("epochs")),
             "parameters": _number(record.get("params")),
             "seconds per epoch": _number(record.get("seconds_per_epoch")),
+            "train seconds": _number(record.get("train_seconds")),
+            "feature seconds": _number(record.get("feature_seconds")),
             "images per second": _number(record.get("images_per_second")),
             "test accuracy": _number(record.get("test_accuracy")),
+            "95% interval low": low,
+            "95% interval high": high,
             "test log loss": _number(record.get("test_log_loss")),
             "weights used": record.get("weights"),
+            "backbone": record.get("backbone"),
         })
     rows.sort(key=lambda row: (_model_order(row["model"]), str(row["profile"])))
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
@@ -301,11 +408,14 @@ def missing_models(records, expected=EXPECTED_MODELS) -> "pandas.DataFrame":
     -------
     pandas.DataFrame
         Columns ``model`` and ``made by`` (a notebook file name), one row per
-        missing model in teaching order; empty when nothing is missing.
+        missing model in teaching order; empty when nothing is missing. A
+        VGG16 model counts as present when its EfficientNet-Lite0 twin
+        (:data:`ALTERNATIVES`) has a record.
     """
     import pandas as pd
 
     present = {record.get("model_id") for record in records if isinstance(record, dict)}
     rows = [{"model": model_id, "made by": notebook_for(model_id)}
-            for model_id in expected if model_id not in present]
+            for model_id in expected
+            if model_id not in present and not present.intersection(ALTERNATIVES.get(model_id, ()))]
     return pd.DataFrame(rows, columns=["model", "made by"])

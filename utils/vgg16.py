@@ -15,8 +15,14 @@ ImageNet weights are looked for, in this order:
 
 When none works, :func:`vgg16_base` raises :class:`WeightsUnavailableError`
 (a :class:`utils.config.LessonSkipped`), whose message says which file is
-needed, where to get it and where to put it. Only under the ``smoke`` profile
-does it build VGG16 with random weights instead, with a loud banner.
+needed, where to get it and where to put it. Notebooks 05–06 then run on
+EfficientNet-Lite0 instead (:func:`utils.transfer.choose_backbone`); nothing
+ever runs with random weights.
+
+The transfer-learning steps here (:func:`build_classifier`,
+:func:`extract_features`, :func:`split_base`, :func:`attach_head`,
+:func:`inference_model`) work on either backbone: each picks the
+preprocessing of the backbone it finds in the model.
 
 Sources: K. Simonyan and A. Zisserman, "Very Deep Convolutional Networks for
 Large-Scale Image Recognition", ICLR 2015 (arXiv:1409.1556);
@@ -35,6 +41,7 @@ import keras
 import numpy as np
 
 from utils import config
+from utils import efficientnet_lite  # noqa: F401  registers LitePreprocessing, so saved Lite0 models load
 
 #: Environment variable naming a VGG16 weights file (or a folder holding one).
 WEIGHTS_ENV = "DOGSCATS_VGG16_WEIGHTS"
@@ -59,7 +66,6 @@ IMAGENET_CAT_CLASSES = tuple(range(281, 286))
 
 #: What the ``weights`` field of a results record says.
 WEIGHTS_IMAGENET = "imagenet"
-WEIGHTS_SMOKE_FALLBACK = "random (smoke fallback)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,24 +230,9 @@ def _missing_message(include_top: bool, reason: str) -> str:
         f"  Where to get it: {file.url}\n"
         f"  Where to put it: {keras_cache_dir()}/ (the Keras cache), or anywhere and set "
         f"{WEIGHTS_ENV}=/path/to/{file.name}\n"
-        f"  Then re-run this notebook. (DOGSCATS_PROFILE=smoke runs it with random weights, "
-        f"which only checks that the code works.)"
+        f"  Then re-run this notebook. (Without them, notebooks 05-06 run on EfficientNet-Lite0, "
+        f"whose weights come with pip: DOGSCATS_BACKBONE=efficientnet_lite0.)"
     )
-
-
-def smoke_banner(reason: str) -> str:
-    """The banner printed when VGG16 falls back to random weights under ``smoke``."""
-    line = "!" * 78
-    return "\n".join([
-        line,
-        "!!  SMOKE PROFILE: VGG16 HAS RANDOM WEIGHTS, NOT IMAGENET'S.",
-        "!!  EVERY PREDICTION, ACCURACY AND LOSS SHOWN BELOW IS MEANINGLESS:",
-        "!!  this run only checks that the code works.",
-        f"!!  Why: {reason}",
-        f"!!  To get the real thing: put {WEIGHTS_FILES['top'].name} (or the _notop file)",
-        f"!!  in {keras_cache_dir()}/ or set {WEIGHTS_ENV}, and use DOGSCATS_PROFILE=sample.",
-        line,
-    ])
 
 
 def _load_h5(model, path: Path) -> None:
@@ -306,8 +297,8 @@ def vgg16_base(include_top: bool = False, input_shape=(224, 224, 3), cfg=None, *
     input_shape : tuple of int, default (224, 224, 3)
         ``(height, width, 3)``; height and width at least 32 without the top.
     cfg : utils.config.Profile, optional
-        The profile (default :func:`utils.config.current`); only ``smoke`` may
-        fall back to random weights.
+        Unused (kept for callers that pass it); no profile falls back to
+        random weights.
     download : bool, default True
         Try the normal Keras download when no weights file is found locally.
     name : str, default "vgg16"
@@ -317,19 +308,18 @@ def vgg16_base(include_top: bool = False, input_shape=(224, 224, 3), cfg=None, *
     -------
     keras.Model
         Takes **preprocessed** images (see :func:`preprocess`), shape
-        ``(batch, *input_shape)``. Attribute ``weights_source`` says which
-        weights it holds: :data:`WEIGHTS_IMAGENET` or
-        :data:`WEIGHTS_SMOKE_FALLBACK`; ``weights_path`` the file used (or None).
+        ``(batch, *input_shape)``. Attributes: ``weights_source``
+        (:data:`WEIGHTS_IMAGENET`), ``weights_path`` (the file used),
+        ``backbone`` (``"vgg16"``).
 
     Raises
     ------
     WeightsUnavailableError
-        Outside ``smoke``, when no weights file is found and the download fails.
+        When no weights file is found and the download fails.
     ValueError
         If ``include_top`` is asked with an input shape other than (224, 224, 3),
         or the input shape is too small.
     """
-    cfg = cfg or config.current()
     input_shape = tuple(int(v) for v in input_shape)
     if len(input_shape) != 3 or input_shape[2] != 3:
         raise ValueError(f"input_shape must be (height, width, 3), not {input_shape}")
@@ -339,16 +329,10 @@ def vgg16_base(include_top: bool = False, input_shape=(224, 224, 3), cfg=None, *
         raise ValueError(f"VGG16 needs images of at least 32x32 pixels, not {input_shape[:2]}")
     model = keras.applications.VGG16(include_top=include_top, weights=None,
                                      input_shape=input_shape, name=name)
-    try:
-        path = load_imagenet_weights(model, include_top, download=download)
-        source = WEIGHTS_IMAGENET
-    except WeightsUnavailableError as error:
-        if cfg.name != "smoke":
-            raise
-        print(smoke_banner(error.reason.splitlines()[0]), flush=True)
-        path, source = None, WEIGHTS_SMOKE_FALLBACK
-    model.weights_source = source
-    model.weights_path = None if path is None else str(path)
+    path = load_imagenet_weights(model, include_top, download=download)
+    model.weights_source = WEIGHTS_IMAGENET
+    model.weights_path = str(path)
+    model.backbone = "vgg16"
     return model
 
 
@@ -564,16 +548,15 @@ def compare_models(reference, candidate):
 # -- ImageNet predictions -----------------------------------------------------
 
 def decode_top_classes(probabilities, top: int = 3, cfg=None):
-    """ImageNet's top classes for each image, via ``keras.applications.vgg16.decode_predictions``.
+    """ImageNet's top classes for each image, named offline: see :func:`utils.transfer.decode_top_classes`.
 
     Parameters
     ----------
     probabilities : array-like, shape (n, 1000), float in [0, 1]
-        VGG16's softmax output.
+        VGG16's (or any ImageNet classifier's) softmax output.
     top : int, default 3
     cfg : utils.config.Profile, optional
-        Under ``smoke``, when ImageNet's class names cannot be had offline,
-        classes are named by index (``"class 281"``) instead of failing.
+        Unused (kept for callers that pass it).
 
     Returns
     -------
@@ -582,31 +565,12 @@ def decode_top_classes(probabilities, top: int = 3, cfg=None):
 
     Raises
     ------
-    WeightsUnavailableError
-        Outside ``smoke``, when ``imagenet_class_index.json`` is neither in the
-        Keras cache nor downloadable.
     ValueError
         If ``probabilities`` is not (n, 1000).
     """
-    cfg = cfg or config.current()
-    probs = np.asarray(probabilities, dtype=np.float32)
-    if probs.ndim != 2 or probs.shape[1] != 1000:
-        raise ValueError(f"expected ImageNet probabilities of shape (n, 1000), got {probs.shape}")
-    try:
-        decoded = keras.applications.vgg16.decode_predictions(probs, top=top)
-        return [[(name, float(p)) for _, name, p in row] for row in decoded]
-    except Exception as error:
-        reason = f"ImageNet's class names could not be loaded ({str(error).strip()[:300]})"
-        if cfg.name != "smoke":
-            raise WeightsUnavailableError(
-                f"{reason}.\n  Which file: {CLASS_INDEX_FILE.name} (about 35 kB)\n"
-                f"  Where to get it: {CLASS_INDEX_FILE.url}\n"
-                f"  Where to put it: {keras_cache_dir()}/ (the Keras cache)\n"
-                f"  Then re-run this notebook."
-            ) from error
-        print(f"Note (smoke): {reason}; classes are shown by index.")
-        order = np.argsort(-probs, axis=1)[:, :top]
-        return [[(f"class {i}", float(row[i])) for i in idx] for row, idx in zip(probs, order)]
+    from utils import transfer
+
+    return [[(name, p) for _, name, p in row] for row in transfer.decode_top_classes(probabilities, top)]
 
 
 def imagenet_cat_dog_probability(probabilities):
@@ -630,17 +594,25 @@ def imagenet_cat_dog_probability(probabilities):
 
 # -- a new head, features -----------------------------------------------------
 
+def _preprocessing_for(model):
+    """The preprocessing layer of the backbone ``model`` is built on (VGG16 or EfficientNet-Lite0)."""
+    from utils import transfer
+
+    return transfer.preprocessing_layer(transfer.backbone_of(model))
+
+
 def build_classifier(base, head: str = "dense", *, augmentation=None, units: int = 256,
                      dropout: float = 0.5, trainable_base: bool = False, name: str = "vgg16_classifier"):
-    """Replace VGG16's 1000-class head with one sigmoid unit, P(dog).
+    """Replace a pretrained network's 1000-class head with one sigmoid unit, P(dog).
 
-    The model takes raw RGB images in [0, 255] and does its own preprocessing:
-    ``Input → [augmentation] → VGG preprocessing → base → head → Dense(1, sigmoid)``.
+    The model takes raw RGB images in [0, 255] and does its own preprocessing
+    (the backbone's: VGG16's or EfficientNet-Lite0's):
+    ``Input → [augmentation] → preprocessing → base → head → Dense(1, sigmoid)``.
 
     Parameters
     ----------
     base : keras.Model
-        From :func:`vgg16_base`. With ``include_top=True`` its ImageNet
+        From :func:`vgg16_base` or :func:`utils.transfer.load_base`. With ``include_top=True`` its ImageNet
         ``predictions`` layer is dropped and fc1/fc2 are kept (fast.ai's
         ``Vgg16.finetune``): ``head`` is then ignored.
     head : {"dense", "pool"}, default "dense"
@@ -678,7 +650,7 @@ def build_classifier(base, head: str = "dense", *, augmentation=None, units: int
     x = inputs
     if augmentation is not None:
         x = augmentation(x)
-    x = preprocessing_layer()(x)
+    x = _preprocessing_for(base)(x)
     x = base(x, training=False)
     if not has_top:
         if head == "dense":
@@ -695,32 +667,49 @@ def build_classifier(base, head: str = "dense", *, augmentation=None, units: int
 
 
 def build_feature_head(feature_shape, units: int = 256, dropout: float = 0.5,
-                       name: str = "vgg16_features_head"):
-    """The dense head trained on precomputed VGG16 features (feature extraction).
+                       name: str = "vgg16_features_head", head: str = "dense"):
+    """The head trained on precomputed features (feature extraction).
 
     Parameters
     ----------
     feature_shape : tuple of int
-        Shape of one feature map, e.g. ``(4, 4, 512)`` for 128×128 images.
+        Shape of one feature map, e.g. ``(4, 4, 512)`` for VGG16 at 128×128.
+    units : int, default 256
+    dropout : float, default 0.5
+    name : str
+    head : {"dense", "pool"}, default "dense"
+        As in :func:`build_classifier`: ``"pool"`` averages each feature map
+        (GlobalAveragePooling2D) instead of a dense layer.
 
     Returns
     -------
     keras.Model
-        Uncompiled: Flatten → Dense(units, relu) → Dropout → Dense(1, sigmoid).
+        Uncompiled: Flatten → Dense(units, relu) → Dropout → Dense(1, sigmoid),
+        or GlobalAveragePooling2D → Dropout → Dense(1, sigmoid).
+
+    Raises
+    ------
+    ValueError
+        If ``head`` is unknown.
     """
+    if head == "dense":
+        middle = [keras.layers.Flatten(name="flatten"),
+                  keras.layers.Dense(units, activation="relu", name="head_dense")]
+    elif head == "pool":
+        middle = [keras.layers.GlobalAveragePooling2D(name="head_pool")]
+    else:
+        raise ValueError(f"head must be 'dense' or 'pool', not {head!r}")
     return keras.Sequential([
-        keras.Input(shape=tuple(feature_shape)),
-        keras.layers.Flatten(name="flatten"),
-        keras.layers.Dense(units, activation="relu", name="head_dense"),
+        keras.Input(shape=tuple(feature_shape)), *middle,
         keras.layers.Dropout(dropout, name="head_dropout"),
         keras.layers.Dense(1, activation="sigmoid", name="p_dog"),
     ], name=name)
 
 
 def feature_extractor(base, name: str = "vgg16_feature_extractor"):
-    """``Input(raw images) → VGG preprocessing → base``: raw images in, conv features out."""
+    """``Input(raw images) → the backbone's preprocessing → base``: raw images in, features out."""
     inputs = keras.Input(shape=tuple(base.input_shape[1:]), name="image")
-    outputs = base(preprocessing_layer()(inputs), training=False)
+    outputs = base(_preprocessing_for(base)(inputs), training=False)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -748,7 +737,7 @@ def extract_features(base, dataset, progress: bool = False):
     seconds : float
         Wall time taken.
     """
-    has_preprocessing = any(layer.name.startswith("vgg_preprocessing") for layer in base.layers)
+    has_preprocessing = any(layer.name.endswith("_preprocessing") for layer in base.layers)
     extractor = base if has_preprocessing else feature_extractor(base)
     features, labels = [], []
     start = time.perf_counter()
@@ -756,7 +745,7 @@ def extract_features(base, dataset, progress: bool = False):
     if progress:
         from tqdm.auto import tqdm
 
-        batches = tqdm(dataset, desc="VGG16 features", unit="batch")
+        batches = tqdm(dataset, desc="features", unit="batch")
     for batch in batches:
         if isinstance(batch, (tuple, list)):
             images, y = batch[0], batch[1]
@@ -771,7 +760,7 @@ def extract_features(base, dataset, progress: bool = False):
 
 
 def split_base(base, at: str = "block4_pool"):
-    """Cut VGG16's base in two: the frozen bottom and the top block(s) to fine-tune.
+    """Cut a pretrained base in two: the frozen bottom and the top layers to fine-tune.
 
     The bottom's output never changes while only the top trains, so it can be
     computed once (:func:`extract_features`) and the top trained on it: the
@@ -781,32 +770,38 @@ def split_base(base, at: str = "block4_pool"):
     Parameters
     ----------
     base : keras.Model
-        From :func:`vgg16_base` (``include_top=False``).
+        From :func:`vgg16_base` (``include_top=False``) or
+        :func:`utils.transfer.load_base`. Networks with branches (the residual
+        additions of EfficientNet-Lite0) are cut too, provided nothing after
+        ``at`` reads a tensor from before it.
     at : str, default "block4_pool"
-        The last layer of the bottom.
+        The last layer of the bottom (see :data:`utils.transfer.SPLIT_AT`).
 
     Returns
     -------
     bottom : keras.Model
-        Preprocessed images → output of ``at`` (e.g. (8, 8, 512) for 128×128).
+        Preprocessed images → output of ``at`` (e.g. (8, 8, 512) for VGG16 at 128×128).
     top : keras.Model
-        Output of ``at`` → the base's output (block 5 by default). Its layers
-        *are* the base's layers: training ``top`` changes ``base``.
+        Output of ``at`` → the base's output (VGG16's block 5 by default). Its
+        layers *are* the base's layers: training ``top`` changes ``base``.
 
     Raises
     ------
     ValueError
-        If ``at`` names no layer of ``base``, or its last layer.
+        If ``at`` names no layer of ``base``, or its last layer, or a point the
+        graph cannot be cut at.
     """
     names = [layer.name for layer in base.layers]
     if at not in names or names.index(at) == len(names) - 1:
-        raise ValueError(f"cannot split VGG16 at {at!r}: pick one of {names[1:-1]}")
-    bottom = keras.Model(base.inputs, base.get_layer(at).output, name=f"{base.name}_to_{at}")
-    inputs = keras.Input(shape=tuple(base.get_layer(at).output.shape[1:]), name=f"{at}_features")
-    x = inputs
-    for layer in base.layers[names.index(at) + 1:]:
-        x = layer(x)
-    return bottom, keras.Model(inputs, x, name=f"{base.name}_after_{at}")
+        raise ValueError(f"cannot split {base.name} at {at!r}: pick one of {names[1:-1]}")
+    cut = base.get_layer(at).output
+    bottom = keras.Model(base.inputs, cut, name=f"{base.name}_to_{at}")
+    try:
+        after = keras.Model(cut, base.outputs[0], name=f"{base.name}_after_{at}_layers")
+    except Exception as error:        # a later layer reads a tensor from before the cut
+        raise ValueError(f"cannot split {base.name} at {at!r}: {error}") from error
+    inputs = keras.Input(shape=tuple(cut.shape[1:]), name=f"{at}_features")
+    return bottom, keras.Model(inputs, after(inputs), name=f"{base.name}_after_{at}")
 
 
 def attach_head(top, classifier, name: str = "vgg16_top_and_head"):
@@ -885,7 +880,7 @@ def set_trainable_blocks(base, blocks=(5,)) -> int:
 def vgg_image_size(cfg=None) -> tuple:
     """Image size ``(height, width)`` of the VGG16 notebooks under a profile.
 
-    ``smoke`` uses 64×64 (fast; its weights are random anyway); ``sample``
+    ``smoke`` uses 64×64 (fast: it only checks the code); ``sample``
     and ``full`` use ``cfg.image_size`` (128×128), not VGG16's native
     224×224: VGG16's cost grows with the pixel count, and 128×128 costs about
     a third (see ``benchmarks/vgg16_speed.py``). Change it here to trade
@@ -917,21 +912,31 @@ class DogsCatsVgg16:
         ``(height, width)``; default :func:`vgg_image_size`.
     download : bool, default True
         Passed to :func:`vgg16_base`.
+    backbone : str, default "vgg16"
+        ``"efficientnet_lite0"`` runs the same lines on EfficientNet-Lite0
+        (:func:`utils.transfer.load_base`; its head is then pooled).
 
     Attributes
     ----------
     base : keras.Model
-        VGG16's convolutional base (ImageNet weights, or random under smoke).
+        The pretrained convolutional base (ImageNet weights).
     model : keras.Model or None
         The classifier, once :meth:`finetune` has run.
     weights_source : str
+    backbone : str
     """
 
-    def __init__(self, cfg=None, image_size=None, download: bool = True):
+    def __init__(self, cfg=None, image_size=None, download: bool = True, backbone: str = "vgg16"):
         self.cfg = cfg or config.current()
         self.image_size = tuple(image_size or vgg_image_size(self.cfg))
-        self.base = vgg16_base(include_top=False, input_shape=(*self.image_size, 3),
-                               cfg=self.cfg, download=download)
+        self.backbone = backbone
+        if backbone == "vgg16":
+            self.base = vgg16_base(include_top=False, input_shape=(*self.image_size, 3),
+                                   cfg=self.cfg, download=download)
+        else:
+            from utils import transfer
+
+            self.base = transfer.load_base(backbone, input_shape=(*self.image_size, 3), cfg=self.cfg)
         self.weights_source = self.base.weights_source
         self.model = None
 
@@ -944,8 +949,8 @@ class DogsCatsVgg16:
 
     def finetune(self, learning_rate: float = 1e-3, name: str = "vgg16_punchline"):
         """Freeze the base, replace the 1000-class head by P(dog), compile (Adam, binary cross-entropy)."""
-    
-        self.model = build_classifier(self.base, head="dense", name=name)
+        head = "dense" if self.backbone == "vgg16" else "pool"
+        self.model = build_classifier(self.base, head=head, name=name)
         self.model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                            loss="binary_crossentropy", metrics=["accuracy"])
         return self.model
