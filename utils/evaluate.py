@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils import config
+from utils import config, devices
 
 #: P(dog) above which an image is predicted a dog (Keras' binary accuracy uses ``>``).
 THRESHOLD = 0.5
@@ -65,7 +65,7 @@ def predict(model, dataset, batch_size=64):
     else:
         labels, probabilities = [], []
         for images, batch_labels in dataset:
-            probabilities.append(np.asarray(model.predict_on_batch(images)).reshape(-1))
+            probabilities.append(np.asarray(model.predict_on_batch(np.asarray(images))).reshape(-1))
             labels.append(np.asarray(batch_labels).reshape(-1))
         if not labels:
             raise ValueError("the dataset is empty")
@@ -270,7 +270,10 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         ``notebook``, ``image_size`` [h, w], ``train_count``, ``valid_count``,
         ``test_count``, ``epochs`` (epochs run), ``best_epoch``, ``params``,
         ``train_seconds``, ``seconds_per_epoch``, ``images_per_second``,
-        ``test_accuracy`` (fraction), ``test_log_loss``, ``weights``, then ``extra``.
+        ``test_accuracy`` (fraction), ``test_log_loss``, ``weights``,
+        ``backend`` (the Keras backend that trained it: ``"tensorflow"``,
+        ``"jax"`` or ``"torch"``), ``devices`` (replicas that shared each
+        batch, :mod:`utils.devices`), then ``extra``.
         Use as ``results.save_record(cfg, model_id, **fields)``.
 
     Raises
@@ -301,6 +304,8 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         "test_accuracy": float(results["accuracy"]),
         "test_log_loss": float(results["log_loss"]),
         "weights": weights,
+        "backend": devices.backend(),
+        "devices": devices.configure().replicas,
     }
     fields.update(extra)
     return fields
