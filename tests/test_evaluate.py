@@ -117,6 +117,9 @@ def test_record_fields_builds_the_standard_fields():
     assert fields["test_accuracy"] == pytest.approx(2 / 6)
     assert fields["weights"] == "random init"
     assert fields["leaked_test_accuracy"] == 0.97
+    import keras
+
+    assert fields["backend"] == keras.backend.backend() and fields["devices"] == 1
     with pytest.raises(ValueError, match="training.fit"):
         evaluate.record_fields(model, found, {}, notebook="x", image_size=(8, 8),
                                train_count=1, valid_count=1, test_count=1)
