@@ -1,11 +1,15 @@
 # Dogs vs. Cats with Keras: the two commands a newcomer needs.
 #   make course   prepare the data and run every notebook (DOGSCATS_PROFILE=smoke|sample|full)
-#   make test     run the unit tests and every notebook under the smoke profile
+#   make test     run the unit tests and every notebook under the smoke profile,
+#                 on the TensorFlow backend and again on JAX
+# Both create the virtual environment .venv first when it is missing or out of date.
+# More:
+#   make test-torch   the same tests on the PyTorch backend (installs a CPU torch first)
+#   make tensorboard  open the training runs' TensorBoard logs
+#   make lab          JupyterLab, with RISE to present a notebook live
 # For instructors, from what `make course` executed (same DOGSCATS_PROFILE):
 #   make slides   every lesson as reveal.js slides   -> results/<profile>/slides/
 #   make site     the course as a static website     -> results/<profile>/site/
-#   make lab      JupyterLab, with RISE to present a notebook live
-# Both create the virtual environment .venv first when it is missing or out of date.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -31,19 +35,36 @@ endif
 define in_test_dirs
 	@tmp="$$(mktemp -d "$${TMPDIR:-/tmp}/dogscats-test.XXXXXX")" && trap 'rm -rf "$$tmp"' EXIT && \
 	echo "test data and results in $$tmp (deleted at the end)" && \
-	DOGSCATS_PROFILE=smoke DOGSCATS_DATA="$$tmp/data" DOGSCATS_RESULTS="$$tmp/results" \
-	DOGSCATS_TEST_DATA="$$tmp/data" $(TEST_ARCHIVE) $(1)
+	export DOGSCATS_PROFILE=smoke DOGSCATS_DATA="$$tmp/data" DOGSCATS_RESULTS="$$tmp/results" \
+	DOGSCATS_TEST_DATA="$$tmp/data" $(TEST_ARCHIVE) && $(1)
 endef
 
 # The kernels of `make lab` stay quiet about TensorFlow's start-up (as `make course`'s):
 # TF_CPP_MIN_LOG_LEVEL=0 make lab shows those messages again.
 TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: course test unit notebooks lab slides site site-check tag-slides clean-results env help
+# The backends `make test` runs on, one pass each. The first pass runs every test; later
+# passes skip the tests marked `slow` (archive, crash, browser: nothing in them depends
+# on the backend) and run the rest, every notebook included.
+TEST_BACKENDS ?= tensorflow jax
+# PyTorch for `make test-torch`: this version has a CPU wheel on the course's machines;
+# elsewhere add TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" to
+# avoid a multi-gigabyte CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+PROFILE ?= $(or $(DOGSCATS_PROFILE),sample)
+
+PYTEST     = $(PY) -m pytest -p no:cacheprovider
+NBVAL      = --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+
+.PHONY: course test test-torch unit notebooks lab tensorboard slides site site-check tag-slides \
+	clean-results env help
 
 help:
 	@echo "make course   prepare the data and run every notebook (profile: DOGSCATS_PROFILE, default sample)"
-	@echo "make test     unit tests + every notebook under DOGSCATS_PROFILE=smoke"
+	@echo "make test     unit tests + every notebook under DOGSCATS_PROFILE=smoke, on TensorFlow then JAX"
+	@echo "make test-torch   the same on PyTorch (installs a CPU torch into .venv if missing)"
+	@echo "make tensorboard  TensorBoard on results/<profile>/logs (PROFILE=smoke|sample|full)"
 	@echo "make lab      open the notebooks in JupyterLab (RISE: present a notebook as slides)"
 	@echo "make slides   every executed lesson as reveal.js slides (after make course)"
 	@echo "make site     the executed course as a static website (after make course)"
@@ -61,18 +82,29 @@ course: $(STAMP)
 	$(PY) -m utils.runner
 
 test: $(STAMP)
-	$(call in_test_dirs,$(PY) -m pytest -p no:cacheprovider \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 tests notebooks)
+	$(call in_test_dirs,first=1; for backend in $(TEST_BACKENDS); do \
+		echo "== make test: KERAS_BACKEND=$$backend"; start=$$(date +%s); \
+		if [ -n "$$first" ]; then only=""; else only="not slow"; fi; \
+		KERAS_BACKEND=$$backend $(PYTEST) $(NBVAL) $${only:+-m "$$only"} tests notebooks || exit 1; \
+		echo "== make test: KERAS_BACKEND=$$backend passed in $$(( $$(date +%s) - start )) s"; \
+		first=""; \
+	done)
+
+test-torch: $(STAMP)
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
+	$(MAKE) test TEST_BACKENDS=torch
 
 unit: $(STAMP)
-	$(call in_test_dirs,$(PY) -m pytest -p no:cacheprovider tests)
+	$(call in_test_dirs,$(PYTEST) tests)
 
 notebooks: $(STAMP)
-	$(call in_test_dirs,$(PY) -m pytest -p no:cacheprovider \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 notebooks)
+	$(call in_test_dirs,$(PYTEST) $(NBVAL) notebooks)
 
 lab: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=$(TF_CPP_MIN_LOG_LEVEL) $(VENV)/bin/jupyter lab notebooks/
+
+tensorboard: $(STAMP)
+	$(VENV)/bin/tensorboard --logdir results/$(PROFILE)/logs
 
 slides: $(STAMP)
 	$(PY) -m publish.slides

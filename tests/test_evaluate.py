@@ -121,6 +121,9 @@ def test_record_fields_builds_the_standard_fields():
     assert fields["test_y_true"] == [int(v) for v in np.asarray(Y).reshape(-1)]
     assert fields["test_p_dog"] == pytest.approx([float(v) for v in np.asarray(P).reshape(-1)], abs=1e-6)
     assert all(isinstance(v, float) for v in fields["test_p_dog"])
+    import keras
+
+    assert fields["backend"] == keras.backend.backend() and fields["devices"] == 1
     with pytest.raises(ValueError, match="training.fit"):
         evaluate.record_fields(model, found, {}, notebook="x", image_size=(8, 8),
                                train_count=1, valid_count=1, test_count=1)

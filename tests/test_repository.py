@@ -74,6 +74,10 @@ def test_notebook_follows_the_course_shape(path):
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     first = "".join(cells[0]["source"])
     assert cells[0]["cell_type"] == "markdown" and first.startswith(f"# {path.name[:2]} · ")
+    # after the title: the Colab/Kaggle badges and platform cell (tools/notebook_header.py)
+    lesson = [cells[0]] + [c for c in cells[1:] if c.get("id") not in ("platform-badges", "platform-setup")]
+    assert len(lesson) == len(cells) - 2, "every notebook has its platform header"
+    cells = lesson
     setup = "".join(cells[1]["source"])
     assert "cfg = config.current()" in setup and "config.report(cfg)" in setup
     last = "".join(cells[-1]["source"]) + "".join(cells[-2]["source"])

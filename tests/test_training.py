@@ -101,3 +101,28 @@ def test_count_examples_and_format_timing():
     line = training.format_timing(dict(epochs_run=3, train_seconds=30.0, seconds_per_epoch=10.0,
                                        images_per_second=200.0, best_epoch=2))
     assert line == "3 epochs in 30 s (10.0 s/epoch, 200 images/s); best epoch 2"
+
+
+def _epoch_values(folder, tag):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    return [float(tensor_util.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)]
+
+
+def test_fit_writes_tensorboard_logs_per_model_and_replaces_them(cfg):
+    pytest.importorskip("tensorboard")
+    history, timing = training.fit(_tiny_model(), _arrays(), _arrays(seed=1), epochs=2, cfg=cfg,
+                                   model_id="tb_test", verbose=0)
+    log_dir = cfg.profile_results_dir / "logs" / "tb_test"
+    assert timing["log_dir"] == str(log_dir)
+    np.testing.assert_allclose(_epoch_values(log_dir / "train", "epoch_loss"), history.history["loss"], rtol=1e-5)
+    np.testing.assert_allclose(_epoch_values(log_dir / "validation", "epoch_accuracy"),
+                               history.history["val_accuracy"], rtol=1e-5)
+    training.fit(_tiny_model(), _arrays(), _arrays(seed=1), epochs=1, cfg=cfg, model_id="tb_test", verbose=0)
+    assert len(_epoch_values(log_dir / "train", "epoch_loss")) == 1, "a new run replaces the old logs"
+    _, timing = training.fit(_tiny_model(), _arrays(), None, epochs=1, cfg=cfg, model_id="no_tb",
+                             monitor="loss", verbose=0, tensorboard=False)
+    assert timing["log_dir"] is None and not (cfg.logs_dir / "no_tb").exists()

@@ -24,6 +24,8 @@ DOGSCATS_ARCHIVE   where the raw data is: Kaggle's ``dogs-vs-cats.zip``, a bare
 DOGSCATS_DATA      data folder (default ``<repo>/data``)
 DOGSCATS_RESULTS   results folder (default ``<repo>/results``)
 DOGSCATS_SEED      the seed of every split, shuffle and initialisation (default 42)
+KERAS_BACKEND      tensorflow | jax | torch: Keras 3's own switch (default tensorflow)
+DOGSCATS_DEVICES   one | all, and DOGSCATS_MIXED_PRECISION 0 | 1: see :mod:`utils.devices`
 """
 
 from __future__ import annotations
@@ -148,6 +150,12 @@ class Profile:
         return self.profile_results_dir / "models"
 
     @property
+    def logs_dir(self) -> Path:
+        """``results/<profile>/logs``: TensorBoard logs, one folder per model id
+        (``make tensorboard`` opens them)."""
+        return self.profile_results_dir / "logs"
+
+    @property
     def figures_dir(self) -> Path:
         """``results/<profile>/figures``: saved figures."""
         return self.profile_results_dir / "figures"
@@ -244,6 +252,10 @@ def get_profile(name: str, **overrides) -> Profile:
         if env.get("DOGSCATS_RESULTS") else PROJECT_ROOT / "results",
         archive=_resolve(env["DOGSCATS_ARCHIVE"]) if env.get("DOGSCATS_ARCHIVE") else None,
     )
+    if env.get("DOGSCATS_DEVICES", "").strip().lower() == "all":
+        from . import devices   # one batch per device: the global batch grows with them
+
+        fields["batch_size"] = devices.scale_batch_size(fields["batch_size"])
     fields.update(overrides)
     return Profile(**fields)
 
@@ -278,13 +290,13 @@ def versions() -> dict:
     Returns
     -------
     dict of str to str
-        ``{"python": "3.11.7", "tensorflow": ..., "keras": ..., ...}``; a library
-        that is missing reads ``"not installed"``.
+        ``{"python": "3.11.7", "keras backend": "jax", "tensorflow": ..., "keras": ...,
+        "jax": ..., "torch": ..., ...}``; a library that is missing reads ``"not installed"``.
     """
     from importlib import metadata
 
-    found = {"python": platform.python_version()}
-    for package in ("tensorflow", "keras", "numpy", "pandas", "scikit-learn",
+    found = {"python": platform.python_version(), "keras backend": backend()}
+    for package in ("tensorflow", "keras", "jax", "torch", "numpy", "pandas", "scikit-learn",
                     "matplotlib", "pillow"):
         try:
             found[package] = metadata.version(package)
@@ -297,17 +309,30 @@ def versions() -> dict:
     return found
 
 
+def backend() -> str:
+    """The Keras backend in use: ``"tensorflow"``, ``"jax"`` or ``"torch"``.
+
+    Keras reads ``KERAS_BACKEND`` (else ``~/.keras/keras.json``) once, when it is
+    first imported: set it before the first ``import keras`` (in a notebook:
+    before starting Jupyter, or in its first cell).
+    """
+    import keras
+
+    return keras.backend.backend()
+
+
 def hardware() -> dict:
     """What this run computes on.
 
     Returns
     -------
     dict
-        ``{"cpu": str, "cpu_cores": int, "gpus": list of str, "platform": str}``.
+        ``{"cpu": str, "cpu_cores": int, "gpus": list of str, "platform": str}``;
+        ``gpus`` as the active Keras backend sees them.
     """
-    import tensorflow as tf
+    from . import devices
 
-    gpus = [gpu.name for gpu in tf.config.list_physical_devices("GPU")]
+    gpus = devices.accelerators()
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -330,10 +355,12 @@ def describe_hardware(info: dict | None = None) -> str:
 
 
 def report(cfg: Profile) -> None:
-    """Print the profile, library versions, CPU/GPU, data folder and seed.
+    """Print the profile, library versions, backend, CPU/GPU, devices, data folder and seed.
 
     Every notebook's setup cell calls it, so an executed notebook always says
-    what it ran on.
+    what it ran on. It also applies ``DOGSCATS_DEVICES`` and
+    ``DOGSCATS_MIXED_PRECISION`` (:func:`utils.devices.configure`; nothing
+    changes with their defaults), so the models built after it use them.
     """
     found = versions()
     print(f"Profile     : {cfg.name}  (set DOGSCATS_PROFILE=smoke|sample|full to change)")
@@ -342,9 +369,14 @@ def report(cfg: Profile) -> None:
         for n in (cfg.train_per_class, cfg.valid_per_class, cfg.test_per_class)
     )
     print(f"Images      : {sizes} per class (train/valid/test)")
-    print(f"Python      : {found['python']}   TensorFlow: {found['tensorflow']}   "
-          f"Keras: {found['keras']}   NumPy: {found['numpy']}")
+    print(f"Python      : {found['python']}   Keras: {found['keras']}   "
+          f"NumPy: {found['numpy']}   TensorFlow: {found['tensorflow']}")
+    print(f"Backend     : {found['keras backend']}  (set KERAS_BACKEND=tensorflow|jax|torch "
+          "before starting Jupyter to change)")
     print(f"Hardware    : {describe_hardware()}")
+    from . import devices
+
+    print(f"Devices     : {devices.configure().describe()}")
     prepared = (cfg.split_dir / "train").is_dir()
     print(f"Data folder : {cfg.split_dir}  ({'prepared' if prepared else 'not prepared yet: run 01_data_preparation'})")
     print(f"Results     : {cfg.profile_results_dir}")

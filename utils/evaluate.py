@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from utils import config
+from utils import config, devices
 
 #: P(dog) above which an image is predicted a dog (Keras' binary accuracy uses ``>``).
 THRESHOLD = 0.5
@@ -65,7 +65,7 @@ def predict(model, dataset, batch_size=64):
     else:
         labels, probabilities = [], []
         for images, batch_labels in dataset:
-            probabilities.append(np.asarray(model.predict_on_batch(images)).reshape(-1))
+            probabilities.append(np.asarray(model.predict_on_batch(np.asarray(images))).reshape(-1))
             labels.append(np.asarray(batch_labels).reshape(-1))
         if not labels:
             raise ValueError("the dataset is empty")
@@ -274,7 +274,10 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         ``test_y_true`` and ``test_p_dog`` (the label and P(dog), rounded to 6
         decimals, of every test photo in the test split's fixed order, so two
         records can be compared photo by photo: :func:`utils.stats.mcnemar_exact`),
-        then ``extra``. Use as ``results.save_record(cfg, model_id, **fields)``.
+        ``backend`` (the Keras backend that trained it: ``"tensorflow"``,
+        ``"jax"`` or ``"torch"``), ``devices`` (replicas that shared each
+        batch, :mod:`utils.devices`), then ``extra``.
+        Use as ``results.save_record(cfg, model_id, **fields)``.
 
     Raises
     ------
@@ -304,6 +307,8 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         "test_accuracy": float(results["accuracy"]),
         "test_log_loss": float(results["log_loss"]),
         "weights": weights,
+        "backend": devices.backend(),
+        "devices": devices.configure().replicas,
     }
     if "y_true" in results and "p_dog" in results:
         fields["test_y_true"] = [int(v) for v in np.asarray(results["y_true"]).reshape(-1)]

@@ -59,13 +59,21 @@ def _output_layer(model):
 
 
 class _Hook:
-    """Temporarily record the output of ``layer`` and make the final sigmoid linear."""
+    """Temporarily make ``target`` record (or replace) its output and the final sigmoid linear.
 
-    def __init__(self, target, last, tape):
+    While ``inject`` is None, ``target`` runs as usual and its output is kept in
+    ``captured``; once ``inject`` is set, ``target`` returns ``inject`` instead,
+    so the rest of the model becomes a function of the feature maps alone, whose
+    gradient every backend can take (the two-model split of *Deep Learning with
+    Python*, 3rd ed., ch. 10, done without rebuilding the model).
+    """
+
+    def __init__(self, target, last):
         import keras
 
-        self.target, self.last, self.tape = target, last, tape
+        self.target, self.last = target, last
         self.captured = None
+        self.inject = None
         self.swap = getattr(last, "activation", None) is keras.activations.sigmoid
         self.original_call = target.call
 
@@ -75,8 +83,9 @@ class _Hook:
         original = self.original_call
 
         def recording_call(*args, **kwargs):
+            if self.inject is not None:
+                return self.inject
             output = original(*args, **kwargs)
-            self.tape.watch(output)
             self.captured = output
             return output
 
@@ -94,8 +103,45 @@ class _Hook:
         return False
 
 
+def _value_and_grad(function, x):
+    """``function(x)`` (a scalar) and its gradient with respect to ``x``, on the active backend.
+
+    The one place that differs by backend, as in *Deep Learning with Python*,
+    3rd ed., ch. 10: ``tf.GradientTape``, ``jax.value_and_grad`` or
+    ``torch.autograd.grad``.
+
+    Raises
+    ------
+    NotImplementedError
+        On a backend other than tensorflow, jax and torch.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value = function(x)
+        return value, tape.gradient(value, x)
+    if backend == "jax":
+        import jax
+
+        return jax.value_and_grad(function)(x)
+    if backend == "torch":
+        import torch
+
+        x = x.detach().clone().requires_grad_(True)
+        value = function(x)
+        gradient = torch.autograd.grad(value, x, allow_unused=True)[0]
+        return value.detach(), gradient
+    raise NotImplementedError(f"Grad-CAM needs gradients: backend {backend!r} is not supported")
+
+
 def gradcam_heatmap(model, image, layer_name=None, class_index=None) -> np.ndarray:
-    """Grad-CAM heatmap of one image (Selvaraju et al. 2017).
+    """Grad-CAM heatmap of one image (Selvaraju et al. 2017), on any Keras 3 backend.
 
     Parameters
     ----------
@@ -124,7 +170,7 @@ def gradcam_heatmap(model, image, layer_name=None, class_index=None) -> np.ndarr
         Bad image shape, unknown layer, a model without Conv2D, a class index
         other than 0/1, or an output that is not ``(1, 1)``.
     """
-    import tensorflow as tf
+    from keras import ops
 
     array = np.asarray(image, dtype=np.float32)
     if array.ndim == 3:
@@ -135,37 +181,42 @@ def gradcam_heatmap(model, image, layer_name=None, class_index=None) -> np.ndarr
         raise ValueError(f"class_index must be None, 0 (cat) or 1 (dog), not {class_index!r}")
     target = find_layer(model, layer_name)
     last = _output_layer(model)
-    with tf.GradientTape() as tape:
-        with _Hook(target, last, tape) as hook, warnings.catch_warnings():
-            # a model saved with inputs=[x] warns about getting one array: harmless
-            warnings.filterwarnings("ignore", message="The structure of `inputs`")
-            output = model(tf.constant(array), training=False)
+    inputs = ops.convert_to_tensor(array)
+    with _Hook(target, last) as hook, warnings.catch_warnings():
+        # a model saved with inputs=[x] warns about getting one array: harmless
+        warnings.filterwarnings("ignore", message="The structure of `inputs`")
+        output = model(inputs, training=False)
         if hook.captured is None:
             raise ValueError(f"layer {target.name!r} was not used when the model ran")
-        output = tf.convert_to_tensor(output)
         if tuple(output.shape) != (1, 1):
             raise ValueError(f"expected one output per image, got shape {tuple(output.shape)}")
-        logit = output[0, 0] if hook.swap else _logit(output[0, 0])
+        first = output[0, 0] if hook.swap else _logit(output[0, 0])
         if class_index is None:
-            class_index = int(float(logit) >= 0.0)
-        score = logit if class_index == 1 else -logit
-    feature_maps = hook.captured
-    gradients = tape.gradient(score, feature_maps)
+            class_index = int(float(ops.convert_to_numpy(first)) >= 0.0)
+        sign = 1.0 if class_index == 1 else -1.0
+
+        def score(feature_maps):
+            hook.inject = feature_maps
+            out = model(inputs, training=False)[0, 0]
+            return sign * (out if hook.swap else _logit(out))
+
+        feature_maps = hook.captured
+        _, gradients = _value_and_grad(score, feature_maps)
     if gradients is None:
         raise ValueError(f"the output does not depend on layer {target.name!r}")
-    weights = tf.reduce_mean(gradients, axis=(1, 2))              # (1, K): α_k
-    cam = tf.reduce_sum(feature_maps * weights[:, None, None, :], axis=-1)[0]
-    cam = tf.nn.relu(cam).numpy().astype(np.float32)
+    maps = ops.convert_to_numpy(feature_maps).astype(np.float32)
+    weights = ops.convert_to_numpy(gradients).astype(np.float32).mean(axis=(1, 2))  # (1, K): α_k
+    cam = np.maximum((maps * weights[:, None, None, :]).sum(axis=-1)[0], 0.0).astype(np.float32)
     peak = float(cam.max())
     return cam / peak if peak > 0 else np.zeros_like(cam)
 
 
 def _logit(p):
     """log(p / (1 - p)), for models whose last layer is not a sigmoid Dense/Activation."""
-    import tensorflow as tf
+    from keras import ops
 
-    p = tf.clip_by_value(p, 1e-7, 1 - 1e-7)
-    return tf.math.log(p) - tf.math.log1p(-p)
+    p = ops.clip(p, 1e-7, 1 - 1e-7)
+    return ops.log(p) - ops.log1p(-p)
 
 
 def overlay(image, heatmap, alpha=0.4, colormap="jet") -> np.ndarray:
@@ -183,7 +234,7 @@ def overlay(image, heatmap, alpha=0.4, colormap="jet") -> np.ndarray:
     numpy.ndarray, shape (h, w, 3), uint8
     """
     import matplotlib
-    import tensorflow as tf
+    from keras import ops
 
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], not {alpha}")
@@ -191,7 +242,8 @@ def overlay(image, heatmap, alpha=0.4, colormap="jet") -> np.ndarray:
     heat = np.asarray(heatmap, dtype=np.float32)
     if image.ndim != 3 or heat.ndim != 2:
         raise ValueError(f"image (h, w, 3) and heatmap (h', w') expected, not {image.shape}, {heat.shape}")
-    big = tf.image.resize(heat[..., None], image.shape[:2], method="bilinear").numpy()[..., 0]
+    big = ops.convert_to_numpy(ops.image.resize(heat[..., None], image.shape[:2],
+                                                interpolation="bilinear"))[..., 0]
     colours = matplotlib.colormaps[colormap](np.clip(big, 0, 1))[..., :3] * 255.0
     blended = (1 - alpha) * image + alpha * colours
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)

@@ -162,7 +162,9 @@ def make_optimizer(optimizer="adam", learning_rate=None):
         ``"adam"``, ``"rmsprop"``, ``"sgd"`` (momentum 0.9) or ``"adagrad"``;
         case does not matter.
     learning_rate : float, optional
-        Default: :data:`OPTIMIZERS` (Keras' defaults).
+        Default: :data:`OPTIMIZERS` (Keras' defaults). Under
+        ``DOGSCATS_DEVICES=all`` it is multiplied by the number of replicas
+        (:func:`utils.devices.scale_learning_rate`), as the global batch is.
 
     Returns
     -------
@@ -187,6 +189,10 @@ def make_optimizer(optimizer="adam", learning_rate=None):
     rate = OPTIMIZERS[name] if learning_rate is None else learning_rate
     if not rate > 0:
         raise ValueError(f"learning_rate must be positive, not {learning_rate!r}")
+    from . import devices
+
+    if devices.requested_devices() == "all":
+        rate = devices.scale_learning_rate(rate)
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=rate)
     if name == "rmsprop":
@@ -308,7 +314,7 @@ def build_mlp(image_size=(32, 32), hidden_units=(768, 384), normalise=True, comp
         x = layers.Dense(int(n_units), activation="relu", name=f"dense_{index}")(x)
         if dropout:
             x = layers.Dropout(dropout, seed=seed, name=f"dropout_{index}")(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="p_dog")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name=name)
     if compile:
         compile_binary(model, optimizer, learning_rate)
@@ -388,7 +394,7 @@ def build_cnn(image_size, variant="improved", dropout=None, compile=True, optimi
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(64, activation="relu", name="dense")(x)
     x = layers.Dropout(rate, name="dropout")(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="p_dog")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name=name)
     if compile:
         compile_binary(model, optimizer, learning_rate)

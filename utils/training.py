@@ -1,4 +1,4 @@
-"""Training with the course's habits: time every epoch, keep the best model, reload it.
+"""Training with the course's habits: time every epoch, keep the best model, reload it, log it.
 
 Every training notebook (02, 03, 04, 06) calls :func:`fit` rather than
 ``model.fit`` directly, so each model is trained, timed and saved the same way
@@ -8,6 +8,7 @@ and its result record holds comparable figures.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -65,6 +66,36 @@ def epoch_timer():
     return _epoch_timer_class()()
 
 
+def tensorboard_callback(log_dir):
+    """A ``keras.callbacks.TensorBoard`` writing to ``log_dir``, emptied first.
+
+    Scalars (loss, accuracy and their ``val_`` twins) once per epoch, and the
+    model's graph on the TensorFlow backend (JAX and PyTorch give none to
+    TensorBoard). One folder per model id, rewritten by each run as the
+    checkpoint is, so TensorBoard never shows two runs of one model on top of
+    each other. Open them with ``make tensorboard``.
+
+    Parameters
+    ----------
+    log_dir : str or pathlib.Path
+        e.g. ``cfg.logs_dir / "cnn_small"``; holds ``train/`` and
+        ``validation/`` event files afterwards.
+
+    Returns
+    -------
+    keras.callbacks.TensorBoard
+    """
+    import keras
+
+    log_dir = Path(log_dir)
+    if log_dir.exists():
+        shutil.rmtree(log_dir)
+    log_dir.mkdir(parents=True)
+    return keras.callbacks.TensorBoard(log_dir=str(log_dir), histogram_freq=0,
+                                       write_graph=keras.backend.backend() == "tensorflow",
+                                       update_freq="epoch")
+
+
 def count_examples(data) -> int | None:
     """Number of examples in ``data`` without reading the images, if it can tell.
 
@@ -97,13 +128,14 @@ def _check_arguments(epochs, monitor, patience):
 
 
 def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_accuracy",
-        patience=None, verbose=DEFAULT_VERBOSE, batch_size=None, callbacks=()):
-    """Train ``model``, timing each epoch and keeping the best epoch's weights.
+        patience=None, verbose=DEFAULT_VERBOSE, batch_size=None, callbacks=(), tensorboard=True):
+    """Train ``model``, timing each epoch, keeping the best epoch's weights, logging to TensorBoard.
 
     The best model (by ``monitor``) is saved to ``cfg.models_dir /
     f"{model_id}.keras"`` after each improving epoch, and its weights are loaded
     back into ``model`` at the end, so ``model`` is the best one seen, not the
-    last one (Deep Learning with Python's habit).
+    last one (Deep Learning with Python's habit). TensorBoard logs go to
+    ``cfg.logs_dir / model_id`` (:func:`tensorboard_callback`).
 
     Parameters
     ----------
@@ -131,6 +163,8 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_a
         For in-memory arrays only; default ``cfg.batch_size``.
     callbacks : sequence of keras.callbacks.Callback, optional
         Added after the course's own.
+    tensorboard : bool, default True
+        Write TensorBoard logs to ``cfg.logs_dir / model_id``.
 
     Returns
     -------
@@ -144,7 +178,8 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_a
         training, validation excluded; None when the number of training images
         is unknown), ``epochs_run`` (int, fewer than ``epochs`` after early
         stopping), ``best_epoch`` (int, 1-based), ``epoch_seconds`` (list),
-        ``train_count`` (int or None), ``model_path`` (str).
+        ``train_count`` (int or None), ``model_path`` (str), ``log_dir``
+        (str or None: the TensorBoard folder).
 
     Raises
     ------
@@ -170,6 +205,9 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_a
     if patience is not None:
         all_callbacks.append(keras.callbacks.EarlyStopping(
             monitor=monitor, mode=mode, patience=patience, verbose=1 if verbose else 0))
+    log_dir = Path(cfg.logs_dir) / model_id if tensorboard else None
+    if log_dir is not None:
+        all_callbacks.append(tensorboard_callback(log_dir))
     all_callbacks.extend(callbacks)
 
     kwargs = dict(epochs=epochs, callbacks=all_callbacks, verbose=verbose)
@@ -207,6 +245,7 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_a
         "epoch_seconds": list(timer.epoch_seconds),
         "train_count": train_count,
         "model_path": str(path),
+        "log_dir": None if log_dir is None else str(log_dir),
     }
     return history, timing
 

@@ -752,7 +752,7 @@ def extract_features(base, dataset, progress: bool = False):
             labels.append(np.asarray(y).reshape(-1).astype(np.int32))
         else:
             images = batch
-        features.append(np.asarray(extractor.predict_on_batch(images), dtype=np.float32))
+        features.append(np.asarray(extractor.predict_on_batch(np.asarray(images)), dtype=np.float32))
     seconds = time.perf_counter() - start
     if not features:
         raise ValueError("the dataset is empty")

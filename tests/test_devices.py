@@ -1,0 +1,118 @@
+"""utils.devices: the switches, and data parallelism over two CPU devices matching one device."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from utils import devices
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "tests" / "distributed_fit.py"
+
+
+def test_switches_are_checked():
+    assert devices.requested_devices({}) == "one"
+    assert devices.requested_devices({"DOGSCATS_DEVICES": " ALL "}) == "all"
+    with pytest.raises(ValueError, match="DOGSCATS_DEVICES"):
+        devices.requested_devices({"DOGSCATS_DEVICES": "2"})
+    assert devices.requested_mixed_precision({}) is False
+    assert devices.requested_mixed_precision({"DOGSCATS_MIXED_PRECISION": "1"}) is True
+    with pytest.raises(ValueError, match="DOGSCATS_MIXED_PRECISION"):
+        devices.requested_mixed_precision({"DOGSCATS_MIXED_PRECISION": "fp16"})
+
+
+def test_scaling_rules():
+    plan = devices.Plan(backend="jax", mode="data_parallel", replicas=4)
+    assert devices.scale_batch_size(32, plan) == 128
+    assert devices.scale_learning_rate(1e-3, plan) == pytest.approx(4e-3)
+    one = devices.Plan(backend="tensorflow")
+    assert devices.scale_batch_size(32, one) == 32 and devices.scale_learning_rate(0.01, one) == 0.01
+    with pytest.raises(ValueError, match="batch_size"):
+        devices.scale_batch_size(0, plan)
+    with pytest.raises(ValueError, match="learning_rate"):
+        devices.scale_learning_rate(-1.0, plan)
+
+
+def test_defaults_change_nothing_and_mixed_precision_is_off_on_a_cpu(capsys):
+    import keras
+
+    plan = devices.configure({"DOGSCATS_MIXED_PRECISION": "1"}, force=True)
+    try:
+        assert plan.mode == "one" and plan.replicas == 1 and plan.backend == keras.backend.backend()
+        assert plan.mixed_precision is False, "this machine has no GPU"
+        assert "ignored" in capsys.readouterr().out
+        assert keras.mixed_precision.global_policy().name == "float32"
+    finally:
+        devices.configure({}, force=True)
+
+
+def _run(backend, logical_devices, extra_env=None, timeout=240):
+    env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT),
+           "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    env.pop("DOGSCATS_DEVICES", None)
+    if backend == "jax":
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={logical_devices}"
+    env.update(extra_env or {})
+    out = subprocess.run([sys.executable, str(SCRIPT), str(logical_devices)], capture_output=True,
+                         text=True, timeout=timeout, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_two_devices_give_the_loss_of_one(backend):
+    """One epoch, global batch 16: split 8 + 8 over two CPU devices, or 16 on one."""
+    pytest.importorskip(backend)
+    one = _run(backend, 1)
+    two = _run(backend, 2, {"DOGSCATS_DEVICES": "all"})
+    assert one["replicas"] == 1 and one["mode"] == "one"
+    assert two["replicas"] == 2 == two["plan_replicas"] and two["mode"] == "data_parallel"
+    assert two["loss"] == pytest.approx(one["loss"], rel=1e-4)
+    assert two["kernel_sum"] == pytest.approx(one["kernel_sum"], rel=1e-4, abs=1e-5)
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_tensorflow_workers_on_the_loopback_train_together():
+    """MultiWorkerMirroredStrategy with TF_CONFIG: two processes, one replica each, one model."""
+    pytest.importorskip("tensorflow")
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT),
+           "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "", "DOGSCATS_DEVICES": "all"}
+    workers = []
+    for index in range(2):
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        workers.append(subprocess.Popen([sys.executable, str(SCRIPT), "1"], cwd=ROOT, text=True,
+                                        env={**env, "TF_CONFIG": config},
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    results = []
+    try:
+        for worker in workers:
+            stdout, stderr = worker.communicate(timeout=240)
+            assert worker.returncode == 0, stderr[-3000:]
+            results.append(json.loads(stdout.strip().splitlines()[-1]))
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert all(r["mode"] == "multi_worker" and r["replicas"] == 2 for r in results), results
+    assert results[0]["kernel_sum"] == pytest.approx(results[1]["kernel_sum"], rel=1e-6), \
+        "both workers hold the same weights after the synchronised epoch"

@@ -1,0 +1,232 @@
+"""Colab and Kaggle: what the first cell of every notebook does there (and nothing in a clone).
+
+The notebook's platform cell (written by ``tools/notebook_header.py``) clones the
+course with ``git clone --depth 1`` when ``utils`` cannot be imported, puts the
+clone first on ``sys.path`` (no package called ``utils`` is ever installed into
+site-packages) and calls :func:`setup`, which
+
+1. pip-installs the course's requirements that the platform lacks
+   (:func:`missing_requirements`: Colab and Kaggle already have TensorFlow,
+   Keras, pandas...; only what is not installed at all is added), and
+2. finds the photos (:func:`find_platform_data`): a Kaggle dataset attached to
+   the notebook under ``/kaggle/input/``, else ``kagglehub`` with the
+   ``KAGGLE_USERNAME``/``KAGGLE_KEY`` secrets of Colab or
+   ``~/.kaggle/kaggle.json``. What it finds becomes ``DOGSCATS_ARCHIVE``, so the
+   usual search of :mod:`utils.sources` takes it from there; with nothing found
+   it prints the same instructions as everywhere else.
+
+The source of the pattern: the Colab notebooks of *Deep Learning with Python*,
+3rd ed., fetch this very data set with ``kagglehub.competition_download``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from . import config
+
+#: The Kaggle competition holding the photos.
+COMPETITION = "dogs-vs-cats"
+
+#: Where Kaggle mounts the datasets attached to a notebook.
+KAGGLE_INPUT = Path("/kaggle/input")
+
+#: Requirements a notebook never needs on a hosted platform (it has Jupyter).
+NOT_NEEDED_THERE = ("jupyterlab", "ipykernel", "nbclient", "nbconvert", "nbformat")
+
+# raw-data names utils.sources recognises (a zip of Kaggle's, or extracted folders)
+_DATA_NAMES = re.compile(r"^(dogs-vs-cats\.zip|train\.zip|test1\.zip|train|test1|petimages|"
+                         r"kagglecatsanddogs.*\.zip)$", re.IGNORECASE)
+
+
+def on_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules or bool(os.environ.get("COLAB_RELEASE_TAG"))
+
+
+def on_kaggle() -> bool:
+    """True inside a Kaggle notebook."""
+    return bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE")) or KAGGLE_INPUT.is_dir()
+
+
+def requirements(pyproject: Path | None = None) -> list[str]:
+    """The ``[project] dependencies`` of ``pyproject.toml`` (the one list the course keeps).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no ``pyproject.toml``.
+    """
+    import tomllib
+
+    path = Path(pyproject or config.PROJECT_ROOT / "pyproject.toml")
+    with open(path, "rb") as handle:
+        return list(tomllib.load(handle)["project"]["dependencies"])
+
+
+def missing_requirements(required=None, installed=None) -> list[str]:
+    """The requirements with no installed distribution (versions are not second-guessed).
+
+    Parameters
+    ----------
+    required : list of str, optional
+        Requirement strings (default :func:`requirements`); those named in
+        :data:`NOT_NEEDED_THERE` are left out.
+    installed : callable, optional
+        ``name -> bool``; default: ``importlib.metadata`` finds the
+        distribution (``tensorflow-cpu`` counts as ``tensorflow``).
+
+    Returns
+    -------
+    list of str
+        The requirement strings to pass to ``pip install``.
+    """
+    from importlib import metadata
+
+    def is_installed(name):
+        for candidate in (name, name + "-cpu"):
+            try:
+                metadata.version(candidate)
+                return True
+            except metadata.PackageNotFoundError:
+                pass
+        return False
+
+    installed = installed or is_installed
+    missing = []
+    for requirement in (requirements() if required is None else required):
+        name = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
+        if name in NOT_NEEDED_THERE:
+            continue
+        if not installed(name):
+            missing.append(requirement)
+    return missing
+
+
+def install(requirements_list, runner=subprocess.run) -> None:
+    """``pip install`` the given requirement strings into this kernel's Python (none: nothing)."""
+    if requirements_list:
+        print("Installing what this platform lacks:", ", ".join(requirements_list))
+        runner([sys.executable, "-m", "pip", "install", "--quiet", *requirements_list], check=True)
+
+
+def kaggle_input_sources(root: Path = KAGGLE_INPUT) -> list[Path]:
+    """Raw data in the datasets attached to a Kaggle notebook (``/kaggle/input/<name>/...``).
+
+    Looks two folders deep for the names :mod:`utils.sources` reads
+    (``dogs-vs-cats.zip``, ``train.zip``, ``test1.zip``, ``train/``, ``test1/``,
+    ``PetImages``, ``kagglecatsanddogs_*.zip``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        Sorted; empty when ``root`` is missing or holds none.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for dataset in sorted(root.iterdir()):
+        if not dataset.is_dir():
+            continue
+        for depth in (dataset, *sorted(p for p in dataset.iterdir() if p.is_dir())):
+            hits = [p for p in sorted(depth.iterdir()) if _DATA_NAMES.match(p.name)]
+            if hits:
+                found.extend(hits)
+                break
+    return found
+
+
+def colab_secrets_to_environment(environ=None) -> bool:
+    """Copy Colab's ``KAGGLE_USERNAME``/``KAGGLE_KEY`` secrets into the environment (kagglehub reads it).
+
+    Returns
+    -------
+    bool
+        True when both were found (False outside Colab or without the secrets).
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        from google.colab import userdata  # only on Colab
+    except ImportError:
+        return False
+    try:
+        values = {name: userdata.get(name) for name in ("KAGGLE_USERNAME", "KAGGLE_KEY")}
+    except Exception:  # a secret not granted raises Colab's own errors
+        return False
+    if all(values.values()):
+        environ.update(values)
+        return True
+    return False
+
+
+def download_with_kagglehub(competition: str = COMPETITION) -> Path:
+    """Download the competition's files with ``kagglehub`` (cached by kagglehub); return the folder.
+
+    Raises
+    ------
+    utils.sources.DataNotFoundError
+        When the download fails (offline, no token, rules not accepted), with
+        the course's instructions and kagglehub's reason.
+    """
+    from . import sources
+
+    try:
+        import kagglehub
+
+        return Path(kagglehub.competition_download(competition))
+    except Exception as error:  # kagglehub raises many kinds (HTTP, auth, OS)
+        raise sources.DataNotFoundError(
+            f"kagglehub could not download {competition!r}: {type(error).__name__}: {error}\n"
+            "Accept the rules once at https://www.kaggle.com/c/dogs-vs-cats/rules and check the "
+            "token and the connection.\n\n" + sources.how_to_get_data()) from error
+
+
+def find_platform_data(cfg=None, environ=None, kaggle_input: Path = KAGGLE_INPUT) -> list[Path]:
+    """Find the photos on a hosted platform and point ``DOGSCATS_ARCHIVE`` at them.
+
+    Order: what :func:`utils.sources.find_source` already finds (or a prepared
+    split); datasets attached under ``/kaggle/input``; a ``kagglehub``
+    download when a Kaggle token is there (Colab secrets, environment
+    variables or ``~/.kaggle/kaggle.json``). Otherwise prints
+    :func:`utils.sources.how_to_get_data` and returns ``[]``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The sources found (``DOGSCATS_ARCHIVE`` names the first).
+
+    Raises
+    ------
+    utils.sources.DataNotFoundError
+        When a token is there but the download fails (see :func:`download_with_kagglehub`).
+    """
+    from . import data, sources
+
+    environ = os.environ if environ is None else environ
+    cfg = cfg or config.current()
+    found = sources.find_source(cfg)
+    if found or data.is_prepared(cfg):
+        return list(found)
+    attached = kaggle_input_sources(kaggle_input)
+    if not attached:
+        colab_secrets_to_environment(environ)
+        if sources.kaggle_credentials_present():
+            attached = [download_with_kagglehub()]
+    if attached:
+        folder = attached[0] if len(attached) == 1 else attached[0].parent
+        environ["DOGSCATS_ARCHIVE"] = str(folder)
+        print(f"Photos found: DOGSCATS_ARCHIVE={folder}")
+        return [folder]
+    print(sources.how_to_get_data(cfg))
+    return []
+
+
+def setup() -> None:
+    """What the platform cell calls after cloning: install what is missing, find the photos."""
+    install(missing_requirements())
+    find_platform_data()

@@ -1,0 +1,242 @@
+"""Where training runs: one device, every GPU of the machine, or several machines.
+
+Two switches, read from the environment when :func:`configure` is called:
+
+=========================  ==================================================
+``DOGSCATS_DEVICES``       ``one`` (default): Keras' own choice, one device.
+                           ``all``: data parallelism over every visible
+                           accelerator (or every CPU device, for tests):
+                           ``keras.distribution.DataParallel`` on JAX,
+                           ``tf.distribute.MirroredStrategy`` on TensorFlow.
+                           With ``TF_CONFIG`` (TensorFlow) or
+                           ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` (JAX) set, the
+                           multi-worker route instead:
+                           ``MultiWorkerMirroredStrategy`` or
+                           ``keras.distribution.initialize``.
+``DOGSCATS_MIXED_PRECISION``  ``1``: ``mixed_float16`` on a GPU; ignored (with a
+                           note) on a CPU, where float16 is slower. Default 0.
+=========================  ==================================================
+
+Batch size and learning rate: each device gets the profile's batch, so the
+global batch is ``batch_size × replicas`` and the learning rate is multiplied
+by ``replicas`` too, the "linear scaling rule" (Goyal et al., *Accurate,
+Large Minibatch SGD*, 2017, arXiv:1706.02677), which TensorFlow's distributed
+training guide and Keras' distribution guide both point to ("scale the batch
+size by the number of replicas"). :func:`scale_batch_size` and
+:func:`scale_learning_rate` are those two rules; PyTorch runs on one device here.
+
+Sources: https://keras.io/guides/distribution/ (JAX) and
+https://www.tensorflow.org/guide/distributed_training (TensorFlow).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+#: Values of ``DOGSCATS_DEVICES``.
+DEVICE_CHOICES = ("one", "all")
+
+_configured = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What :func:`configure` set up.
+
+    Attributes
+    ----------
+    backend : str
+        ``"tensorflow"``, ``"jax"`` or ``"torch"``.
+    mode : str
+        ``"one"``, ``"data_parallel"`` or ``"multi_worker"``.
+    replicas : int
+        Devices that each take a share of every batch (1 for ``one``).
+    devices : tuple of str
+        Their names.
+    mixed_precision : bool
+        Whether the global dtype policy is ``mixed_float16``.
+    """
+
+    backend: str
+    mode: str = "one"
+    replicas: int = 1
+    devices: tuple = ()
+    mixed_precision: bool = False
+
+    def describe(self) -> str:
+        """One line such as ``"data_parallel over 2 devices (jax), float32"``."""
+        where = f"{self.mode} over {self.replicas} device{'s' if self.replicas != 1 else ''}"
+        precision = "mixed_float16" if self.mixed_precision else "float32"
+        return f"{where} ({self.backend}), {precision}  (DOGSCATS_DEVICES=one|all, DOGSCATS_MIXED_PRECISION=0|1)"
+
+
+def backend() -> str:
+    """The active Keras backend: ``KERAS_BACKEND`` or ``~/.keras/keras.json`` (default tensorflow)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def accelerators() -> list:
+    """Names of the GPUs/TPUs the active backend sees (empty on a CPU-only machine).
+
+    Returns
+    -------
+    list of str
+    """
+    name = backend()
+    if name == "jax":
+        import jax
+
+        return [str(device) for device in jax.devices() if device.platform != "cpu"]
+    if name == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    import tensorflow as tf
+
+    return [device.name for device in tf.config.list_physical_devices("GPU")]
+
+
+def requested_devices(environ=None) -> str:
+    """``DOGSCATS_DEVICES`` checked: ``"one"`` or ``"all"``.
+
+    Raises
+    ------
+    ValueError
+        For any other value.
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get("DOGSCATS_DEVICES", "one").strip().lower() or "one"
+    if value not in DEVICE_CHOICES:
+        raise ValueError(f"DOGSCATS_DEVICES must be one of {', '.join(DEVICE_CHOICES)}, not {value!r}")
+    return value
+
+
+def requested_mixed_precision(environ=None) -> bool:
+    """``DOGSCATS_MIXED_PRECISION`` as a bool (``1/true/yes`` or ``0/false/no``).
+
+    Raises
+    ------
+    ValueError
+        For any other value.
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get("DOGSCATS_MIXED_PRECISION", "0").strip().lower() or "0"
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"DOGSCATS_MIXED_PRECISION must be 0 or 1, not {value!r}")
+
+
+def _multi_worker(environ) -> bool:
+    return bool(environ.get("TF_CONFIG") or environ.get("KERAS_DISTRIBUTION_JOB_ADDRESSES"))
+
+
+def _configure_tensorflow(multi_worker):
+    import tensorflow as tf
+
+    if multi_worker:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        mode = "multi_worker"
+    else:
+        gpus = tf.config.list_logical_devices("GPU")
+        names = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        strategy = tf.distribute.MirroredStrategy(names)
+        mode = "data_parallel"
+    # the default strategy for every model built and trained from now on
+    tf.distribute.experimental_set_strategy(strategy)
+    names = tuple(str(d) for d in getattr(strategy.extended, "worker_devices", ()))
+    return mode, int(strategy.num_replicas_in_sync), names
+
+
+def _configure_jax(multi_worker):
+    import keras
+
+    if multi_worker:
+        # reads KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES and _PROCESS_ID
+        keras.distribution.initialize()
+    all_devices = keras.distribution.list_devices()   # the default platform's: GPUs when there are
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=all_devices))
+    return ("multi_worker" if multi_worker else "data_parallel"), len(all_devices), tuple(all_devices)
+
+
+def configure(environ=None, force=False) -> Plan:
+    """Apply ``DOGSCATS_DEVICES`` and ``DOGSCATS_MIXED_PRECISION``; call before building a model.
+
+    Idempotent: the first call decides, later calls return the same
+    :class:`Plan` (unless ``force``). With both switches at their defaults it
+    changes nothing.
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        Default ``os.environ``.
+    force : bool, default False
+        Decide again (tests).
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    ValueError
+        Bad switch values, or ``all`` on the torch backend (not supported here:
+        PyTorch's own ``DistributedDataParallel`` needs a launcher).
+    """
+    global _configured
+    if _configured is not None and not force:
+        return _configured
+    environ = os.environ if environ is None else environ
+    wanted = requested_devices(environ)
+    mixed = requested_mixed_precision(environ)
+    name = backend()
+    mode, replicas, names = "one", 1, ()
+    if wanted == "all":
+        if name == "tensorflow":
+            mode, replicas, names = _configure_tensorflow(_multi_worker(environ))
+        elif name == "jax":
+            mode, replicas, names = _configure_jax(_multi_worker(environ))
+        else:
+            raise ValueError(f"DOGSCATS_DEVICES=all works on the jax and tensorflow backends, not {name!r}")
+    if mixed:
+        if accelerators():
+            import keras
+
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        else:
+            print("DOGSCATS_MIXED_PRECISION=1 ignored: no GPU, and float16 is slower on a CPU")
+            mixed = False
+    _configured = Plan(backend=name, mode=mode, replicas=replicas, devices=names, mixed_precision=mixed)
+    return _configured
+
+
+def scale_batch_size(batch_size: int, plan: Plan | None = None) -> int:
+    """Global batch size: ``batch_size`` per replica × replicas.
+
+    Raises
+    ------
+    ValueError
+        If ``batch_size`` is not a positive integer.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+    plan = plan or configure()
+    return batch_size * plan.replicas
+
+
+def scale_learning_rate(learning_rate: float, plan: Plan | None = None) -> float:
+    """Learning rate for the global batch: ``learning_rate × replicas`` (Goyal et al. 2017).
+
+    Raises
+    ------
+    ValueError
+        If ``learning_rate`` is not positive.
+    """
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be positive, not {learning_rate!r}")
+    plan = plan or configure()
+    return float(learning_rate) * plan.replicas
