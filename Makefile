@@ -39,9 +39,12 @@ define in_test_dirs
 	DOGSCATS_TEST_DATA="$$tmp/data" $(TEST_ARCHIVE) && $(1)
 endef
 
-# The kernels of `make lab` stay quiet about TensorFlow's start-up (as `make course`'s):
-# TF_CPP_MIN_LOG_LEVEL=0 make lab shows those messages again.
+# The kernels of `make lab` stay quiet about TensorFlow's start-up, as `make course`'s:
+# what C/C++ libraries print goes to the terminal running `make lab`, not into the
+# notebooks (an IPython kernel setting of this environment), and TensorFlow's later
+# INFO/WARNING logs are off (TF_CPP_MIN_LOG_LEVEL=0 make lab shows them).
 TF_CPP_MIN_LOG_LEVEL ?= 2
+KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 
 # The backends `make test` runs on, one pass each. The first pass runs every test; later
 # passes skip the tests marked `slow` (archive, crash, browser: nothing in them depends
@@ -101,6 +104,9 @@ notebooks: $(STAMP)
 	$(call in_test_dirs,$(PYTEST) $(NBVAL) notebooks)
 
 lab: $(STAMP)
+	@mkdir -p $(dir $(KERNEL_CONFIG))
+	@echo "c.IPKernelApp.capture_fd_output = False  # make lab: C-level logs go to its terminal" \
+		> $(KERNEL_CONFIG)
 	TF_CPP_MIN_LOG_LEVEL=$(TF_CPP_MIN_LOG_LEVEL) $(VENV)/bin/jupyter lab notebooks/
 
 tensorboard: $(STAMP)

@@ -589,6 +589,8 @@ def test_quiet_kernel_environment_keeps_what_the_user_set():
 def test_executed_html_is_clean_tensorflow_quiet_and_a_skip_alone(tmp_path, monkeypatch):
     """A real kernel: TensorFlow imported, Keras epochs printed, a skip raised from socket errors."""
     monkeypatch.setenv("PYTHONPATH", str(config.PROJECT_ROOT))
+    # ipykernel never forwards C-level output under pytest; make the kernel behave as in make course
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
     for name in runner.QUIET_KERNEL_ENV:
         monkeypatch.delenv(name, raising=False)
     runner.quiet_kernel_environment()

@@ -188,7 +188,7 @@ def _current_env_kernel_manager_class():
     """An AsyncKernelManager whose ``python3`` is this very Python (as nbval's current-env).
 
     A user-wide ``python3`` kernel spec could point at another Python; this one
-    always runs the kernel with ``sys.executable``. Passed to nbclient as its
+    always runs the kernel with ``sys.executable``, with :data:`KERNEL_ARGUMENTS`. Passed to nbclient as its
     ``kernel_manager_class``, so nbclient owns the kernel and shuts it down
     after each notebook.
     """
@@ -200,8 +200,9 @@ def _current_env_kernel_manager_class():
     class CurrentEnvKernelSpecs(KernelSpecManager):
         def get_kernel_spec(self, kernel_name):
             if kernel_name == "python3":
-                return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
-                                              **ipykernel.kernelspec.get_kernel_dict())
+                spec = ipykernel.kernelspec.get_kernel_dict()
+                spec["argv"] = list(spec["argv"]) + KERNEL_ARGUMENTS
+                return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
             return super().get_kernel_spec(kernel_name)
 
     class CurrentEnvKernelManager(AsyncKernelManager):
@@ -241,9 +242,17 @@ def clean_skip_outputs(notebook) -> int:
     return cleaned
 
 
+#: Extra arguments of the kernels ``make course`` starts: output written by C/C++
+#: libraries straight to the process's stdout/stderr (TensorFlow's start-up logs:
+#: oneDNN, CUDA, CPU instructions, which ``TF_CPP_MIN_LOG_LEVEL`` does not stop
+#: since TensorFlow prints them before its logging starts) goes to the kernel's
+#: log (``results/<profile>/notebooks/logs/``), not into the notebook. Python's
+#: own output, warnings included, still shows in the notebook.
+KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
+
 #: Environment set for the kernels ``make course`` starts (``make lab`` exports the
-#: same): TensorFlow's C++ start-up messages (oneDNN, CPU instructions, CUDA
-#: factories) are INFO/WARNING logs that would print in red in the first cells.
+#: same): TensorFlow's C++ INFO/WARNING logs (later ones; see :data:`KERNEL_ARGUMENTS`
+#: for those of its start-up) would print in red in the notebooks.
 #: A value already in the environment wins, so ``TF_CPP_MIN_LOG_LEVEL=0 make course``
 #: shows them again (the kernels' own logs: ``results/<profile>/notebooks/logs/``).
 QUIET_KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR",
