@@ -108,7 +108,7 @@ def split_long_markdown(notebook, limit: int = slides_tags.SLIDE_LINES) -> int:
 
 
 #: What fits on one 1280×720 slide, in the lines of :func:`shown_lines`.
-BUDGET = 22
+BUDGET = 20
 #: The deck's style caps (slides.css): code boxes and output boxes, in lines.
 CODE_CAP, OUTPUT_CAP = 9, 9
 
