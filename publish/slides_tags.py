@@ -58,6 +58,8 @@ OUTPUT_LINES = 3
 FIGURE_LINES = 9
 
 _BADGE = re.compile(r"colab\.research\.google\.com|kaggle\.com/kernels|badge", re.I)
+#: Ids of the badges and setup cells that tools/notebook_header.py puts under each title.
+PLATFORM_CELL_IDS = ("platform-badges", "platform-setup")
 _PLATFORM_SETUP = re.compile(r"google\.colab|KAGGLE_KERNEL_RUN_TYPE|pip install|git clone")
 _FIGURE = re.compile(r"\bplots\.(plot|show)_\w+\(|\bplt\.|\.imshow\(|\bfig\b|\bfigure\(")
 
@@ -83,7 +85,12 @@ def is_figure_cell(cell) -> bool:
 
 
 def is_platform_cell(cell) -> bool:
-    """Whether a cell only serves Colab/Kaggle: badges, or the install/fetch cell."""
+    """Whether a cell only serves Colab/Kaggle: badges, or the install/fetch cell.
+
+    The two cells that ``tools/notebook_header.py`` writes are known by their ids.
+    """
+    if cell.get("id") in PLATFORM_CELL_IDS:
+        return True
     text = _text(cell).strip()
     if cell.get("cell_type") == "markdown":
         without_badges = re.sub(r"\[!\[[^\]]*\]\([^)]*\)\]\([^)]*\)", "", text).strip()

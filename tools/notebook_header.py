@@ -87,6 +87,8 @@ def header_cells(url: str, relative: str):
     markdown["id"] = BADGES_ID
     code = nbformat.v4.new_code_cell(SETUP_TEMPLATE.format(url=url, name=name))
     code["id"] = SETUP_ID
+    for cell in (markdown, code):  # they serve the platform, not the lesson: no slide
+        cell["metadata"] = {"slideshow": {"slide_type": "skip"}}
     return markdown, code
 
 
