@@ -3,7 +3,7 @@
 The course here is three tiny lessons with the outputs ``make course`` would
 have left (a report line, a figure, a skip), so the tests take seconds and
 never touch the project's results/. The real course's site is checked by
-``make site-check`` in .ci/run.
+``make course slides site site-check`` (not yet part of .ci/run: see the README).
 """
 
 from __future__ import annotations
