@@ -100,13 +100,18 @@ def atomic_open(path, mode: str = "w", **kwargs):
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        checkpoint("atomic-write")
-        os.replace(tmp, path)
+        _move_into_place(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def _move_into_place(tmp, path: Path) -> None:
+    """Rename the finished, synced temporary file ``tmp`` to ``path`` (readable by all)."""
+    os.chmod(tmp, 0o644)  # mkstemp makes it private
+    checkpoint("atomic-write")
+    os.replace(tmp, path)
 
 
 def atomic_write(path, content: str | bytes) -> Path:
@@ -138,9 +143,7 @@ def save_model(model, path) -> Path:
         model.save(tmp, overwrite=True)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        checkpoint("atomic-write")
-        os.replace(tmp, path)
+        _move_into_place(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
