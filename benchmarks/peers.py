@@ -1,0 +1,304 @@
+"""The course's from-scratch recipe against two published ones, on the same photos and budget.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/peers.py                       # sample, 10 min per recipe
+    .venv/bin/python benchmarks/peers.py --profile full --budget 1800
+    .venv/bin/python benchmarks/peers.py --profile smoke --budget 20   # a quick check
+
+Each recipe trains on the prepared ``train`` split of the profile for the same
+wall-clock budget (checked after every batch, so the last epoch may be cut short),
+keeps the weights of its best validation epoch, and is scored once on the same
+``test`` photos. The table gives test accuracy with a 95% Wilson interval, log loss
+(nats), epochs done, seconds, images per second trained, FLOPs per training image,
+achieved GFLOP/s and that rate as a fraction of a float32 matmul peak measured on
+this machine in the same run; then McNemar's exact test of the course's recipe
+against each peer on the same test photos (``utils.stats``).
+
+Recipes, written from their published descriptions
+---------------------------------------------------
+dlwp2_ch8
+    F. Chollet, *Deep Learning with Python*, 2nd ed. (Manning, 2021), ch. 8,
+    listings 8.7 and 8.14–8.16: 180×180 inputs; ``RandomFlip("horizontal")``,
+    ``RandomRotation(0.1)``, ``RandomZoom(0.2)``; ``Rescaling(1/255)``; Conv2D
+    32-64-128-256-256 (3×3, ReLU) with 2×2 max pooling between; Flatten,
+    ``Dropout(0.5)``, ``Dense(1, sigmoid)``; RMSprop (Keras default learning rate),
+    binary cross-entropy, batch 32, 100 epochs, the best ``val_loss`` epoch kept.
+    The book reports 83.5% test accuracy on 2,000 training photos (source: the book,
+    test figure).
+kerasio_xception
+    F. Chollet, "Image classification from scratch", keras.io/examples/vision/
+    image_classification_from_scratch (Keras 3 version): 180×180; ``RandomFlip
+    ("horizontal")``, ``RandomRotation(0.1)``; ``Rescaling(1/255)``; entry
+    ``Conv2D(128, 3, strides=2)`` + BN + ReLU; three residual blocks (256, 512, 728
+    filters) of ReLU–SeparableConv2D–BN ×2 + ``MaxPooling2D(3, 2)`` with a 1×1
+    strided Conv2D shortcut; ``SeparableConv2D(1024)`` + BN + ReLU; global average
+    pooling, ``Dropout(0.25)``, ``Dense(1)`` logits; Adam 3e-4, batch 128, 25 epochs.
+    It reports above 90% validation accuracy on PetImages (source: keras-io,
+    validation figure).
+course
+    The course's ``cnn_aug`` (notebooks 03–04): ``models.build_cnn`` at the profile's
+    image size, the course's augmentation layers, AdamW (weight decay 0.5) with a
+    cosine learning rate over the epochs the budget allows at the measured speed.
+
+FLOPs are counted from the layers (2 × multiply-adds of Conv2D, SeparableConv2D and
+Dense, forward), times 3 for a training step (forward + the two backward products),
+the usual estimate (Kaplan et al., 2020, "Scaling laws", section 2.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from utils import config, stats  # noqa: E402
+
+RECIPES = ("dlwp2_ch8", "kerasio_xception", "course")
+
+
+def dlwp2_ch8(image_size=(180, 180)):
+    """Deep Learning with Python, 2nd ed., ch. 8: the augmented from-scratch convnet."""
+    import keras
+    from keras import layers
+
+    augment = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomRotation(0.1),
+                                layers.RandomZoom(0.2)], name="augmentation")
+    inputs = keras.Input(shape=(*image_size, 3))
+    x = augment(inputs)
+    x = layers.Rescaling(1.0 / 255)(x)
+    for index, filters in enumerate((32, 64, 128, 256, 256)):
+        x = layers.Conv2D(filters, 3, activation="relu")(x)
+        if index < 4:
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs, name="dlwp2_ch8")
+    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
+    return model, {"batch_size": 32, "logits": False, "image_size": image_size, "epochs": 100}
+
+
+def kerasio_xception(image_size=(180, 180)):
+    """keras.io "Image classification from scratch": the small Xception-like network."""
+    import keras
+    from keras import layers
+
+    augment = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)],
+                               name="augmentation")
+    inputs = keras.Input(shape=(*image_size, 3))
+    x = augment(inputs)
+    x = layers.Rescaling(1.0 / 255)(x)
+    x = layers.Conv2D(128, 3, strides=2, padding="same")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    previous = x
+    for size in (256, 512, 728):
+        x = layers.Activation("relu")(x)
+        x = layers.SeparableConv2D(size, 3, padding="same")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.SeparableConv2D(size, 3, padding="same")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+        residual = layers.Conv2D(size, 1, strides=2, padding="same")(previous)
+        x = layers.add([x, residual])
+        previous = x
+    x = layers.SeparableConv2D(1024, 3, padding="same")(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.25)(x)
+    outputs = layers.Dense(1)(x)
+    model = keras.Model(inputs, outputs, name="kerasio_xception")
+    model.compile(optimizer=keras.optimizers.Adam(3e-4),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)])
+    return model, {"batch_size": 128, "logits": True, "image_size": image_size, "epochs": 25}
+
+
+def course(cfg, steps_per_epoch: int, epochs: int):
+    """The course's ``cnn_aug`` recipe (notebooks 03–04), with a cosine schedule over ``epochs``."""
+    import keras
+
+    from utils import augmentation, models
+
+    model = models.build_cnn(cfg.image_size, name="course", compile=False,
+                             augmentation=augmentation.augmentation(seed=cfg.seed))
+    schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=max(1, epochs * steps_per_epoch))
+    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.5),
+                  loss="binary_crossentropy", metrics=["accuracy"])
+    return model, {"batch_size": cfg.batch_size, "logits": False, "image_size": tuple(cfg.image_size),
+                   "epochs": epochs}
+
+
+def training_flops_per_image(model) -> float:
+    """3 × forward FLOPs (2 × multiply-adds) of Conv2D, SeparableConv2D, DepthwiseConv2D, Dense."""
+    from keras import layers
+
+    total = 0.0
+
+    def walk(layer):
+        nonlocal total
+        for inner in getattr(layer, "layers", []) or []:
+            walk(inner)
+        if not hasattr(layer, "output") or isinstance(layer, type(model)):
+            return
+        try:
+            out_shape = layer.output.shape
+        except (AttributeError, ValueError):
+            return
+        positions = math.prod(d for d in out_shape[1:-1] if d) if len(out_shape) > 2 else 1
+        if isinstance(layer, layers.SeparableConv2D):
+            k = math.prod(layer.kernel_size)
+            channels_in = layer.input.shape[-1]
+            # depthwise at the input resolution (strides 1 here), then pointwise
+            total += 2 * positions * (k * channels_in + channels_in * layer.filters)
+        elif isinstance(layer, layers.Conv2D):
+            k = math.prod(layer.kernel_size)
+            total += 2 * positions * k * layer.input.shape[-1] * layer.filters
+        elif isinstance(layer, layers.Dense):
+            total += 2 * positions * layer.input.shape[-1] * layer.units
+    walk(model)
+    return 3 * total
+
+
+def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
+    """Float32 matmul throughput of this machine, GFLOP/s, via the active Keras backend."""
+    import keras
+
+    a = keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=(n, n)).astype("float32"))
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, a))       # warm-up
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9
+
+
+class _Budget:
+    """Stop training once ``seconds`` have passed (checked after every batch)."""
+
+    def __new__(cls, seconds):
+        import keras
+
+        class Budget(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.start, self.batches = time.perf_counter(), 0
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.batches += 1
+                if time.perf_counter() - self.start > seconds:
+                    self.model.stop_training = True
+
+        return Budget()
+
+
+def _p_dog(model, dataset, logits: bool) -> tuple:
+    import keras
+
+    ys, ps = [], []
+    for images, labels in dataset:
+        out = keras.ops.convert_to_numpy(model(images, training=False)).reshape(-1)
+        ps.append(1 / (1 + np.exp(-out)) if logits else out)
+        ys.append(np.asarray(labels).reshape(-1))
+    return np.concatenate(ys).astype(int), np.concatenate(ps)
+
+
+def run_recipe(name, cfg, budget, peak):
+    """Train one recipe for ``budget`` seconds; score it once on the test split."""
+    import keras
+    from sklearn.metrics import log_loss
+
+    from utils import data
+
+    keras.utils.set_random_seed(cfg.seed)
+    train_count = len(data.get_batches("train", (32, 32), batch_size=1, cfg=cfg).file_paths)
+    if name == "course":
+        steps = math.ceil(train_count / cfg.batch_size)
+        probe_model, recipe = course(cfg, steps, 1)
+        epochs = recipe["epochs"]
+    if name == "dlwp2_ch8":
+        model, recipe = dlwp2_ch8()
+    elif name == "kerasio_xception":
+        model, recipe = kerasio_xception()
+    else:
+        # the cosine schedule needs a length: time one epoch's worth of batches first
+        train = data.get_batches("train", recipe["image_size"], batch_size=recipe["batch_size"],
+                                 cfg=cfg, cache=True)
+        start = time.perf_counter()
+        probe_model.fit(train.take(3), epochs=1, verbose=0)
+        per_batch = (time.perf_counter() - start) / 3
+        epochs = max(1, int(budget / (per_batch * 1.15 * steps)))
+        model, recipe = course(cfg, steps, epochs)
+    size, batch = recipe["image_size"], recipe["batch_size"]
+    train = data.get_batches("train", size, batch_size=batch, cfg=cfg, cache=True)
+    valid = data.get_batches("valid", size, batch_size=batch, cfg=cfg, cache=True)
+    test = data.get_batches("test", size, batch_size=batch, shuffle=False, cfg=cfg)
+    best = keras.callbacks.ModelCheckpoint(str(Path(cfg.profile_results_dir) / "peers" / f"{name}.weights.h5"),
+                                           monitor="val_loss", save_best_only=True, save_weights_only=True)
+    Path(best.filepath).parent.mkdir(parents=True, exist_ok=True)
+    budget_callback = _Budget(budget)
+    start = time.perf_counter()
+    history = model.fit(train, validation_data=valid, epochs=recipe["epochs"], verbose=0,
+                        callbacks=[budget_callback, best])
+    seconds = time.perf_counter() - start
+    model.load_weights(best.filepath)
+    y_true, p_dog = _p_dog(model, test, recipe["logits"])
+    from utils import evaluate
+
+    correct = int((evaluate.predicted_labels(p_dog) == y_true).sum())
+    low, high = stats.wilson_interval(correct, len(y_true))
+    trained = budget_callback.batches * batch
+    flops = training_flops_per_image(model)
+    gflops = flops * trained / seconds / 1e9
+    return {"recipe": name, "image": f"{size[0]}×{size[1]}", "epochs": len(history.history["loss"]),
+            "seconds": round(seconds), "images/s": round(trained / seconds, 1),
+            "test accuracy": correct / len(y_true), "95% low": low, "95% high": high,
+            "log loss": log_loss(y_true, np.clip(p_dog, 1e-7, 1 - 1e-7), labels=[0, 1]),
+            "GFLOP/image": flops / 1e9, "GFLOP/s": gflops, "of peak": gflops / peak,
+            "_y": y_true, "_p": p_dog}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="sample")
+    parser.add_argument("--budget", type=float, default=600.0, help="seconds of training per recipe")
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
+    args = parser.parse_args(argv)
+    import pandas as pd
+
+    from utils import evaluate
+
+    cfg = config.get_profile(args.profile)
+    peak = matmul_peak_gflops()
+    print(f"profile {cfg.name}, budget {args.budget:.0f} s per recipe, "
+          f"{config.describe_hardware()}, matmul peak {peak:.1f} GFLOP/s (float32, measured now)")
+    rows = []
+    for name in args.recipes:
+        print(f"training {name} ...", flush=True)
+        rows.append(run_recipe(name, cfg, args.budget, peak))
+    table = pd.DataFrame([{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    ours = next((r for r in rows if r["recipe"] == "course"), None)
+    for row in rows:
+        if ours is None or row is ours:
+            continue
+        test = stats.mcnemar_exact(ours["_y"], evaluate.predicted_labels(ours["_p"]),
+                                   evaluate.predicted_labels(row["_p"]))
+        print(f"course vs {row['recipe']}: only the course right on {test['only_a']} photos, "
+              f"only {row['recipe']} on {test['only_b']}; McNemar exact p = {test['p_value']:.3g}")
+    print(f"commit {__import__('utils.results', fromlist=['git_commit']).git_commit()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
