@@ -103,11 +103,9 @@ def test_plain_jpeg_is_decoded_and_resized_exactly_as_the_training_data(tmp_path
     image = tf.image.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
     training = tf.image.resize(image, SIZE, method="bilinear").numpy()
     np.testing.assert_array_equal(ours, training)
-    try:
-        from utils import data
-    except ImportError:
-        return
-    np.testing.assert_array_equal(ours, data.load_image(path, SIZE))
+    from utils import loading
+
+    np.testing.assert_array_equal(ours, loading.load_image(path, SIZE))
 
 
 @pytest.mark.parametrize("content,message", [
@@ -347,7 +345,7 @@ def test_a_huge_image_that_cannot_be_reduced_is_refused_clearly():
 
 
 def test_png_transparency_is_composited_on_white_as_in_preparation(tmp_path):
-    from utils import data
+    from utils import audit, splitting
 
     rgba = np.zeros((20, 20, 4), np.uint8)
     rgba[..., 0] = 255          # red...
@@ -357,8 +355,8 @@ def test_png_transparency_is_composited_on_white_as_in_preparation(tmp_path):
     assert (ours[:, :10] == 255).all() and (ours[:, 10:] == (255, 0, 0)).all()
     source, written = tmp_path / "cat.1.png", tmp_path / "cat.1.jpg"
     source.write_bytes(content)
-    check = data.check_image(source)
-    data._write_image(source, check, written)
+    check = audit.check_image(source)
+    splitting._write_image(source, check, written)
     prepared = np.asarray(Image.open(written).convert("RGB"), dtype=float)
     assert np.abs(prepared - ours).mean() < 3, "preparation and prediction see the same pixels"
     palette = Image.fromarray(rgba, "RGBA").convert("P")
@@ -367,7 +365,7 @@ def test_png_transparency_is_composited_on_white_as_in_preparation(tmp_path):
 
 
 def test_an_mpo_from_a_phone_gives_its_first_frame(tmp_path):
-    from utils import data
+    from utils import audit
 
     first, second = Image.new("RGB", (32, 24), (250, 0, 0)), Image.new("RGB", (32, 24), (0, 0, 250))
     buffer = io.BytesIO()
@@ -378,7 +376,7 @@ def test_an_mpo_from_a_phone_gives_its_first_frame(tmp_path):
     assert array.shape == (24, 32, 3) and array[..., 0].mean() > 200 and array[..., 2].mean() < 50
     path = tmp_path / "cat.7.jpg"
     path.write_bytes(content)
-    check = data.check_image(path)
+    check = audit.check_image(path)
     assert check.ok and check.needs_conversion, "preparation accepts it too, as a re-encoded JPEG"
 
 
@@ -390,9 +388,9 @@ def test_heic_says_how_to_convert_it(tmp_path):
         pytest.skip("pillow-heif is installed: HEIC files are read")
     with pytest.raises(ValueError, match="HEIC.*convert it to JPEG.*pillow-heif"):
         predict.decode_image(content)
-    from utils import data
+    from utils import audit
 
     path = tmp_path / "cat.3.jpg"
     path.write_bytes(content)
-    check = data.check_image(path)
+    check = audit.check_image(path)
     assert not check.ok and "HEIC" in check.reason

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from utils import plots, submission
+from utils import charts, submission
 
 
 def test_clip_probabilities_bounds_and_copy():
@@ -122,12 +122,12 @@ def test_clipping_table():
 
 
 def test_plot_log_loss_clipping(tmp_path):
-    fig = plots.plot_log_loss_clipping(eps=0.02, path=tmp_path / "clip.png")
+    fig = charts.plot_log_loss_clipping(eps=0.02, path=tmp_path / "clip.png")
     ax = fig.axes[0]
     assert ax.get_xlabel().startswith("predicted probability of the wrong answer")
     assert (tmp_path / "clip.png").stat().st_size > 0
     clipped = ax.lines[1].get_ydata()
     assert clipped.max() == pytest.approx(-math.log(0.02), rel=1e-6)
     with pytest.raises(ValueError):
-        plots.plot_log_loss_clipping(eps=0.6)
+        charts.plot_log_loss_clipping(eps=0.6)
     matplotlib.pyplot.close("all")
