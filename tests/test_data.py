@@ -302,6 +302,7 @@ def test_no_data_anywhere_says_how_to_get_it(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- loading
+@pytest.mark.real_data
 def test_bad_arguments_to_loaders(prepared_smoke):
     with pytest.raises(ValueError, match="split"):
         loading.get_batches("training", (32, 32), cfg=prepared_smoke)
@@ -313,6 +314,7 @@ def test_bad_arguments_to_loaders(prepared_smoke):
         loading.get_batches("train", (32, 32), batch_size=0, cfg=prepared_smoke)
 
 
+@pytest.mark.real_data
 def test_get_batches_shapes_labels_and_order(prepared_smoke):
     dataset = loading.get_batches("valid", (40, 48), batch_size=8, cfg=prepared_smoke)
     assert dataset.class_names == ["cats", "dogs"]
@@ -331,6 +333,7 @@ def test_get_batches_shapes_labels_and_order(prepared_smoke):
     np.testing.assert_allclose(loading.load_image(dataset.file_paths[0], (40, 48)), x[0])
 
 
+@pytest.mark.real_data
 def test_cached_shuffled_batches_cover_every_image_each_epoch(prepared_smoke):
     dataset = loading.get_batches("train", (16, 16), batch_size=16, cfg=prepared_smoke, cache=True)
     epochs = [np.concatenate([labels.numpy().ravel() for _, labels in dataset]) for _ in range(2)]
@@ -339,6 +342,7 @@ def test_cached_shuffled_batches_cover_every_image_each_epoch(prepared_smoke):
     assert not np.array_equal(epochs[0], epochs[1]), "training batches are reshuffled every epoch"
 
 
+@pytest.mark.real_data
 def test_load_arrays_uses_its_disk_cache(prepared_smoke):
     first = loading.load_arrays("test", (20, 20), cfg=prepared_smoke)
     cached = list(prepared_smoke.cache_dir.glob("test_20x20_*.npz"))
@@ -356,6 +360,7 @@ def test_load_image_errors(tmp_path):
         loading.load_image(bad, (10, 10))
 
 
+@pytest.mark.real_data
 def test_unlabelled_ids_match_files(prepared_smoke):
     dataset, ids = loading.get_unlabelled((32, 32), batch_size=8, cfg=prepared_smoke)
     assert ids.dtype == np.int64 and len(ids) == prepared_smoke.test1_limit
@@ -364,6 +369,7 @@ def test_unlabelled_ids_match_files(prepared_smoke):
 
 
 # --------------------------------------------------------------------------- real data
+@pytest.mark.real_data
 def test_real_split_counts_and_no_leakage(prepared_smoke):
     manifest = data.read_manifest(prepared_smoke)
     labelled = manifest[manifest["split"] != "test1"]

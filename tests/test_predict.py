@@ -53,9 +53,15 @@ def test_every_common_format_gives_the_model_input(tmp_path, fmt, mode):
     answer = predict.predict_image(model, path)
     assert model.seen.shape == (1, SIZE[0], SIZE[1], 3) and model.seen.dtype == np.float32
     assert 0.0 <= model.seen.min() and model.seen.max() <= 255.0
-    assert answer["label"] in ("cats", "dogs")
-    assert 0.0 <= answer["p_dog"] <= 1.0 and 0.5 <= answer["probability"] <= 1.0
-    assert answer["image"].shape == (SIZE[0], SIZE[1], 3)
+    p_dog = float(model.seen[0, ..., 0].mean() / 255.0)
+    assert answer["p_dog"] == pytest.approx(p_dog, rel=1e-6), "the model's output, unchanged"
+    assert answer["probability"] == pytest.approx(max(p_dog, 1 - p_dog), rel=1e-6)
+    assert answer["label"] == ("cats", "dogs")[int(p_dog > 0.5)]
+    np.testing.assert_array_equal(answer["image"], model.seen[0])
+    if mode != "L":  # in colour, the red half stays on the left (no channel or axis swapped)
+        left, right = model.seen[0, :, : SIZE[1] // 2 - 1], model.seen[0, :, SIZE[1] // 2 + 1:]
+        assert left[..., 0].mean() > 200 > right[..., 0].mean() + 100
+        assert right[..., 2].mean() > 200 > left[..., 2].mean() + 100
 
 
 def test_same_answer_from_path_bytes_and_str(tmp_path):
@@ -211,7 +217,8 @@ def test_with_a_real_keras_model(tmp_path):
     path = tmp_path / "photo.webp"
     path.write_bytes(_encode(_half_red(), "WEBP"))
     answer = predict.predict_image(model, path)
-    assert 0.0 <= answer["p_dog"] <= 1.0
+    expected = float(np.asarray(model(predict.prepare_image(path, SIZE)[None]))[0, 0])
+    assert answer["p_dog"] == pytest.approx(expected, rel=1e-6)
     assert predict.model_image_size(model) == SIZE
 
 
