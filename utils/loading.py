@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils import config, files, sources
+from utils import config, files, images, sources
 from utils.data import require_prepared
 from utils.sources import DataError
 
@@ -23,16 +23,6 @@ SPLITS = config.SPLITS
 def _check_split(split: str) -> None:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-
-
-def _check_size(image_size) -> tuple:
-    try:
-        height, width = (int(v) for v in image_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"image_size must be (height, width), not {image_size!r}") from None
-    if height < 1 or width < 1:
-        raise ValueError(f"image_size must be positive, not {image_size!r}")
-    return height, width
 
 
 def get_batches(split: str, image_size, batch_size: int | None = None, shuffle: bool | None = None,
@@ -74,7 +64,7 @@ def get_batches(split: str, image_size, batch_size: int | None = None, shuffle: 
 
     cfg = cfg or config.current()
     _check_split(split)
-    image_size = _check_size(image_size)
+    image_size = images.check_size(image_size)
     batch_size = cfg.batch_size if batch_size is None else batch_size
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
@@ -126,7 +116,7 @@ def load_image(path, image_size) -> np.ndarray:
     """
     import tensorflow as tf
 
-    image_size = _check_size(image_size)
+    image_size = images.check_size(image_size)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no image at {path}")
@@ -152,7 +142,7 @@ def load_arrays(split: str, image_size, cfg: config.Profile | None = None):
     """
     cfg = cfg or config.current()
     _check_split(split)
-    height, width = _check_size(image_size)
+    height, width = images.check_size(image_size)
     require_prepared(cfg)
     stamp = int((cfg.dataset_dir / "prepare.json").stat().st_mtime_ns)
     cache = cfg.cache_dir / f"{split}_{height}x{width}_{stamp}.npz"
@@ -161,8 +151,8 @@ def load_arrays(split: str, image_size, cfg: config.Profile | None = None):
             return stored["x"], stored["y"]
     dataset = get_batches(split, (height, width), batch_size=256, shuffle=False, cfg=cfg)
     xs, ys = [], []
-    for images, labels in dataset:
-        xs.append(images.numpy())
+    for batch, labels in dataset:
+        xs.append(batch.numpy())
         ys.append(labels.numpy().reshape(-1).astype(np.int32))
     x = np.concatenate(xs) if xs else np.zeros((0, height, width, 3), np.float32)
     y = np.concatenate(ys) if ys else np.zeros((0,), np.int32)
@@ -194,7 +184,7 @@ def get_unlabelled(image_size, batch_size: int | None = None, cfg: config.Profil
     import tensorflow as tf
 
     cfg = cfg or config.current()
-    image_size = _check_size(image_size)
+    image_size = images.check_size(image_size)
     require_prepared(cfg)
     folder = cfg.split_dir / "test1"
     if not folder.is_dir() or not any(folder.glob("*.jpg")):

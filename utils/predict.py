@@ -173,9 +173,7 @@ def prepare_image(source, image_size) -> np.ndarray:
     """
     import tensorflow as tf
 
-    height, width = (int(v) for v in image_size)
-    if height < 1 or width < 1:
-        raise ValueError(f"image_size must be positive, not {image_size!r}")
+    height, width = images.check_size(image_size)
     array = decode_image(read_source(source))
     resized = tf.image.resize(array, (height, width), method="bilinear")
     return resized.numpy().astype(np.float32)
