@@ -122,3 +122,45 @@ def test_importing_utils_does_no_work(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[] float32 channels_last", out.stdout
     assert list(tmp_path.iterdir()) == [], "importing utils must not write files"
+
+
+def _module_level_utils_imports(path) -> set:
+    """Modules of ``utils`` that ``path`` imports at module level (not inside functions)."""
+    import ast
+
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.module == "utils":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("utils."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("utils.")}
+    return found
+
+
+def test_utils_module_map_lists_every_module():
+    """``utils/__init__.py``'s docstring draws the map: one line a module, none missing or stale."""
+    import utils
+
+    modules = {p.stem for p in (ROOT / "utils").glob("*.py") if p.stem != "__init__"}
+    listed = {m.group(1) for m in re.finditer(r"^    (\w+)\s{2,}\S", utils.__doc__, re.M)}
+    assert listed == modules, f"missing: {sorted(modules - listed)}, stale: {sorted(listed - modules)}"
+
+
+def test_utils_imports_form_no_cycle():
+    """Module-level imports between ``utils`` modules go one way (lazy imports inside functions aside)."""
+    graph = {p.stem: _module_level_utils_imports(p) for p in (ROOT / "utils").glob("*.py")}
+    state = {}
+
+    def visit(name, path):
+        if state.get(name) == "done":
+            return
+        assert state.get(name) != "open", "import cycle: " + " -> ".join(path + [name])
+        state[name] = "open"
+        for target in sorted(graph.get(name, ())):
+            visit(target, path + [name])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        visit(name, [])
