@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from utils import augmentation, config, data  # noqa: E402
+from utils import augmentation, config, data, loading  # noqa: E402
 
 
 def batches_of(x, batch_size):
@@ -175,7 +175,7 @@ def measure_input_pipelines(cfg, batch_size, seed):
     """
     import tensorflow as tf
 
-    train = data.get_batches("train", cfg.image_size, batch_size=batch_size, cfg=cfg, cache=True)
+    train = loading.get_batches("train", cfg.image_size, batch_size=batch_size, cfg=cfg, cache=True)
     paths = list(train.file_paths)
     labels = np.array([float(Path(p).parent.name == "dogs") for p in paths], np.float32)
     n = len(paths)
@@ -254,7 +254,7 @@ def main(argv=None):
         data.require_prepared(cfg)
     except data.DataNotPreparedError as error:
         sys.exit(str(error))
-    x, y = data.load_arrays("train", cfg.image_size, cfg)
+    x, y = loading.load_arrays("train", cfg.image_size, cfg)
     # the same real images for every method: the first cats and the first dogs
     half = args.images // 2
     chosen = np.concatenate([np.flatnonzero(y == 0)[:half],

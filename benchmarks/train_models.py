@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils import config, data, evaluate, models, results, training  # noqa: E402
+from utils import config, data, evaluate, loading, models, results, training  # noqa: E402
 
 MODEL_IDS = ("mlp_pixels", "cnn_small")
 FIGURES = ("image_size", "train_count", "valid_count", "test_count", "epochs", "best_epoch",
@@ -41,9 +41,9 @@ FIGURES = ("image_size", "train_count", "valid_count", "test_count", "epochs", "
 def train_mlp(cfg, optimizer="adagrad", verbose=2):
     """Train ``mlp_pixels`` as notebook 02 does; return the record's fields."""
     image_size = (32, 32)
-    train = data.load_arrays("train", image_size, cfg)
-    valid = data.load_arrays("valid", image_size, cfg)
-    test = data.load_arrays("test", image_size, cfg)
+    train = loading.load_arrays("train", image_size, cfg)
+    valid = loading.load_arrays("valid", image_size, cfg)
+    test = loading.load_arrays("test", image_size, cfg)
     config.seed_everything(cfg)
     model = models.build_mlp(image_size, optimizer=optimizer)
     _, timing = training.fit(model, train, valid, epochs=cfg.epochs["mlp"], cfg=cfg,
@@ -63,9 +63,9 @@ def train_cnn(cfg, epochs=None, verbose=2, patience=0):
 
     image_size = cfg.image_size
     epochs = epochs or cfg.epochs["cnn"]
-    train_ds = data.get_batches("train", image_size, cfg=cfg, cache=True)
-    valid_ds = data.get_batches("valid", image_size, cfg=cfg, cache=True)
-    test_ds = data.get_batches("test", image_size, cfg=cfg)
+    train_ds = loading.get_batches("train", image_size, cfg=cfg, cache=True)
+    valid_ds = loading.get_batches("valid", image_size, cfg=cfg, cache=True)
+    test_ds = loading.get_batches("test", image_size, cfg=cfg)
     steps_per_epoch = math.ceil(len(train_ds.file_paths) / cfg.batch_size)
     learning_rate = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=epochs * steps_per_epoch)
     config.seed_everything(cfg)

@@ -109,9 +109,9 @@ def counts(profile: str) -> tuple:
     """(train, valid, test, test1) images of a profile: measured when prepared, else nominal."""
     cfg = config.get_profile(profile)
     try:
-        from utils import data
+        from utils import audit
 
-        found = data.count_images(cfg)
+        found = audit.count_images(cfg)
         n = [sum(found[s].values()) for s in ("train", "valid", "test")]
         test1 = len(list((cfg.split_dir / "test1").glob("*.jpg")))
         if cfg.test1_limit is not None:

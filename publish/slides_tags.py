@@ -61,7 +61,7 @@ _BADGE = re.compile(r"colab\.research\.google\.com|kaggle\.com/kernels|badge", r
 #: Ids of the badges and setup cells that tools/notebook_header.py puts under each title.
 PLATFORM_CELL_IDS = ("platform-badges", "platform-setup")
 _PLATFORM_SETUP = re.compile(r"google\.colab|KAGGLE_KERNEL_RUN_TYPE|pip install|git clone")
-_FIGURE = re.compile(r"\bplots\.(plot|show)_\w+\(|\bplt\.|\.imshow\(|\bfig\b|\bfigure\(")
+_FIGURE = re.compile(r"\b(plots|charts)\.(plot|show)_\w+\(|\bplt\.|\.imshow\(|\bfig\b|\bfigure\(")
 
 
 def _text(cell) -> str:
@@ -80,7 +80,7 @@ def _override(cell) -> str | None:
 
 
 def is_figure_cell(cell) -> bool:
-    """Whether a code cell draws a figure (a ``plots.plot_*`` call, ``plt.``, ``imshow``)."""
+    """Whether a code cell draws a figure (a ``plots.plot_*`` or ``charts.plot_*`` call, ``plt.``, ``imshow``)."""
     return cell.get("cell_type") == "code" and bool(_FIGURE.search(_text(cell)))
 
 

@@ -83,7 +83,12 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_collection_modifyitems(items):
-    """Every test that needs the real images carries the ``real_data`` marker."""
+    """Every test that needs the real images carries the ``real_data`` marker.
+
+    Tests mark themselves (``@pytest.mark.real_data``), so ``-m "not real_data"``
+    selects what runs without the photos; one that uses :func:`real_archive` or
+    :func:`prepared_smoke` and forgot the marker gets it here.
+    """
     for item in items:
         if "real_archive" in getattr(item, "fixturenames", ()) or \
                 "prepared_smoke" in getattr(item, "fixturenames", ()):
@@ -113,14 +118,21 @@ def test_data_dir(tmp_path_factory) -> Path:
     given = os.environ.get("DOGSCATS_TEST_DATA")
     if given:
         path = Path(given).expanduser().resolve()
-        if path != (config.PROJECT_ROOT / "data").resolve():
+        if not _inside(path, config.PROJECT_ROOT / "data"):
             return path
     return tmp_path_factory.mktemp("prepared")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or below it (both resolved)."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
 
 
 @pytest.fixture(scope="session")
 def prepared_smoke(real_archive, test_data_dir, tmp_path_factory) -> config.Profile:
     """A smoke-profile cfg whose split is prepared from the real images, in a test folder."""
+    assert not _inside(test_data_dir, config.PROJECT_ROOT / "data"), "never the learner's own data/"
     cfg = config.get_profile("smoke", data_dir=test_data_dir,
                              results_dir=tmp_path_factory.mktemp("results"))
     data.prepare(cfg, source=real_archive, progress=False)

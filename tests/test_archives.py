@@ -185,6 +185,7 @@ def test_prepare_refuses_a_bomb_and_leaves_no_trace(tmp_path):
     assert not list(cfg.data_dir.glob(".tmp-*"))
 
 
+@pytest.mark.real_data
 def test_the_real_archives_pass_the_default_limits(real_archive):
     """Kaggle's zips as the course finds them: their central directories fit the defaults."""
     zips = [real_archive] if real_archive.is_file() else sorted(real_archive.rglob("*.zip"))

@@ -326,6 +326,7 @@ def test_two_profiles_run_side_by_side_and_a_second_run_of_one_is_refused(projec
 
 @pytest.mark.slow
 @pytest.mark.extended
+@pytest.mark.real_data
 def test_real_images_killed_while_checking_then_rerun_give_the_same_manifest(tmp_path, prepared_smoke,
                                                                              real_archive):
     """The shared photos: a kill 2,000 images into checking, then a full run, as uninterrupted."""

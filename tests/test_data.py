@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import config, data, sources
+from utils import audit, config, data, loading, sources, splitting
 
 from .conftest import image_bytes
 
@@ -61,7 +61,7 @@ def test_check_image_sorts_good_from_bad(tmp_path, kind, ok, conversion, reason)
         "text_named_jpg": lambda: b"this is a cat, honestly\n" * 20,
     }[kind]()
     path.write_bytes(content)
-    check = data.check_image(path)
+    check = audit.check_image(path)
     assert check.ok is ok
     assert check.needs_conversion is conversion
     assert reason in check.reason
@@ -70,7 +70,7 @@ def test_check_image_sorts_good_from_bad(tmp_path, kind, ok, conversion, reason)
 
 
 def test_check_image_missing_file_is_reported_not_raised(tmp_path):
-    check = data.check_image(tmp_path / "nope.jpg")
+    check = audit.check_image(tmp_path / "nope.jpg")
     assert not check.ok and "unreadable" in check.reason
 
 
@@ -194,10 +194,10 @@ def test_split_is_deterministic_disjoint_and_nested(tmp_path, make_image):
     assert one.counts["full"]["test"] == {"cats": 6, "dogs": 6}
     assert one.counts["full"]["valid"] == {"cats": 6, "dogs": 6}
     assert one.counts["full"]["train"] == {"cats": 48, "dogs": 48}
-    assert data.find_leaks(data.file_hashes(one.dataset_dir)).empty
+    assert audit.find_leaks(audit.file_hashes(one.dataset_dir)).empty
     # the smoke subset takes images of the full split, each in the same split
-    smoke = data.file_hashes(one.dataset_dir / "smoke")
-    full = data.file_hashes(one.dataset_dir).set_index("sha256")
+    smoke = audit.file_hashes(one.dataset_dir / "smoke")
+    full = audit.file_hashes(one.dataset_dir).set_index("sha256")
     assert len(smoke) > 0
     assert (full.loc[smoke["sha256"], "split"].to_numpy() == smoke["split"].to_numpy()).all()
     # another seed gives another split
@@ -219,13 +219,13 @@ def test_duplicates_stay_in_one_split_and_cross_label_copies_are_quarantined(tmp
     assert len(pair) == 2 and pair["split"].nunique() == 1
     conflicted = {row["origin"] for row in report.quarantined}
     assert conflicted == {"train/cat.4.jpg", "train/dog.100.jpg"}
-    assert data.find_leaks(manifest).empty
+    assert audit.find_leaks(manifest).empty
 
 
 def test_find_leaks_reports_content_in_two_splits():
     hashes = pd.DataFrame({"file": ["a", "b", "c"], "split": ["train", "test", "train"],
                            "sha256": ["x", "x", "y"]})
-    leaks = data.find_leaks(hashes)
+    leaks = audit.find_leaks(hashes)
     assert list(leaks["sha256"]) == ["x"] and list(leaks["splits"]) == ["test+train"]
 
 
@@ -249,7 +249,7 @@ def test_interrupted_split_leaves_previous_split_intact(tmp_path, make_image, mo
     cfg = tmp_cfg(tmp_path)
     with monkeypatch.context() as patch:
         calls = {"n": 0}
-        real_write = data._write_image
+        real_write = splitting._write_image
 
         def failing_write(*args):
             calls["n"] += 1
@@ -257,7 +257,7 @@ def test_interrupted_split_leaves_previous_split_intact(tmp_path, make_image, mo
                 raise KeyboardInterrupt("simulated Ctrl-C")
             real_write(*args)
 
-        patch.setattr(data, "_write_image", failing_write)
+        patch.setattr(splitting, "_write_image", failing_write)
         with pytest.raises(KeyboardInterrupt):
             data.prepare(cfg, source=source, progress=False)
     assert not cfg.dataset_dir.exists(), "a half-built split must never appear"
@@ -269,7 +269,7 @@ def test_interrupted_split_leaves_previous_split_intact(tmp_path, make_image, mo
     # a crashed earlier run's scratch folder is cleaned on the next run
     (cfg.data_dir / ".tmp-dogscats-crashed").mkdir()
     with monkeypatch.context() as patch:
-        patch.setattr(data, "_write_image", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+        patch.setattr(splitting, "_write_image", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
         with pytest.raises(OSError):
             data.prepare(cfg, source=source, progress=False)
     assert tree_digest(cfg.dataset_dir) == before
@@ -302,68 +302,74 @@ def test_no_data_anywhere_says_how_to_get_it(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- loading
+@pytest.mark.real_data
 def test_bad_arguments_to_loaders(prepared_smoke):
     with pytest.raises(ValueError, match="split"):
-        data.get_batches("training", (32, 32), cfg=prepared_smoke)
+        loading.get_batches("training", (32, 32), cfg=prepared_smoke)
     with pytest.raises(ValueError, match="image_size"):
-        data.get_batches("train", (0, 32), cfg=prepared_smoke)
+        loading.get_batches("train", (0, 32), cfg=prepared_smoke)
     with pytest.raises(ValueError, match="image_size"):
-        data.load_arrays("train", "big", cfg=prepared_smoke)
+        loading.load_arrays("train", "big", cfg=prepared_smoke)
     with pytest.raises(ValueError, match="batch_size"):
-        data.get_batches("train", (32, 32), batch_size=0, cfg=prepared_smoke)
+        loading.get_batches("train", (32, 32), batch_size=0, cfg=prepared_smoke)
 
 
+@pytest.mark.real_data
 def test_get_batches_shapes_labels_and_order(prepared_smoke):
-    dataset = data.get_batches("valid", (40, 48), batch_size=8, cfg=prepared_smoke)
+    dataset = loading.get_batches("valid", (40, 48), batch_size=8, cfg=prepared_smoke)
     assert dataset.class_names == ["cats", "dogs"]
     images, labels = next(iter(dataset))
     assert images.shape == (8, 40, 48, 3) and images.dtype.name == "float32"
     assert labels.shape == (8, 1) and labels.dtype.name == "float32"
     assert 0.0 <= float(images.numpy().min()) and float(images.numpy().max()) <= 255.0
-    x, y = data.load_arrays("valid", (40, 48), cfg=prepared_smoke)
-    counts = data.count_images(prepared_smoke)["valid"]
+    x, y = loading.load_arrays("valid", (40, 48), cfg=prepared_smoke)
+    counts = audit.count_images(prepared_smoke)["valid"]
     assert x.shape == (counts["cats"] + counts["dogs"], 40, 48, 3) and x.dtype == np.float32
     assert y.dtype == np.int32 and y.sum() == counts["dogs"]
     # labels follow the folders: cats = 0, dogs = 1
     expected = np.array([0 if Path(p).parent.name == "cats" else 1 for p in dataset.file_paths])
     np.testing.assert_array_equal(y, expected)
     np.testing.assert_allclose(x[0], images.numpy()[0])
-    np.testing.assert_allclose(data.load_image(dataset.file_paths[0], (40, 48)), x[0])
+    np.testing.assert_allclose(loading.load_image(dataset.file_paths[0], (40, 48)), x[0])
 
 
+@pytest.mark.real_data
 def test_cached_shuffled_batches_cover_every_image_each_epoch(prepared_smoke):
-    dataset = data.get_batches("train", (16, 16), batch_size=16, cfg=prepared_smoke, cache=True)
+    dataset = loading.get_batches("train", (16, 16), batch_size=16, cfg=prepared_smoke, cache=True)
     epochs = [np.concatenate([labels.numpy().ravel() for _, labels in dataset]) for _ in range(2)]
-    n = sum(data.count_images(prepared_smoke)["train"].values())
+    n = sum(audit.count_images(prepared_smoke)["train"].values())
     assert all(len(e) == n for e in epochs)
     assert not np.array_equal(epochs[0], epochs[1]), "training batches are reshuffled every epoch"
 
 
+@pytest.mark.real_data
 def test_load_arrays_uses_its_disk_cache(prepared_smoke):
-    first = data.load_arrays("test", (20, 20), cfg=prepared_smoke)
+    first = loading.load_arrays("test", (20, 20), cfg=prepared_smoke)
     cached = list(prepared_smoke.cache_dir.glob("test_20x20_*.npz"))
     assert len(cached) == 1
-    second = data.load_arrays("test", (20, 20), cfg=prepared_smoke)
+    second = loading.load_arrays("test", (20, 20), cfg=prepared_smoke)
     np.testing.assert_array_equal(first[0], second[0])
 
 
 def test_load_image_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
-        data.load_image(tmp_path / "none.jpg", (10, 10))
+        loading.load_image(tmp_path / "none.jpg", (10, 10))
     bad = tmp_path / "bad.jpg"
     bad.write_text("text")
     with pytest.raises(ValueError, match="not an image"):
-        data.load_image(bad, (10, 10))
+        loading.load_image(bad, (10, 10))
 
 
+@pytest.mark.real_data
 def test_unlabelled_ids_match_files(prepared_smoke):
-    dataset, ids = data.get_unlabelled((32, 32), batch_size=8, cfg=prepared_smoke)
+    dataset, ids = loading.get_unlabelled((32, 32), batch_size=8, cfg=prepared_smoke)
     assert ids.dtype == np.int64 and len(ids) == prepared_smoke.test1_limit
     assert sorted(ids) == list(range(1, prepared_smoke.test1_limit + 1))
     assert sum(int(batch.shape[0]) for batch in dataset) == len(ids)
 
 
 # --------------------------------------------------------------------------- real data
+@pytest.mark.real_data
 def test_real_split_counts_and_no_leakage(prepared_smoke):
     manifest = data.read_manifest(prepared_smoke)
     labelled = manifest[manifest["split"] != "test1"]
@@ -371,9 +377,9 @@ def test_real_split_counts_and_no_leakage(prepared_smoke):
     source_files = len(labelled) + len(quarantined)
     assert source_files >= 1000, "the real data set has thousands of labelled photos"
     assert labelled["class"].value_counts().min() >= 0.4 * len(labelled)
-    assert data.find_leaks(manifest).empty
-    assert data.find_leaks(data.file_hashes(prepared_smoke.split_dir)).empty
-    counts = data.count_images(prepared_smoke)
+    assert audit.find_leaks(manifest).empty
+    assert audit.find_leaks(audit.file_hashes(prepared_smoke.split_dir)).empty
+    counts = audit.count_images(prepared_smoke)
     assert counts == {"train": {"cats": 40, "dogs": 40}, "valid": {"cats": 16, "dogs": 16},
                       "test": {"cats": 16, "dogs": 16}}
     sample = labelled[labelled["sample"] == 1]

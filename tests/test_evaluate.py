@@ -135,3 +135,35 @@ def test_record_fields_builds_the_standard_fields():
 def test_summary_line():
     line = evaluate.summary_line("cnn_small", dict(accuracy=0.784, log_loss=0.4567, count=1000))
     assert line == "cnn_small: test accuracy 78.4%, log loss 0.457 (1,000 images)"
+
+
+def test_a_photo_at_exactly_one_half_gets_one_label_everywhere(tmp_path, monkeypatch):
+    """The course's one threshold: metrics, predict_image and the plots agree at P(dog) = 0.5."""
+    import keras
+    from PIL import Image
+
+    from utils import plots, predict
+
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(1, activation="sigmoid", kernel_initializer="zeros",
+                                                 bias_initializer="zeros")])
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (8, 8), (120, 80, 40)).save(photo)
+    found = predict.predict_image(model, photo)
+    assert found["p_dog"] == 0.5, "the model must output exactly 0.5 for this test to mean anything"
+    expected = evaluate.predicted_labels([0.5])[0]
+    assert found["label"] == ("cats", "dogs")[expected]
+    as_cat = evaluate.metrics([0], [0.5])["accuracy"]
+    assert as_cat == (1.0 if expected == 0 else 0.0), "the metrics use the same rule"
+    assert plots.prediction_title(0, 0.5).split("predicted: ")[1].startswith(("cat", "dog")[expected])
+    image = np.zeros((1, 8, 8, 3), np.float32)
+    fig = plots.plot_predictions(image, [0], [0.5])
+    colour = fig.axes[0].title.get_color()
+    right = plots.CORRECT_COLOUR if expected == 0 else plots.MISTAKE_COLOUR
+    import matplotlib.colors
+
+    assert matplotlib.colors.same_color(colour, right), "the plots use the same rule"
+    monkeypatch.setattr(evaluate, "THRESHOLD", 0.25)  # one place decides: move it, all follow
+    assert predict.predict_image(model, photo)["label"] == "dogs"
+    assert plots.prediction_title(0, 0.5).split("predicted: ")[1].startswith("dog")
+    assert evaluate.metrics([1], [0.5])["accuracy"] == 1.0

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from utils import plots  # noqa: E402
+from utils import charts, plots  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +59,7 @@ HISTORY = {"accuracy": [0.6, 0.7, 0.8], "val_accuracy": [0.55, 0.65, 0.7],
 
 
 def test_plot_history_single_run_dashed_training_solid_validation(tmp_path):
-    fig = plots.plot_history(HISTORY, title="MLP (smoke)", path=tmp_path / "curves.png")
+    fig = charts.plot_history(HISTORY, title="MLP (smoke)", path=tmp_path / "curves.png")
     acc_ax, loss_ax = fig.axes
     assert acc_ax.get_ylim() == (0.5, 1.0)
     assert acc_ax.get_ylabel() == "accuracy" and loss_ax.get_ylabel() == "log loss"
@@ -76,7 +76,7 @@ def test_plot_history_compares_runs_and_marks_fine_tuning():
         history = HISTORY
 
     low = dict(HISTORY, accuracy=[0.42, 0.5, 0.6])
-    fig = plots.plot_history({"adam": FakeHistory(), "sgd": low}, fine_tune_epoch=2)
+    fig = charts.plot_history({"adam": FakeHistory(), "sgd": low}, fine_tune_epoch=2)
     acc_ax = fig.axes[0]
     labels = [line.get_label() for line in acc_ax.get_lines()]
     assert "adam · training" in labels and "sgd · validation" in labels
@@ -85,22 +85,22 @@ def test_plot_history_compares_runs_and_marks_fine_tuning():
 
 
 def test_plot_history_log_loss_scale():
-    fig = plots.plot_history(HISTORY, loss_scale="log")
+    fig = charts.plot_history(HISTORY, loss_scale="log")
     assert fig.axes[1].get_yscale() == "log"
     with pytest.raises(ValueError, match="loss_scale"):
-        plots.plot_history(HISTORY, loss_scale="sqrt")
+        charts.plot_history(HISTORY, loss_scale="sqrt")
 
 
 @pytest.mark.parametrize("bad", [{}, {"precision": [0.1]}, [0.5, 0.6]])
 def test_plot_history_rejects_empty_or_unknown(bad):
     with pytest.raises(ValueError):
-        plots.plot_history(bad)
+        charts.plot_history(bad)
 
 
 # -- plot_confusion_matrix ----------------------------------------------------------
 
 def test_plot_confusion_matrix_annotates_counts():
-    fig = plots.plot_confusion_matrix(np.array([[40, 10], [5, 45]]), ("cats", "dogs"), title="test")
+    fig = charts.plot_confusion_matrix(np.array([[40, 10], [5, 45]]), ("cats", "dogs"), title="test")
     ax = fig.axes[0]
     texts = [text.get_text() for text in ax.texts]
     assert "40\n(80%)" in texts and "5\n(10%)" in texts
@@ -112,7 +112,7 @@ def test_plot_confusion_matrix_annotates_counts():
                                        (-np.eye(2), ("a", "b"))])
 def test_plot_confusion_matrix_rejects_bad_input(cm, names):
     with pytest.raises(ValueError):
-        plots.plot_confusion_matrix(cm, names)
+        charts.plot_confusion_matrix(cm, names)
 
 
 # -- plot_predictions ---------------------------------------------------------------

@@ -1,13 +1,13 @@
-"""plots.plot_image_sizes (notebook 01)."""
+"""charts.plot_image_sizes (notebook 01)."""
 
 import numpy as np
 import pytest
 
-from utils import plots
+from utils import charts
 
 
 def test_plot_image_sizes_draws_two_labelled_histograms():
-    fig = plots.plot_image_sizes(np.array([200, 200, 500]), np.array([200, 375, 374]), title="sizes")
+    fig = charts.plot_image_sizes(np.array([200, 200, 500]), np.array([200, 375, 374]), title="sizes")
     assert len(fig.axes) == 2
     assert [ax.get_xlabel() for ax in fig.axes] == ["width (pixels)", "height (pixels)"]
     assert "median 200 px" in fig.axes[0].get_title()
@@ -15,6 +15,6 @@ def test_plot_image_sizes_draws_two_labelled_histograms():
 
 def test_plot_image_sizes_rejects_mismatched_input():
     with pytest.raises(ValueError, match="as many widths as heights"):
-        plots.plot_image_sizes([1, 2], [1])
+        charts.plot_image_sizes([1, 2], [1])
     with pytest.raises(ValueError):
-        plots.plot_image_sizes([], [])
+        charts.plot_image_sizes([], [])

@@ -53,9 +53,15 @@ def test_every_common_format_gives_the_model_input(tmp_path, fmt, mode):
     answer = predict.predict_image(model, path)
     assert model.seen.shape == (1, SIZE[0], SIZE[1], 3) and model.seen.dtype == np.float32
     assert 0.0 <= model.seen.min() and model.seen.max() <= 255.0
-    assert answer["label"] in ("cats", "dogs")
-    assert 0.0 <= answer["p_dog"] <= 1.0 and 0.5 <= answer["probability"] <= 1.0
-    assert answer["image"].shape == (SIZE[0], SIZE[1], 3)
+    p_dog = float(model.seen[0, ..., 0].mean() / 255.0)
+    assert answer["p_dog"] == pytest.approx(p_dog, rel=1e-6), "the model's output, unchanged"
+    assert answer["probability"] == pytest.approx(max(p_dog, 1 - p_dog), rel=1e-6)
+    assert answer["label"] == ("cats", "dogs")[int(p_dog > 0.5)]
+    np.testing.assert_array_equal(answer["image"], model.seen[0])
+    if mode != "L":  # in colour, the red half stays on the left (no channel or axis swapped)
+        left, right = model.seen[0, :, : SIZE[1] // 2 - 1], model.seen[0, :, SIZE[1] // 2 + 1:]
+        assert left[..., 0].mean() > 200 > right[..., 0].mean() + 100
+        assert right[..., 2].mean() > 200 > left[..., 2].mean() + 100
 
 
 def test_same_answer_from_path_bytes_and_str(tmp_path):
@@ -103,11 +109,9 @@ def test_plain_jpeg_is_decoded_and_resized_exactly_as_the_training_data(tmp_path
     image = tf.image.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
     training = tf.image.resize(image, SIZE, method="bilinear").numpy()
     np.testing.assert_array_equal(ours, training)
-    try:
-        from utils import data
-    except ImportError:
-        return
-    np.testing.assert_array_equal(ours, data.load_image(path, SIZE))
+    from utils import loading
+
+    np.testing.assert_array_equal(ours, loading.load_image(path, SIZE))
 
 
 @pytest.mark.parametrize("content,message", [
@@ -213,7 +217,8 @@ def test_with_a_real_keras_model(tmp_path):
     path = tmp_path / "photo.webp"
     path.write_bytes(_encode(_half_red(), "WEBP"))
     answer = predict.predict_image(model, path)
-    assert 0.0 <= answer["p_dog"] <= 1.0
+    expected = float(np.asarray(model(predict.prepare_image(path, SIZE)[None]))[0, 0])
+    assert answer["p_dog"] == pytest.approx(expected, rel=1e-6)
     assert predict.model_image_size(model) == SIZE
 
 
@@ -347,7 +352,7 @@ def test_a_huge_image_that_cannot_be_reduced_is_refused_clearly():
 
 
 def test_png_transparency_is_composited_on_white_as_in_preparation(tmp_path):
-    from utils import data
+    from utils import audit, splitting
 
     rgba = np.zeros((20, 20, 4), np.uint8)
     rgba[..., 0] = 255          # red...
@@ -357,8 +362,8 @@ def test_png_transparency_is_composited_on_white_as_in_preparation(tmp_path):
     assert (ours[:, :10] == 255).all() and (ours[:, 10:] == (255, 0, 0)).all()
     source, written = tmp_path / "cat.1.png", tmp_path / "cat.1.jpg"
     source.write_bytes(content)
-    check = data.check_image(source)
-    data._write_image(source, check, written)
+    check = audit.check_image(source)
+    splitting._write_image(source, check, written)
     prepared = np.asarray(Image.open(written).convert("RGB"), dtype=float)
     assert np.abs(prepared - ours).mean() < 3, "preparation and prediction see the same pixels"
     palette = Image.fromarray(rgba, "RGBA").convert("P")
@@ -367,7 +372,7 @@ def test_png_transparency_is_composited_on_white_as_in_preparation(tmp_path):
 
 
 def test_an_mpo_from_a_phone_gives_its_first_frame(tmp_path):
-    from utils import data
+    from utils import audit
 
     first, second = Image.new("RGB", (32, 24), (250, 0, 0)), Image.new("RGB", (32, 24), (0, 0, 250))
     buffer = io.BytesIO()
@@ -378,7 +383,7 @@ def test_an_mpo_from_a_phone_gives_its_first_frame(tmp_path):
     assert array.shape == (24, 32, 3) and array[..., 0].mean() > 200 and array[..., 2].mean() < 50
     path = tmp_path / "cat.7.jpg"
     path.write_bytes(content)
-    check = data.check_image(path)
+    check = audit.check_image(path)
     assert check.ok and check.needs_conversion, "preparation accepts it too, as a re-encoded JPEG"
 
 
@@ -390,9 +395,9 @@ def test_heic_says_how_to_convert_it(tmp_path):
         pytest.skip("pillow-heif is installed: HEIC files are read")
     with pytest.raises(ValueError, match="HEIC.*convert it to JPEG.*pillow-heif"):
         predict.decode_image(content)
-    from utils import data
+    from utils import audit
 
     path = tmp_path / "cat.3.jpg"
     path.write_bytes(content)
-    check = data.check_image(path)
+    check = audit.check_image(path)
     assert not check.ok and "HEIC" in check.reason

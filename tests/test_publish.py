@@ -67,7 +67,7 @@ def _executed_course(root):
                                                                                + long_text)]),
         "01_figure": _lesson("01 · A figure", [
             setup(), nbformat.v4.new_markdown_cell("## Curves\n\nThe loss falls."),
-            nbformat.v4.new_code_cell("plots.plot_history(history)", outputs=[figure]),
+            nbformat.v4.new_code_cell("charts.plot_history(history)", outputs=[figure]),
             nbformat.v4.new_markdown_cell("## Try this\n\n1. Train longer."),
             nbformat.v4.new_markdown_cell("## What we learned\n\nCurves.")]),
         "02_skip": _lesson("02 · Skipped", [setup(), nbformat.v4.new_code_cell("vgg16.load()", outputs=[
@@ -212,7 +212,7 @@ def test_repaginate_moves_what_would_overflow_to_a_subslide_and_shares_figure_he
     figure = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})
     log = nbformat.v4.new_output("stream", name="stdout", text="epoch\n" * 200)
     cells = [nbformat.v4.new_markdown_cell("## S\n\nA sentence."),
-             nbformat.v4.new_code_cell("plots.plot_history(h)", outputs=[figure]),
+             nbformat.v4.new_code_cell("charts.plot_history(h)", outputs=[figure]),
              nbformat.v4.new_code_cell("fit()", outputs=[log])]
     notebook = nbformat.v4.new_notebook(cells=cells)
     slides_tags.apply(notebook)

@@ -6,11 +6,10 @@ import json
 import re
 import subprocess
 import sys
-import tomllib
 
 import pytest
 
-from utils import config
+from utils import config, pyproject
 
 ROOT = config.PROJECT_ROOT
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -36,11 +35,27 @@ def _environment_pip_requirements() -> list[str]:
 
 
 def test_environment_yml_matches_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    project = pyproject.load()["project"]
     wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
     listed = [r for r in _environment_pip_requirements() if not r.startswith("-e")]
     assert sorted(map(_normalise, listed)) == sorted(map(_normalise, wanted)), (
         "environment.yml and pyproject.toml list different dependencies")
+
+
+def test_pyproject_reads_the_same_without_tomllib():
+    """Python 3.10 has no tomllib: the fallback reader must see what tomllib sees."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    simple = pyproject.parse_simple(text)
+    toml = pyproject._toml_module()
+    if toml is None:
+        pytest.skip("neither tomllib nor tomli to compare with")
+    full = toml.loads(text)
+    assert simple["project"]["dependencies"] == full["project"]["dependencies"]
+    assert simple["project"]["optional-dependencies"] == full["project"]["optional-dependencies"]
+    assert simple["project"]["urls"] == full["project"]["urls"]
+    assert simple["tool"]["pytest"]["ini_options"]["markers"] == full["tool"]["pytest"]["ini_options"]["markers"]
+    with pytest.raises(ValueError):
+        pyproject.parse_simple("key = 1979-05-27T07:32:00Z")
 
 
 def test_environment_parser_sees_every_requirement():
@@ -107,3 +122,45 @@ def test_importing_utils_does_no_work(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[] float32 channels_last", out.stdout
     assert list(tmp_path.iterdir()) == [], "importing utils must not write files"
+
+
+def _module_level_utils_imports(path) -> set:
+    """Modules of ``utils`` that ``path`` imports at module level (not inside functions)."""
+    import ast
+
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom) and node.module == "utils":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("utils."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("utils.")}
+    return found
+
+
+def test_utils_module_map_lists_every_module():
+    """``utils/__init__.py``'s docstring draws the map: one line a module, none missing or stale."""
+    import utils
+
+    modules = {p.stem for p in (ROOT / "utils").glob("*.py") if p.stem != "__init__"}
+    listed = {m.group(1) for m in re.finditer(r"^    (\w+)\s{2,}\S", utils.__doc__, re.M)}
+    assert listed == modules, f"missing: {sorted(modules - listed)}, stale: {sorted(listed - modules)}"
+
+
+def test_utils_imports_form_no_cycle():
+    """Module-level imports between ``utils`` modules go one way (lazy imports inside functions aside)."""
+    graph = {p.stem: _module_level_utils_imports(p) for p in (ROOT / "utils").glob("*.py")}
+    state = {}
+
+    def visit(name, path):
+        if state.get(name) == "done":
+            return
+        assert state.get(name) != "open", "import cycle: " + " -> ".join(path + [name])
+        state[name] = "open"
+        for target in sorted(graph.get(name, ())):
+            visit(target, path + [name])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        visit(name, [])

@@ -621,3 +621,23 @@ def test_executed_html_is_clean_tensorflow_quiet_and_a_skip_alone(tmp_path, monk
     for noise in ("oneDNN", "absl", "Traceback", "ConnectionRefusedError", "During handling",
                   "cuda", "I0000", "E0000"):
         assert noise not in page, noise
+
+
+def test_index_page_escapes_notes_and_links_what_exists(tmp_path):
+    """The jinja2 page: one row per notebook, links only to files that exist, errors escaped."""
+    from utils import runreport
+
+    cfg = config.get_profile("smoke", results_dir=tmp_path / "results", data_dir=tmp_path / "data")
+    out = tmp_path / "out"
+    out.mkdir()
+    rows = [runner.NotebookResult("01_data", runner.OK, 12.4, html=out / "01_data.html",
+                                  ipynb=out / "01_data.ipynb"),
+            runner.NotebookResult("02_mlp", runner.FAILED, 3.0, cell=4,
+                                  error="ValueError: <script>alert(1)</script> & more")]
+    page = runreport.write_index_page(cfg, rows, out).read_text(encoding="utf-8")
+    assert '<a href="01_data.html">01_data</a>' in page and '<a href="01_data.ipynb">notebook</a>' in page
+    assert "<td>12</td>" in page and '<tr class="not-run">' not in page
+    assert '<tr class="failed">' in page and "cell 4: ValueError: &lt;script&gt;" in page
+    assert "<script>" not in page and "&amp; more" in page
+    assert 'href="02_mlp' not in page, "no link to an output that was not written"
+    assert "<table" in page.split("Published figures")[1], "the anchors table is rendered, not escaped"

@@ -52,10 +52,10 @@ def test_a_badge_beside_text_is_not_skipped():
 
 
 def test_a_figure_after_its_sentence_is_a_fragment_unless_the_slide_is_full():
-    short = [md("## Curves\n\nThe loss falls."), code("plots.plot_history(history)")]
+    short = [md("## Curves\n\nThe loss falls."), code("charts.plot_history(history)")]
     assert slides_tags.slide_types(short) == ["slide", "fragment"]
     long_text = "\n".join(f"line {i} " + "word " * 15 for i in range(14))
-    full = [md("## Curves\n\n" + long_text), code("plots.plot_history(history)")]
+    full = [md("## Curves\n\n" + long_text), code("charts.plot_history(history)")]
     assert slides_tags.slide_types(full) == ["slide", "subslide"]
 
 

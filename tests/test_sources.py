@@ -56,18 +56,6 @@ def test_files_dropped_under_data_downloads_are_found(tmp_path):
     assert sources.find_source(cfg) == [archive]
 
 
-def test_download_file_is_atomic(tmp_path):
-    src = tmp_path / "remote.bin"
-    src.write_bytes(b"x" * 5000)
-    dest = tmp_path / "dl" / "file.bin"
-    sources.download_file(src.as_uri(), dest, progress=False)
-    assert dest.read_bytes() == b"x" * 5000
-    with pytest.raises(sources.DataError, match="Could not download"):
-        sources.download_file((tmp_path / "absent.bin").as_uri(), tmp_path / "dl" / "other.bin",
-                           progress=False)
-    assert sorted(p.name for p in (tmp_path / "dl").iterdir()) == ["file.bin"]
-
-
 def test_kaggle_without_credentials_is_a_clear_error(tmp_path, monkeypatch):
     for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from utils import plots, submission
+from utils import charts, submission
 
 
 def test_clip_probabilities_bounds_and_copy():
@@ -48,13 +48,12 @@ def test_clipping_caps_the_cost_of_a_confident_mistake():
     assert submission.log_loss_of_wrong_answer(0.5) == pytest.approx(math.log(2))
 
 
-def test_log_loss_matches_scikit_learn():
-    from sklearn.metrics import log_loss
-
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 50)
-    p = rng.uniform(0.01, 0.99, 50)
-    assert submission.log_loss(y, p) == pytest.approx(log_loss(y, p), rel=1e-9)
+def test_log_loss_values_floor_and_one_class():
+    """Hand-computed values: a certain mistake costs -ln(1e-15), not infinity; one class is fine."""
+    assert submission.log_loss([1, 0], [0.8, 0.4]) == pytest.approx(-(math.log(0.8) + math.log(0.6)) / 2)
+    assert submission.log_loss([1], [0.0]) == pytest.approx(-math.log(1e-15), rel=1e-6)
+    assert submission.log_loss([0, 0], [0.1, 0.2], floor=0.15) == pytest.approx(
+        -(math.log(0.85) + math.log(0.8)) / 2)
 
 
 def test_log_loss_rejects_bad_labels_and_lengths():
@@ -122,12 +121,12 @@ def test_clipping_table():
 
 
 def test_plot_log_loss_clipping(tmp_path):
-    fig = plots.plot_log_loss_clipping(eps=0.02, path=tmp_path / "clip.png")
+    fig = charts.plot_log_loss_clipping(eps=0.02, path=tmp_path / "clip.png")
     ax = fig.axes[0]
     assert ax.get_xlabel().startswith("predicted probability of the wrong answer")
     assert (tmp_path / "clip.png").stat().st_size > 0
     clipped = ax.lines[1].get_ydata()
     assert clipped.max() == pytest.approx(-math.log(0.02), rel=1e-6)
     with pytest.raises(ValueError):
-        plots.plot_log_loss_clipping(eps=0.6)
+        charts.plot_log_loss_clipping(eps=0.6)
     matplotlib.pyplot.close("all")

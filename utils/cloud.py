@@ -61,11 +61,10 @@ def requirements(pyproject: Path | None = None) -> list[str]:
     FileNotFoundError
         If there is no ``pyproject.toml``.
     """
-    import tomllib
+    from utils import pyproject as pyproject_toml
 
     path = Path(pyproject or config.PROJECT_ROOT / "pyproject.toml")
-    with open(path, "rb") as handle:
-        return list(tomllib.load(handle)["project"]["dependencies"])
+    return list(pyproject_toml.load(path)["project"]["dependencies"])
 
 
 def missing_requirements(required=None, installed=None) -> list[str]:

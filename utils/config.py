@@ -38,6 +38,8 @@ from pathlib import Path
 #: Class names in label order: alphabetical, so ``cats`` = 0 and ``dogs`` = 1,
 #: and a sigmoid output is P(dog), Kaggle's ``label``.
 CLASS_NAMES = ("cats", "dogs")
+#: The labelled splits of the prepared data, in the order the course uses them.
+SPLITS = ("train", "valid", "test")
 
 #: Names of the profiles, smallest first.
 PROFILE_NAMES = ("smoke", "sample", "full")
@@ -167,7 +169,7 @@ class Profile:
 
     @property
     def cache_dir(self) -> Path:
-        """``data/cache/<profile>``: arrays cached by :func:`utils.data.load_arrays`."""
+        """``data/cache/<profile>``: arrays cached by :func:`utils.loading.load_arrays`."""
         return self.data_dir / "cache" / self.name
 
 

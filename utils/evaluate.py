@@ -16,7 +16,21 @@ THRESHOLD = 0.5
 
 
 def predicted_labels(p_dog) -> np.ndarray:
-    """Predicted class (0 cat, 1 dog) of each P(dog): ``p_dog > 0.5``, int ``(n,)``."""
+    """Predicted class (0 cat, 1 dog) of each P(dog): the course's one decision rule.
+
+    A photo is a dog when ``p_dog > THRESHOLD`` (0.5, as Keras' binary accuracy
+    decides), so a photo at exactly 0.5 is a cat. The metrics, ``predict_image``,
+    the plots' titles and the submission all call this function.
+
+    Parameters
+    ----------
+    p_dog : array-like of float in [0, 1], any shape
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), int64
+        0 (cat) or 1 (dog), flattened.
+    """
     return (np.asarray(p_dog, dtype=np.float64).reshape(-1) > THRESHOLD).astype(np.int64)
 
 
@@ -129,7 +143,7 @@ def evaluate(model, dataset, class_names=config.CLASS_NAMES) -> dict:
     model : keras.Model
         Output ``(batch, 1)`` P(dog).
     dataset : tf.data.Dataset or tuple (x, y)
-        E.g. ``data.get_batches("test", image_size)``.
+        E.g. ``loading.get_batches("test", image_size)``.
     class_names : sequence of two str, default ("cats", "dogs")
 
     Returns

@@ -181,3 +181,20 @@ def to_rgb(image):
 def save_jpeg(image, dest, quality: int = 95) -> None:
     """Write an RGB image as the split's JPEG (quality 95)."""
     image.save(dest, "JPEG", quality=quality)
+
+
+def check_size(image_size) -> tuple:
+    """``(height, width)`` as two positive ints: the one check of every ``image_size`` argument.
+
+    Raises
+    ------
+    ValueError
+        If ``image_size`` is not two positive integers.
+    """
+    try:
+        height, width = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise ValueError(f"image_size must be (height, width), not {image_size!r}") from None
+    if height < 1 or width < 1:
+        raise ValueError(f"image_size must be positive, not {image_size!r}")
+    return height, width

@@ -1,7 +1,7 @@
 """Predict cat or dog for one photo of your own: a path, a URL or bytes.
 
 The photo goes through the same steps as the training images
-(:func:`utils.data.get_batches` / :func:`utils.data.load_image`): decoded to
+(:func:`utils.loading.get_batches` / :func:`utils.loading.load_image`): decoded to
 RGB, resized bilinearly to the model's input size without keeping the aspect
 ratio, float32 in [0, 255]; the model does its own scaling inside.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils import config, images
+from utils import config, evaluate, images
 
 #: Largest download or file accepted, in bytes.
 MAX_BYTES = 50 * 1024 * 1024
@@ -169,13 +169,11 @@ def prepare_image(source, image_size) -> np.ndarray:
     -------
     numpy.ndarray, shape (height, width, 3), float32 in [0, 255]
         Bilinear resize, aspect ratio not kept (``tf.image.resize``, as
-        :func:`utils.data.load_image`).
+        :func:`utils.loading.load_image`).
     """
     import tensorflow as tf
 
-    height, width = (int(v) for v in image_size)
-    if height < 1 or width < 1:
-        raise ValueError(f"image_size must be positive, not {image_size!r}")
+    height, width = images.check_size(image_size)
     array = decode_image(read_source(source))
     resized = tf.image.resize(array, (height, width), method="bilinear")
     return resized.numpy().astype(np.float32)
@@ -227,7 +225,7 @@ def predict_image(model, source, class_names=config.CLASS_NAMES, image_size=None
     p_dog = float(output[0, 0])
     if not 0.0 <= p_dog <= 1.0:
         raise ValueError(f"the model's output {p_dog} is not a probability (sigmoid expected)")
-    index = int(p_dog >= 0.5)
+    index = int(evaluate.predicted_labels([p_dog])[0])  # the course's one threshold
     return {"label": class_names[index], "p_dog": p_dog,
             "probability": p_dog if index else 1.0 - p_dog, "image": image}
 
@@ -295,11 +293,33 @@ def load_saved_model(cfg: config.Profile, model_id: str):
         except ImportError:
             pass
     try:
-        with _symmetric_shear_configs():
-            return keras.models.load_model(path, compile=False)
+        return load_model(path)
     except Exception as error:  # corrupt file, unknown layer: say which file
         message = str(error).splitlines()[0] if str(error) else ""
         raise ValueError(f"could not load {path}: {type(error).__name__}: {message}") from None
+
+
+def load_model(path, compile: bool = False):
+    """``keras.models.load_model`` with the course's one workaround for the ``RandomShear`` bug.
+
+    Use it (not ``keras.models.load_model``) wherever a saved model may hold
+    augmentation layers: see :class:`_symmetric_shear_configs`.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A ``.keras`` file.
+    compile : bool, default False
+        Passed to Keras.
+
+    Returns
+    -------
+    keras.Model
+    """
+    import keras
+
+    with _symmetric_shear_configs():
+        return keras.models.load_model(path, compile=compile)
 
 
 class _symmetric_shear_configs:

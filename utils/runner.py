@@ -34,8 +34,8 @@ What it does, in order:
    leaves no half-written output.
 5. **Resumes**: a notebook is not executed again when its *key* is the one of
    its last ok (or skipped) run and its executed copy is still there. The key
-   is a SHA-256 over the notebook file, every ``utils/*.py`` (but this
-   ``runner.py``, which no notebook imports), the profile's
+   is a SHA-256 over the notebook file, every ``utils/*.py`` (but the runner's
+   own modules, :data:`utils.runstate.RUNNER_MODULES`, which no notebook imports), the profile's
    settings, the data manifest (``data/dogscats/manifest.csv``, for 01 and
    later; 01's key is taken after it ran, so the manifest it writes does not
    make it run again, and a deleted one does) and the keys of all earlier
@@ -55,96 +55,41 @@ Usage::
 The logic is testable without Jupyter: :func:`run_course` takes the function
 that executes one notebook (``executor``), the data check and the HTML
 exporter as arguments.
+
+Executing one notebook is :mod:`utils.runexec`; the summary and ``index.html``
+are :mod:`utils.runreport`; resume keys and the lock are :mod:`utils.runstate`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import atexit
-import dataclasses
-import html
-import json
 import os
-import sys
 import signal
-import threading
+import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 from utils import config
 from utils.files import atomic_write, remove_stale_temporaries
+from utils.runexec import (  # noqa: F401  (re-exported: the runner's public names)
+    FAILED, INTERRUPTED, KERNEL_ARGUMENTS, NOT_RUN, OK, QUIET_KERNEL_ENV, SKIPPED, Outcome,
+    _notebook_json, clean_skip_outputs, export_html, nbclient_executor, outcome_of_error,
+    quiet_kernel_environment)
 from utils.runprogress import Progress, epoch_of  # noqa: F401  (re-exported)
+from utils.runreport import (  # noqa: F401  (re-exported)
+    NotebookResult, _all_results, exit_status, format_summary, write_index_page)
 from utils.runstate import (  # noqa: F401  (re-exported: the runner's public names)
     DATA_NOTEBOOK, INPUT_NAMES, STATE_FILE, ProfileLock, RunInProgressError, changed_inputs,
     environment_versions, fingerprint, keras_backend_name, keras_weights_listing, key_of,
     load_state, save_state, weights_digest)
 from utils.runstate import now as _now
 
-OK, FAILED, SKIPPED, NOT_RUN = "ok", "failed", "skipped", "not run"
-
 #: Notebooks every later one depends on: when one fails, the run stops there.
 PREREQUISITES = ("00", "01")
 
 #: Default seconds a single cell may run, per profile (``None``: no limit).
 CELL_TIMEOUT = {"smoke": 900, "sample": 3 * 3600, "full": None}
-
-#: Set by :func:`main`'s Ctrl-C handler: whatever error an interrupted
-#: notebook then ends with, the run stops as interrupted, not as failed.
-INTERRUPTED = threading.Event()
-
-
-@dataclasses.dataclass
-class Outcome:
-    """What executing one notebook gave (returned by an *executor*).
-
-    Attributes
-    ----------
-    notebook : nbformat.NotebookNode or None
-        The executed notebook with its outputs (up to the failing cell), or
-        None when nothing could be executed (e.g. the kernel did not start).
-    status : str
-        :data:`OK`, :data:`FAILED` or :data:`SKIPPED`.
-    cell : int or None
-        1-based position (among all cells) of the cell that failed or skipped.
-    error : str or None
-        ``"ValueError: ..."`` for a failure.
-    reason : str or None
-        The skip reason (message without :data:`utils.config.SKIP_MARKER`).
-    """
-
-    notebook: object
-    status: str
-    cell: int | None = None
-    error: str | None = None
-    reason: str | None = None
-
-
-@dataclasses.dataclass
-class NotebookResult:
-    """One line of the summary."""
-
-    name: str
-    status: str
-    seconds: float = 0.0
-    cached: bool = False
-    cell: int | None = None
-    error: str | None = None
-    reason: str | None = None
-    ipynb: Path | None = None
-    html: Path | None = None
-
-    def note(self) -> str:
-        """Short text for the summary's last column."""
-        if self.status == FAILED:
-            where = f"cell {self.cell}: " if self.cell else ""
-            return f"{where}{self.error or 'error'}"
-        if self.status == SKIPPED:
-            return self.reason or ""
-        if self.status == NOT_RUN:
-            return self.reason or ""
-        return "unchanged since the last run (FORCE=1 to re-run)" if self.cached else ""
 
 
 # -- helpers --------------------------------------------------------------------
@@ -167,204 +112,6 @@ def find_notebooks(folder: Path, only=None) -> list[Path]:
         found = [p for p in found if p.name[:2] in wanted]
     return found
 
-
-def export_html(notebook) -> str:
-    """HTML of an executed notebook (nbconvert's ``lab`` template)."""
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
-    return body
-
-
-def _notebook_json(notebook) -> str:
-    import nbformat
-
-    return nbformat.writes(notebook) + "\n"
-
-
-# -- executing one notebook with nbclient ----------------------------------------
-
-def _current_env_kernel_manager_class():
-    """An AsyncKernelManager whose ``python3`` is this very Python (as nbval's current-env).
-
-    A user-wide ``python3`` kernel spec could point at another Python; this one
-    always runs the kernel with ``sys.executable``, with :data:`KERNEL_ARGUMENTS`. Passed to nbclient as its
-    ``kernel_manager_class``, so nbclient owns the kernel and shuts it down
-    after each notebook.
-    """
-    import ipykernel.kernelspec
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import default
-
-    class CurrentEnvKernelSpecs(KernelSpecManager):
-        def get_kernel_spec(self, kernel_name):
-            if kernel_name == "python3":
-                spec = ipykernel.kernelspec.get_kernel_dict()
-                spec["argv"] = list(spec["argv"]) + KERNEL_ARGUMENTS
-                return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
-            return super().get_kernel_spec(kernel_name)
-
-    class CurrentEnvKernelManager(AsyncKernelManager):
-        @default("kernel_spec_manager")
-        def _current_env_specs(self):
-            return CurrentEnvKernelSpecs(data_dir=self.data_dir)
-
-    return CurrentEnvKernelManager
-
-
-def outcome_of_error(ename: str | None, evalue: str | None, cell: int | None,
-                     notebook=None) -> Outcome:
-    """Classify a cell's error as a skip (:data:`config.SKIP_MARKER`) or a failure."""
-    evalue = (evalue or "").strip()
-    if evalue.startswith(config.SKIP_MARKER):
-        return Outcome(notebook, SKIPPED, cell=cell, reason=evalue[len(config.SKIP_MARKER):].strip())
-    first_line = evalue.splitlines()[0] if evalue else ""
-    return Outcome(notebook, FAILED, cell=cell, error=f"{ename or 'Error'}: {first_line}".rstrip(": "))
-
-
-def clean_skip_outputs(notebook) -> int:
-    """Show a skip as its message alone in the executed notebook (and so in its HTML).
-
-    The traceback of an error output whose value starts with
-    :data:`utils.config.SKIP_MARKER` (a :class:`utils.config.LessonSkipped`) is
-    replaced by the one line ``LessonSkipped: <reason>``: the chained errors
-    behind it (socket errors of a failed download...) say nothing the reason
-    does not. Returns how many outputs were cleaned.
-    """
-    cleaned = 0
-    for cell in getattr(notebook, "cells", []):
-        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            if output.get("output_type") == "error" and \
-                    str(output.get("evalue", "")).startswith(config.SKIP_MARKER):
-                output["traceback"] = [f"{output.get('ename', 'LessonSkipped')}: {output['evalue']}"]
-                cleaned += 1
-    return cleaned
-
-
-#: Extra arguments of the kernels ``make course`` starts: output written by C/C++
-#: libraries straight to the process's stdout/stderr (TensorFlow's start-up logs:
-#: oneDNN, CUDA, CPU instructions, which ``TF_CPP_MIN_LOG_LEVEL`` does not stop
-#: since TensorFlow prints them before its logging starts) goes to the kernel's
-#: log (``results/<profile>/notebooks/logs/``), not into the notebook. Python's
-#: own output, warnings included, still shows in the notebook.
-KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False"]
-
-#: Environment set for the kernels ``make course`` starts (``make lab`` exports the
-#: same): TensorFlow's C++ INFO/WARNING logs (later ones; see :data:`KERNEL_ARGUMENTS`
-#: for those of its start-up) would print in red in the notebooks.
-#: A value already in the environment wins, so ``TF_CPP_MIN_LOG_LEVEL=0 make course``
-#: shows them again (the kernels' own logs: ``results/<profile>/notebooks/logs/``).
-QUIET_KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR",
-                    "GLOG_minloglevel": "2"}
-
-
-def quiet_kernel_environment(environ=None) -> dict:
-    """Set :data:`QUIET_KERNEL_ENV` in ``environ`` (default ``os.environ``) where unset; return what was set."""
-    environ = os.environ if environ is None else environ
-    added = {k: v for k, v in QUIET_KERNEL_ENV.items() if k not in environ}
-    environ.update(added)
-    return added
-
-
-def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
-                      progress: Callable[[int, int], None], log_path: Path | None = None) -> Outcome:
-    """Execute one notebook with nbclient in a fresh ``python3`` kernel of this environment.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The notebook.
-    cwd : pathlib.Path
-        The kernel's working directory.
-    timeout : int or None
-        Seconds one cell may run (None: no limit).
-    progress : callable(cell_number, cell_count[, detail=str])
-        Called as each code cell starts (1-based among code cells), and with
-        ``detail="epoch 3/30"`` when the running cell prints Keras' ``Epoch 3/30``
-        (only if the callable accepts ``detail``).
-    log_path : pathlib.Path, optional
-        Where the kernel process's own stdout/stderr go (TensorFlow's start-up
-        messages, warnings); default: this process's. Cell outputs are in the
-        notebook either way.
-    """
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    notebook = nbformat.read(path, as_version=4)
-    code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    current = {"index": None}
-
-    def on_cell_start(cell, cell_index):
-        current["index"] = cell_index
-        if cell.cell_type == "code":
-            progress(code_cells.index(cell_index) + 1, len(code_cells))
-
-    def on_notebook_start(notebook):
-        # nbclient answers Ctrl-C by shutting the kernel down, and the run would
-        # then see a failure; do the same, but remember it was an interruption.
-        def on_ctrl_c():
-            INTERRUPTED.set()
-            atexit.unregister(client._cleanup_kernel)
-            client._async_cleanup_kernel_future = asyncio.ensure_future(client._async_cleanup_kernel())
-
-        try:
-            asyncio.get_event_loop().add_signal_handler(signal.SIGINT, on_ctrl_c)
-        except (RuntimeError, NotImplementedError):  # not the main thread, or Windows
-            pass
-
-    def on_stream(text):
-        epoch = epoch_of(text)
-        if epoch and current["index"] in code_cells:
-            try:
-                progress(code_cells.index(current["index"]) + 1, len(code_cells), detail=epoch)
-            except TypeError:  # a progress callable without ``detail``
-                pass
-
-    class WatchingClient(NotebookClient):
-        """Also looks at each stream output as it arrives (for Keras' epoch lines)."""
-
-        def output(self, outs, msg, display_id, cell_index):
-            if msg.get("msg_type") == "stream":
-                on_stream(msg.get("content", {}).get("text", ""))
-            return super().output(outs, msg, display_id, cell_index)
-
-    client = WatchingClient(notebook, kernel_manager_class=_current_env_kernel_manager_class(),
-                            kernel_name="python3", timeout=timeout,
-                            resources={"metadata": {"path": str(cwd)}},
-                            on_cell_start=on_cell_start, on_notebook_start=on_notebook_start)
-    handler = signal.getsignal(signal.SIGINT)
-    log = None
-    if log_path is not None:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        log = open(log_path, "w", encoding="utf-8")
-    try:
-        client.execute(**({"stdout": log, "stderr": log} if log is not None else {}))
-    except Exception as error:
-        if INTERRUPTED.is_set() or getattr(error, "ename", None) == "KeyboardInterrupt":
-            raise KeyboardInterrupt from None  # Ctrl-C, seen by nbclient or by the kernel
-        cell = None if current["index"] is None else current["index"] + 1
-        if isinstance(error, CellExecutionError):
-            outcome = outcome_of_error(error.ename, error.evalue, cell, notebook)
-            if outcome.status == SKIPPED:
-                clean_skip_outputs(notebook)
-            return outcome
-        if isinstance(error, CellTimeoutError):
-            return Outcome(notebook, FAILED, cell=cell, error=f"timed out: the cell ran longer "
-                           f"than {timeout} s (--timeout to change)")
-        if isinstance(error, DeadKernelError):
-            where = f"; its log: {log_path}" if log_path is not None else ""
-            return Outcome(notebook, FAILED, cell=cell,
-                           error=f"the kernel died (out of memory?): {error}{where}")
-        raise
-    finally:
-        if log is not None:
-            log.close()
-        signal.signal(signal.SIGINT, handler)  # nbclient leaves its own behind
-    if INTERRUPTED.is_set():
-        raise KeyboardInterrupt
-    return Outcome(notebook, OK)
 
 
 # -- the course -------------------------------------------------------------------
@@ -525,94 +272,6 @@ def _run_locked(cfg, *, notebooks_dir, only, force, executor, html_exporter, tim
     return results
 
 
-def _all_results(every, results, state, out_dir) -> list[NotebookResult]:
-    """This run's results plus the last known state of notebooks not run now (``--only``)."""
-    by_name = {r.name: r for r in results}
-    merged = []
-    for path in every:
-        name = path.stem
-        if name in by_name:
-            merged.append(by_name[name])
-        elif name in state:
-            entry = state[name]
-            ipynb, page = out_dir / f"{name}.ipynb", out_dir / f"{name}.html"
-            merged.append(NotebookResult(name, entry.get("status", OK), entry.get("seconds", 0.0),
-                                         cached=True, reason=entry.get("reason"),
-                                         ipynb=ipynb if ipynb.is_file() else None,
-                                         html=page if page.is_file() else None))
-    return merged
-
-
-def write_index_page(cfg: config.Profile, results: list[NotebookResult], out_dir: Path) -> Path:
-    """``index.html``: a link to each executed notebook, its status, and the results table."""
-    from utils import results as records_module
-
-    rows = []
-    for r in results:
-        links = []
-        if r.html is not None:
-            links.append(f'<a href="{html.escape(r.html.name)}">HTML</a>')
-        if r.ipynb is not None:
-            links.append(f'<a href="{html.escape(r.ipynb.name)}">notebook</a>')
-        title = (f'<a href="{html.escape(r.html.name)}">{html.escape(r.name)}</a>'
-                 if r.html is not None else html.escape(r.name))
-        rows.append(f"<tr class='{r.status.replace(' ', '-')}'><td>{title}</td>"
-                    f"<td>{html.escape(r.status)}</td><td>{r.seconds:.0f}</td>"
-                    f"<td>{' · '.join(links)}</td><td>{html.escape(r.note())}</td></tr>")
-    records, skipped = records_module.load_records_report(cfg)
-    if records:
-        table = records_module.comparison_table(records).to_html(
-            index=False, na_rep="—", float_format=lambda x: f"{x:.3f}", border=0)
-    else:
-        table = "<p>No result records yet: the training notebooks write them.</p>"
-    anchors = records_module.anchors_table().to_html(index=False, na_rep="—", border=0)
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Dogs vs. Cats with Keras · executed course ({html.escape(cfg.name)})</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .3em .7em; text-align: left; }}
-tr.failed td, tr.not-run td {{ color: #b00; }} tr.skipped td {{ color: #a60; }}
-</style></head><body>
-<h1>Dogs vs. Cats with Keras · executed notebooks</h1>
-<p>Profile <b>{html.escape(cfg.name)}</b> · page written {html.escape(_now())} by
-<code>make course</code>. Each notebook ran top to bottom; open the HTML to present it.</p>
-<table><tr><th>notebook</th><th>status</th><th>seconds</th><th>files</th><th>note</th></tr>
-{''.join(rows)}
-</table>
-<h2>Our results ({html.escape(cfg.name)} profile)</h2>
-{table}
-<h2>Published figures (anchors: theirs, not ours)</h2>
-{anchors}
-</body></html>
-"""
-    return atomic_write(Path(out_dir) / "index.html", page)
-
-
-def format_summary(results: list[NotebookResult], out_dir: Path, total_seconds: float) -> str:
-    """The table printed at the end of a run."""
-    width = max([len(r.name) for r in results] + [8])
-    lines = ["", f"{'notebook':<{width}}  {'status':<8}  {'seconds':>7}  note"]
-    indent = " " * (width + 21)
-    for r in results:
-        seconds = f"{r.seconds:.0f}" + ("*" if r.cached else "")
-        note = ("\n" + indent).join(r.note().splitlines())  # a skip's how-to keeps its lines
-        lines.append(f"{r.name:<{width}}  {r.status:<8}  {seconds:>7}  {note}")
-    counts = {s: sum(r.status == s for r in results) for s in (OK, SKIPPED, FAILED, NOT_RUN)}
-    lines.append("")
-    if any(r.cached for r in results):
-        lines.append("* not executed again: time of the last run")
-    lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n)
-                 + f" · {total_seconds:.0f} s in all")
-    lines.append(f"Executed notebooks and HTML: {out_dir}")
-    lines.append(f"Index page: {out_dir / 'index.html'}")
-    return "\n".join(lines)
-
-
-def exit_status(results: list[NotebookResult]) -> int:
-    """0 when nothing failed (skips are fine), 1 otherwise."""
-    return 1 if any(r.status in (FAILED, NOT_RUN) for r in results) else 0
 
 
 def _check_data(cfg):

@@ -14,7 +14,7 @@ import os
 import platform
 from pathlib import Path
 
-from utils import config
+from utils import config, kerascache
 from utils.files import atomic_write
 
 STATE_FILE = "state.json"
@@ -24,7 +24,7 @@ STATE_FILE = "state.json"
 DATA_NOTEBOOK = "01"
 
 #: Modules of ``utils/`` that only run the notebooks: left out of the key.
-RUNNER_MODULES = ("runner.py", "runstate.py", "runprogress.py")
+RUNNER_MODULES = ("runner.py", "runstate.py", "runprogress.py", "runexec.py", "runreport.py")
 
 
 def keras_backend_name(environ=None) -> str:
@@ -36,9 +36,9 @@ def keras_backend_name(environ=None) -> str:
     environ = os.environ if environ is None else environ
     if environ.get("KERAS_BACKEND"):
         return environ["KERAS_BACKEND"]
-    home = Path(environ.get("KERAS_HOME") or Path.home() / ".keras")
     try:
-        chosen = json.loads((home / "keras.json").read_text(encoding="utf-8")).get("backend")
+        settings = kerascache.home(environ) / "keras.json"
+        chosen = json.loads(settings.read_text(encoding="utf-8")).get("backend")
     except (OSError, ValueError, AttributeError):
         chosen = None
     return chosen if isinstance(chosen, str) and chosen else "tensorflow"
@@ -77,9 +77,8 @@ def keras_weights_listing() -> str:
     ``$KERAS_HOME/models`` (default ``~/.keras/models``), and
     ``/tmp/.keras/models``, where Keras downloads when the home folder is read-only.
     """
-    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
     entries = []
-    for folder in (home / "models", Path("/tmp/.keras/models")):
+    for folder in kerascache.models_dirs():
         if folder.is_dir():
             entries += [f"{p}:{p.stat().st_size}" for p in sorted(folder.iterdir()) if p.is_file()]
     return ";".join(entries) or "none"

@@ -1,6 +1,6 @@
 """Where the raw photos come from: finding, downloading and safely extracting them.
 
-The first step of the data flow (COURSE_DESIGN.md): the sources the course
+The first step of the data flow: the sources the course
 accepts, in order: a path the learner gives (``DOGSCATS_ARCHIVE``), files already
 under ``data/``, the Kaggle API when credentials exist. :func:`collect` turns any
 of them into a list of labelled files for :func:`utils.data.prepare`. Sources
@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import tempfile
-import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -111,7 +110,7 @@ def _local_sources(cfg: config.Profile) -> list[Path]:
 def find_source(cfg: config.Profile | None = None) -> list[Path]:
     """Where the raw images are, without downloading anything.
 
-    Order (COURSE_DESIGN.md): ``DOGSCATS_ARCHIVE`` (``cfg.archive``); archives or
+    Order: ``DOGSCATS_ARCHIVE`` (``cfg.archive``); archives or
     folders already under ``data/downloads/`` or ``data/``.
 
     Returns
@@ -133,42 +132,6 @@ def find_source(cfg: config.Profile | None = None) -> list[Path]:
                 "or a PetImages folder.")
         return [cfg.archive]
     return _local_sources(cfg)
-
-
-def download_file(url: str, dest, progress: bool = True, timeout: float = 30.0) -> Path:
-    """Download ``url`` to ``dest`` atomically, with a progress bar.
-
-    The bytes go to a temporary file beside ``dest``, renamed only when complete,
-    so an interrupted download never leaves a half-written ``dest``.
-
-    Raises
-    ------
-    DataError
-        If the download fails (offline, HTTP error, short read); ``dest`` is untouched.
-    """
-    from tqdm.auto import tqdm
-
-    dest = Path(dest)
-    try:
-        with files.atomic_open(dest, "wb") as out, \
-                urllib.request.urlopen(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
-                      disable=not progress) as bar:
-                received = 0
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
-            if total is not None and received != total:
-                raise DataError(f"download of {url} stopped after {received} of {total} bytes")
-    except DataError:
-        raise
-    except (OSError, ValueError) as error:
-        raise DataError(f"Could not download {url}: {error}\n"
-                        "Check your connection, or download it by hand and set DOGSCATS_ARCHIVE.") from error
-    return dest
 
 
 def download_from_kaggle(cfg: config.Profile | None = None, progress: bool = True) -> Path:

@@ -79,6 +79,8 @@ def clip_probabilities(p_dog, eps=DEFAULT_EPS):
 def log_loss(y_true, p_dog, floor: float = 1e-15) -> float:
     """Mean binary log loss (natural log) of P(dog) against labels 0 = cat, 1 = dog.
 
+    :func:`sklearn.metrics.log_loss` on probabilities kept in [floor, 1 - floor].
+
     Parameters
     ----------
     y_true : array-like, shape (n,), 0 or 1
@@ -104,8 +106,10 @@ def log_loss(y_true, p_dog, floor: float = 1e-15) -> float:
         raise ValueError("no examples")
     if not np.all(np.isin(y, (0, 1))):
         raise ValueError("labels must be 0 (cat) or 1 (dog)")
-    p = np.clip(p, floor, 1.0 - floor)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    from sklearn.metrics import log_loss as sklearn_log_loss
+
+    p = np.clip(p.astype(np.float64), floor, 1.0 - floor)
+    return float(sklearn_log_loss(y, p, labels=[0, 1]))
 
 
 def log_loss_of_wrong_answer(p_wrong):
