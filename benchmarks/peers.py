@@ -217,10 +217,10 @@ def run_recipe(name, cfg, budget, peak):
     import keras
     from sklearn.metrics import log_loss
 
-    from utils import data
+    from utils import loading
 
     keras.utils.set_random_seed(cfg.seed)
-    train_count = len(data.get_batches("train", (32, 32), batch_size=1, cfg=cfg).file_paths)
+    train_count = len(loading.get_batches("train", (32, 32), batch_size=1, cfg=cfg).file_paths)
     if name == "course":
         steps = math.ceil(train_count / cfg.batch_size)
         probe_model, recipe = course(cfg, steps, 1)
@@ -231,7 +231,7 @@ def run_recipe(name, cfg, budget, peak):
         model, recipe = kerasio_xception()
     else:
         # the cosine schedule needs a length: time one epoch's worth of batches first
-        train = data.get_batches("train", recipe["image_size"], batch_size=recipe["batch_size"],
+        train = loading.get_batches("train", recipe["image_size"], batch_size=recipe["batch_size"],
                                  cfg=cfg, cache=True)
         start = time.perf_counter()
         probe_model.fit(train.take(3), epochs=1, verbose=0)
@@ -239,9 +239,9 @@ def run_recipe(name, cfg, budget, peak):
         epochs = max(1, int(budget / (per_batch * 1.15 * steps)))
         model, recipe = course(cfg, steps, epochs)
     size, batch = recipe["image_size"], recipe["batch_size"]
-    train = data.get_batches("train", size, batch_size=batch, cfg=cfg, cache=True)
-    valid = data.get_batches("valid", size, batch_size=batch, cfg=cfg, cache=True)
-    test = data.get_batches("test", size, batch_size=batch, shuffle=False, cfg=cfg)
+    train = loading.get_batches("train", size, batch_size=batch, cfg=cfg, cache=True)
+    valid = loading.get_batches("valid", size, batch_size=batch, cfg=cfg, cache=True)
+    test = loading.get_batches("test", size, batch_size=batch, shuffle=False, cfg=cfg)
     best = keras.callbacks.ModelCheckpoint(str(Path(cfg.profile_results_dir) / "peers" / f"{name}.weights.h5"),
                                            monitor="val_loss", save_best_only=True, save_weights_only=True)
     Path(best.filepath).parent.mkdir(parents=True, exist_ok=True)
