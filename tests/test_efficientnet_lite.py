@@ -6,7 +6,7 @@ import pytest
 
 from utils import efficientnet_lite as lite
 from utils import lite0_weights as conv
-from utils import torch_weights, transfer, vgg16
+from utils import torch_weights, transfer, vgg16, weights
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_unknown_or_misshapen_tensors_are_refused(state_dict):
 
 def test_cached_weights_load_into_any_input_size(own_cache, state_dict):
     path = conv.cached_weights_path()
-    assert path.parent == own_cache == vgg16.keras_cache_dir() and path.name == conv.WEIGHTS_FILE
+    assert path.parent == own_cache == weights.keras_cache_dir() and path.name == conv.WEIGHTS_FILE
     base = lite.lite0_base(input_shape=(128, 128, 3))
     assert base.output_shape == (None, 4, 4, 1280) and base.weights_source == "imagenet"
     kernel = base.get_layer("block5_expand_conv").get_weights()[0]

@@ -134,7 +134,7 @@ def test_the_course_vgg16_classifier():
     """The real VGG16 classifier of notebook 06 (random weights, 32×32): block5_conv3 is found."""
     vgg16 = pytest.importorskip("utils.vgg16")
     base = vgg16.build_vgg16_from_blocks(include_top=False, input_shape=(32, 32, 3))
-    model = vgg16.build_classifier(base, head="pool", name="vgg16_finetune")
+    model = finetune.build_classifier(base, head="pool", name="vgg16_finetune")
     image = np.random.default_rng(0).uniform(0, 255, (32, 32, 3)).astype(np.float32)
     assert gradcam.find_layer(model).name == "block5_conv3"
     heatmap = gradcam.gradcam_heatmap(model, image)

