@@ -307,7 +307,7 @@ class DogsCatsVgg16:
 
     Example (the seed's "7 lines")::
 
-        vgg = vgg16.DogsCatsVgg16(cfg)             # VGG16 + ImageNet weights
+        vgg = finetune.DogsCatsVgg16(cfg)          # VGG16 + ImageNet weights
         train_ds = vgg.get_batches("train")
         valid_ds = vgg.get_batches("valid")
         vgg.finetune()                             # 1000 classes → one sigmoid, P(dog)
