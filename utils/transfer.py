@@ -26,7 +26,7 @@ import os
 import keras
 import numpy as np
 
-from utils import config, efficientnet_lite, vgg16, weights
+from utils import config, efficientnet_lite, lite0_weights, vgg16, weights
 
 #: Environment variable choosing the backbone.
 BACKBONE_ENV = "DOGSCATS_BACKBONE"
@@ -131,7 +131,7 @@ def load_base(backbone: str, include_top: bool = False, input_shape=(224, 224, 3
     if backbone == "vgg16":
         model = vgg16.vgg16_base(include_top=include_top, input_shape=input_shape, cfg=cfg)
     elif backbone == efficientnet_lite.NAME:
-        model = efficientnet_lite.lite0_base(include_top=include_top, input_shape=input_shape)
+        model = lite0_weights.lite0_base(include_top=include_top, input_shape=input_shape)
     else:
         raise ValueError(f"unknown backbone {backbone!r}: choose one of {', '.join(BACKBONES)}")
     model.backbone = backbone
