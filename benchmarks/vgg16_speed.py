@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from utils import config, vgg16  # noqa: E402
+from utils import config, finetune, vgg16  # noqa: E402
 
 #: Image counts assumed when the data is not prepared (train, valid, test, test1).
 NOMINAL_COUNTS = {"sample": (2000, 1000, 1000, 500), "full": (23000, 1000, 1000, 12500)}
@@ -83,21 +83,21 @@ def measure(image_size: int, batch_size: int, batches: int) -> dict:
     base = keras.applications.VGG16(include_top=False, weights=None,
                                     input_shape=(image_size, image_size, 3))
     result = {}
-    extractor = vgg16.feature_extractor(base)
+    extractor = finetune.feature_extractor(base)
     result["features"] = images_per_second(lambda b: extractor.predict_on_batch(b[0]), (x, y), batches)
-    bottom, block5 = vgg16.split_base(base, at="block4_pool")
-    bottom_raw = vgg16.feature_extractor(bottom, name="bottom_raw")
+    bottom, block5 = finetune.split_base(base, at="block4_pool")
+    bottom_raw = finetune.feature_extractor(bottom, name="bottom_raw")
     result["blocks 1-4"] = images_per_second(lambda b: bottom_raw.predict_on_batch(b[0]), (x, y), batches)
     x4 = np.asarray(bottom_raw.predict_on_batch(x))
     result["block 5"] = images_per_second(lambda b: block5.predict_on_batch(b[0]), (x4, y), batches)
 
     base.trainable = False
-    model = vgg16.build_classifier(base, augmentation=augmentation.augmentation(seed=0), name="bench")
+    model = finetune.build_classifier(base, augmentation=augmentation.augmentation(seed=0), name="bench")
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
     result["frozen+aug step"] = images_per_second(lambda b: model.train_on_batch(*b), (x, y), batches)
 
-    vgg16.set_trainable_blocks(base, blocks=(5,))
-    tail = vgg16.attach_head(block5, model, name="bench_tail")
+    finetune.set_trainable_blocks(base, blocks=(5,))
+    tail = finetune.attach_head(block5, model, name="bench_tail")
     tail.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy")
     result["fine-tune step (cached)"] = images_per_second(lambda b: tail.train_on_batch(*b), (x4, y), batches)
     model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy")

@@ -186,6 +186,6 @@ def test_kagglehub_download_fails_offline_with_a_clear_message(tmp_path, monkeyp
     monkeypatch.setenv("KAGGLE_KEY", "0" * 32)
     monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "cache"))
     cfg = config.get_profile("smoke", data_dir=tmp_path / "data", results_dir=tmp_path / "r", archive=None)
-    with pytest.raises(sources.DataNotFoundError, match="kagglehub could not download 'dogs-vs-cats'") as error:
+    with pytest.raises(sources.DataNotFoundError, match="kagglehub could not download 'dogs-vs-cats-redux-kernels-edition'") as error:
         cloud.find_platform_data(cfg, environ={}, kaggle_input=tmp_path / "none")
     assert "No Dogs vs. Cats images were found" in str(error.value)

@@ -6,7 +6,7 @@ import pytest
 
 from utils import efficientnet_lite as lite
 from utils import lite0_weights as conv
-from utils import torch_weights, transfer, vgg16
+from utils import torch_weights, transfer, vgg16, weights
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +115,8 @@ def test_unknown_or_misshapen_tensors_are_refused(state_dict):
 
 def test_cached_weights_load_into_any_input_size(own_cache, state_dict):
     path = conv.cached_weights_path()
-    assert path.parent == own_cache == vgg16.keras_cache_dir() and path.name == conv.WEIGHTS_FILE
-    base = lite.lite0_base(input_shape=(128, 128, 3))
+    assert path.parent == own_cache == weights.keras_cache_dir() and path.name == conv.WEIGHTS_FILE
+    base = conv.lite0_base(input_shape=(128, 128, 3))
     assert base.output_shape == (None, 4, 4, 1280) and base.weights_source == "imagenet"
     kernel = base.get_layer("block5_expand_conv").get_weights()[0]
     np.testing.assert_array_equal(kernel, state_dict["_blocks.5._expand_conv.weight"].transpose(2, 3, 1, 0))
@@ -138,7 +138,7 @@ def test_imagenet_top5_on_real_photos_are_cat_and_dog_breeds(prepared_smoke, own
     """The converted network names cat breeds for our cats and dog breeds for our dogs."""
     from utils import data
 
-    model = lite.lite0_base(include_top=True)
+    model = conv.lite0_base(include_top=True)
     photos = {kind: sorted((prepared_smoke.split_dir / "test" / f"{kind}s").glob("*.jpg"))[:6]
               for kind in ("cat", "dog")}
     paths = photos["cat"] + photos["dog"]

@@ -102,12 +102,45 @@ def test_nested_frozen_base_like_vgg16():
     model = keras.Model(inputs, outputs, name="vgg16_finetune")
     keras.utils.set_random_seed(0)
     image = np.random.default_rng(0).uniform(0, 255, (SIZE, SIZE, 3)).astype(np.float32)
+    before = keras.ops.convert_to_numpy(model(image[None]))
     assert gradcam.find_layer(model).name == "block5_conv3"
     heatmap = gradcam.gradcam_heatmap(model, image)
     assert heatmap.shape == (SIZE // 2, SIZE // 2)
     assert 0.0 <= heatmap.min() and heatmap.max() <= 1.0
-    before = keras.ops.convert_to_numpy(model(image[None]))
+    # the hooks are gone: the model answers as it did before Grad-CAM ran
     assert np.allclose(keras.ops.convert_to_numpy(model(image[None])), before)
+    assert base.trainable is False and "call" not in vars(base.layers[-1])
+
+
+@pytest.mark.parametrize("class_index", [1, 0])
+def test_heatmap_equals_the_gradient_worked_out_by_hand(class_index):
+    """A model whose Grad-CAM can be written down: 1×1 conv (no ReLU) → average → Dense.
+
+    With feature maps A (h, w, K), logit z = Σ_k v_k mean(A_k) + b, so ∂z/∂A_k(i, j) =
+    v_k / (h·w) everywhere: α_k = v_k / (h·w) and the map is ReLU(±Σ_k α_k A_k), scaled
+    to a peak of 1. The channels' weights have mixed signs, so a wrong sign, a wrong
+    channel, or gradients not averaged per channel change the answer.
+    """
+    rng = np.random.default_rng(3)
+    kernel = rng.normal(size=(1, 1, 3, 4)).astype(np.float32)
+    v = np.array([[1.5], [-2.0], [0.5], [-0.25]], np.float32)
+    model = keras.Sequential([keras.Input((6, 5, 3)),
+                              keras.layers.Conv2D(4, 1, name="maps"),
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.layers[0].set_weights([kernel, np.zeros(4, np.float32)])
+    model.layers[-1].set_weights([v, np.array([0.1], np.float32)])
+    image = rng.uniform(0, 1, (6, 5, 3)).astype(np.float32)
+
+    maps = image @ kernel[0, 0]                        # (6, 5, 4): a 1×1 convolution
+    alpha = v[:, 0] / (6 * 5)
+    sign = 1.0 if class_index == 1 else -1.0
+    expected = np.maximum(sign * (maps @ alpha), 0.0)
+    expected = expected / expected.max()
+
+    heatmap = gradcam.gradcam_heatmap(model, image, class_index=class_index)
+    assert heatmap.shape == (6, 5)
+    np.testing.assert_allclose(heatmap, expected, atol=1e-5)
 
 
 def test_overlay_and_plot_gradcam(tmp_path):
@@ -133,8 +166,9 @@ def test_overlay_and_plot_gradcam(tmp_path):
 def test_the_course_vgg16_classifier():
     """The real VGG16 classifier of notebook 06 (random weights, 32×32): block5_conv3 is found."""
     vgg16 = pytest.importorskip("utils.vgg16")
+    finetune = pytest.importorskip("utils.finetune")
     base = vgg16.build_vgg16_from_blocks(include_top=False, input_shape=(32, 32, 3))
-    model = vgg16.build_classifier(base, head="pool", name="vgg16_finetune")
+    model = finetune.build_classifier(base, head="pool", name="vgg16_finetune")
     image = np.random.default_rng(0).uniform(0, 255, (32, 32, 3)).astype(np.float32)
     assert gradcam.find_layer(model).name == "block5_conv3"
     heatmap = gradcam.gradcam_heatmap(model, image)

@@ -62,3 +62,33 @@ def test_kaggle_without_credentials_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "none"))
     with pytest.raises(sources.DataNotFoundError, match="kaggle.json"):
         sources.download_from_kaggle(tmp_cfg(tmp_path), progress=False)
+
+
+def test_the_redux_archive_is_read_like_the_2013_one(tmp_path):
+    """Redux (the competition the course downloads and submits to) ships test.zip, not test1.zip."""
+    inner_train, inner_test = tmp_path / "train.zip", tmp_path / "test.zip"
+    with zipfile.ZipFile(inner_train, "w") as handle:
+        handle.writestr("train/cat.1.jpg", image_bytes())
+        handle.writestr("train/dog.2.jpg", image_bytes(seed=1))
+    with zipfile.ZipFile(inner_test, "w") as handle:
+        handle.writestr("test/7.jpg", image_bytes(seed=2))
+    outer = tmp_path / f"{sources.KAGGLE_COMPETITION}.zip"
+    with zipfile.ZipFile(outer, "w") as handle:
+        handle.write(inner_train, "train.zip")
+        handle.write(inner_test, "test.zip")
+        handle.writestr("sample_submission.csv", "id,label\n7,0.5\n")
+    items = sources.collect([outer], tmp_path / "work")
+    labels = sorted((item.name, item.label) for item in items if item.label)
+    assert labels == [("7.jpg", "test1"), ("cat.1.jpg", "cats"), ("dog.2.jpg", "dogs")]
+    cfg = tmp_cfg(tmp_path)
+    (cfg.data_dir / "downloads").mkdir(parents=True)
+    dropped = cfg.data_dir / "downloads" / outer.name
+    dropped.write_bytes(outer.read_bytes())
+    assert sources.find_source(cfg) == [dropped]
+
+
+def test_download_and_submission_name_one_competition():
+    from utils import cloud
+
+    assert cloud.COMPETITION == sources.KAGGLE_COMPETITION == "dogs-vs-cats-redux-kernels-edition"
+    assert sources.KAGGLE_COMPETITION in sources.how_to_get_data(config.get_profile("smoke"))

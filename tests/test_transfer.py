@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils import config, efficientnet_lite, transfer, vgg16
+from utils import config, efficientnet_lite, finetune, transfer, weights
 
 SIDE = 64
 
@@ -13,8 +13,8 @@ SIDE = 64
 def no_vgg16(tmp_path, monkeypatch):
     """No VGG16 weights anywhere, and no DOGSCATS_BACKBONE."""
     monkeypatch.delenv(transfer.BACKBONE_ENV, raising=False)
-    monkeypatch.delenv(vgg16.WEIGHTS_ENV, raising=False)
-    monkeypatch.setattr(vgg16, "_cache_dirs", lambda: [tmp_path / "empty"])
+    monkeypatch.delenv(weights.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(weights, "_cache_dirs", lambda: [tmp_path / "empty"])
     return tmp_path
 
 
@@ -22,15 +22,15 @@ def test_choice_without_vgg16_weights_is_lite0_with_one_sentence(no_vgg16):
     choice = transfer.choose_backbone()
     assert choice.name == "efficientnet_lite0"
     assert "not on this machine" in choice.reason and "pip" in choice.reason
-    assert vgg16.WEIGHTS_FILES["notop"].name in choice.reason
-    assert vgg16.WEIGHTS_FILES["top"].name in transfer.choose_backbone(include_top=True).reason
+    assert weights.WEIGHTS_FILES["notop"].name in choice.reason
+    assert weights.WEIGHTS_FILES["top"].name in transfer.choose_backbone(include_top=True).reason
 
 
 def test_choice_prefers_vgg16_when_its_weights_are_here(no_vgg16, monkeypatch):
     folder = no_vgg16 / "cache"
     folder.mkdir()
-    (folder / vgg16.WEIGHTS_FILES["notop"].name).write_bytes(b"stand-in")
-    monkeypatch.setattr(vgg16, "_cache_dirs", lambda: [folder])
+    (folder / weights.WEIGHTS_FILES["notop"].name).write_bytes(b"stand-in")
+    monkeypatch.setattr(weights, "_cache_dirs", lambda: [folder])
     assert transfer.choose_backbone().name == "vgg16"
     assert transfer.choose_backbone(include_top=True).name == "efficientnet_lite0"   # 05 needs the top file
 
@@ -91,16 +91,16 @@ def test_split_classifier_and_fine_tuning_on_lite0(lite_base):
     """The residual graph splits, the pieces compute the same, BN stays frozen when the top trains."""
     images = np.random.default_rng(0).uniform(0, 255, (2, SIDE, SIDE, 3)).astype(np.float32)
     preprocessed = efficientnet_lite.preprocess(images)
-    bottom, top = vgg16.split_base(lite_base, at=transfer.SPLIT_AT["efficientnet_lite0"])
+    bottom, top = finetune.split_base(lite_base, at=transfer.SPLIT_AT["efficientnet_lite0"])
     assert bottom.output_shape == (None, 4, 4, 112) and top.output_shape == (None, 2, 2, 1280)
     np.testing.assert_allclose(top.predict(bottom.predict(preprocessed, verbose=0), verbose=0),
                                lite_base.predict(preprocessed, verbose=0), rtol=1e-4, atol=1e-4)
-    classifier = vgg16.build_classifier(lite_base, head=transfer.HEADS["efficientnet_lite0"], name="c")
+    classifier = finetune.build_classifier(lite_base, head=transfer.HEADS["efficientnet_lite0"], name="c")
     assert classifier.get_layer("lite_preprocessing") is not None         # Lite0's own preprocessing
-    tail = vgg16.attach_head(top, classifier)
+    tail = finetune.attach_head(top, classifier)
     np.testing.assert_allclose(tail.predict(bottom.predict(preprocessed, verbose=0), verbose=0),
                                classifier.predict(images, verbose=0), rtol=1e-4, atol=1e-5)
-    features, _, _ = vgg16.extract_features(bottom, [images])
+    features, _, _ = finetune.extract_features(bottom, [images])
     np.testing.assert_allclose(features, bottom.predict(preprocessed, verbose=0), rtol=1e-4, atol=1e-4)
     trainable = transfer.set_trainable_top(lite_base, transfer.SPLIT_AT["efficientnet_lite0"])
     names = [layer.name for layer in lite_base.layers]
@@ -116,7 +116,7 @@ def test_split_classifier_and_fine_tuning_on_lite0(lite_base):
 @pytest.mark.real_data
 def test_punchline_on_lite0_with_real_weights(prepared_smoke, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    helper = vgg16.DogsCatsVgg16(prepared_smoke, image_size=(SIDE, SIDE), backbone="efficientnet_lite0")
+    helper = finetune.DogsCatsVgg16(prepared_smoke, image_size=(SIDE, SIDE), backbone="efficientnet_lite0")
     assert helper.weights_source == "imagenet" and helper.base.backbone == "efficientnet_lite0"
     helper.finetune()
     history = helper.fit(helper.get_batches("train"), helper.get_batches("valid"), epochs=1, verbose=0)

