@@ -233,10 +233,15 @@ def run_recipe(name, cfg, budget, peak):
         # the cosine schedule needs a length: time one epoch's worth of batches first
         train = loading.get_batches("train", recipe["image_size"], batch_size=recipe["batch_size"],
                                  cfg=cfg, cache=True)
+        probe_model.fit(train.take(2), epochs=1, verbose=0)          # compiles: not timed
         start = time.perf_counter()
-        probe_model.fit(train.take(3), epochs=1, verbose=0)
-        per_batch = (time.perf_counter() - start) / 3
-        epochs = max(1, int(budget / (per_batch * 1.15 * steps)))
+        probe_model.fit(train.take(4), epochs=1, verbose=0)
+        per_batch = (time.perf_counter() - start) / 4
+        valid_steps = math.ceil(len(loading.get_batches("valid", (32, 32), batch_size=1, cfg=cfg).file_paths)
+                                / cfg.batch_size)
+        # an epoch: its training batches, then validation (a forward pass, about a third of a step)
+        epoch_seconds = per_batch * (steps + valid_steps / 3)
+        epochs = max(1, int(0.9 * budget / epoch_seconds))
         model, recipe = course(cfg, steps, epochs)
     size, batch = recipe["image_size"], recipe["batch_size"]
     train = loading.get_batches("train", size, batch_size=batch, cfg=cfg, cache=True)
