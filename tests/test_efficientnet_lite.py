@@ -136,14 +136,14 @@ def test_preprocess_maps_pixels_to_about_minus_one_one():
 @pytest.mark.real_data
 def test_imagenet_top5_on_real_photos_are_cat_and_dog_breeds(prepared_smoke, own_cache, capsys):
     """The converted network names cat breeds for our cats and dog breeds for our dogs."""
-    from utils import data
+    from utils import loading
 
     model = conv.lite0_base(include_top=True)
     photos = {kind: sorted((prepared_smoke.split_dir / "test" / f"{kind}s").glob("*.jpg"))[:6]
               for kind in ("cat", "dog")}
     paths = photos["cat"] + photos["dog"]
     truth = ["cat"] * len(photos["cat"]) + ["dog"] * len(photos["dog"])
-    images = np.stack([data.load_image(p, (224, 224)) for p in paths])
+    images = np.stack([loading.load_image(p, (224, 224)) for p in paths])
     probabilities = model.predict(lite.preprocess(images), verbose=0)
     top5 = transfer.decode_top_classes(probabilities, top=5)
     with capsys.disabled():

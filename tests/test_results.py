@@ -159,19 +159,19 @@ def test_deep_learning_with_python_figures_are_validation_but_the_fine_tuned_one
 def test_plot_tradeoffs_with_and_without_figures(tmp_path):
     import matplotlib.pyplot as plt
 
-    from utils import plots
+    from utils import charts
 
     table = results.comparison_table([
         {**FIELDS, "params": 12345, "images_per_second": 8.0, "model_id": "cnn_small", "profile": "smoke",
          "test_accuracy": 0.4},
         {"model_id": "mlp_pixels", "profile": "smoke"},
     ])
-    fig = plots.plot_tradeoffs(table, profile="smoke", path=tmp_path / "t.png")
+    fig = charts.plot_tradeoffs(table, profile="smoke", path=tmp_path / "t.png")
     left, right = fig.axes[:2]
     assert left.get_ylim()[0] < 0.4, "a score below chance stays visible"
     assert [t.get_text() for t in left.texts] == ["cnn_small"]
     assert (tmp_path / "t.png").is_file()
-    empty = plots.plot_tradeoffs(results.comparison_table([]))
+    empty = charts.plot_tradeoffs(results.comparison_table([]))
     assert "no records" in empty.axes[0].texts[0].get_text()
     plt.close("all")
 

@@ -347,11 +347,11 @@ class DogsCatsVgg16:
         self.model = None
 
     def get_batches(self, split: str, shuffle=None, batch_size=None):
-        """``data.get_batches`` at this model's image size."""
-        from utils import data
+        """``loading.get_batches`` at this model's image size."""
+        from utils import loading
 
-        return data.get_batches(split, self.image_size, batch_size=batch_size,
-                                shuffle=shuffle, cfg=self.cfg)
+        return loading.get_batches(split, self.image_size, batch_size=batch_size,
+                                   shuffle=shuffle, cfg=self.cfg)
 
     def finetune(self, learning_rate: float = 1e-3, name: str = "vgg16_punchline"):
         """Freeze the base, replace the 1000-class head by P(dog), compile (Adam, binary cross-entropy)."""

@@ -97,7 +97,7 @@ def preprocess(images):
     Parameters
     ----------
     images : numpy.ndarray or tensor, shape (..., 3), float in [0, 255], RGB
-        E.g. a batch ``(b, h, w, 3)`` from ``data.get_batches``.
+        E.g. a batch ``(b, h, w, 3)`` from ``loading.get_batches``.
 
     Returns
     -------
