@@ -33,7 +33,11 @@ y = (x[:, :1] + 0.5 * x[:, 1:2] > 0).astype("float32")
 model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="relu"),
                           keras.layers.Dense(1, activation="sigmoid")])
 model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
-history = model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+# a tf.data pipeline, as the course's batches are (Keras shards it between processes on JAX)
+import tensorflow as tf  # noqa: E402
+
+dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+history = model.fit(dataset, epochs=1, shuffle=False, verbose=0)
 kernel = keras.ops.convert_to_numpy(model.layers[0].kernel)
 if plan.backend == "tensorflow":
     replicas = int(model.distribute_strategy.num_replicas_in_sync)
@@ -44,6 +48,11 @@ else:
 print(json.dumps({"loss": float(history.history["loss"][0]), "kernel_sum": float(kernel.sum()),
                   "replicas": replicas, "mode": plan.mode, "plan_replicas": plan.replicas}))
 sys.stdout.flush()
+if plan.backend == "jax" and plan.mode == "multi_worker":
+    # leave together: a process whose coordinator (process 0) exits first aborts
+    import jax
+
+    jax.distributed.shutdown()
 # JAX with several CPU devices (and tf.data threads) can hang while the interpreter shuts
 # down, after the work is done: leave at once.
 os._exit(0)
