@@ -38,6 +38,20 @@ FIGURES = ("image_size", "train_count", "valid_count", "test_count", "epochs", "
            "test_accuracy", "test_log_loss")
 
 
+def _best_epoch_callbacks(cfg, model_id, patience=None):
+    """The notebooks' callbacks: keep the best validation epoch (and stop early with patience)."""
+    import keras
+
+    cfg.models_dir.mkdir(parents=True, exist_ok=True)
+    path = cfg.models_dir / f"{model_id}.keras"
+    callbacks = [keras.callbacks.ModelCheckpoint(path, monitor="val_accuracy", mode="max",
+                                                 save_best_only=True)]
+    if patience:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+                                                       patience=patience))
+    return path, callbacks
+
+
 def train_mlp(cfg, optimizer="adagrad", verbose=2):
     """Train ``mlp_pixels`` as notebook 02 does; return the record's fields."""
     image_size = (32, 32)
@@ -46,8 +60,10 @@ def train_mlp(cfg, optimizer="adagrad", verbose=2):
     test = loading.load_arrays("test", image_size, cfg)
     config.seed_everything(cfg)
     model = models.build_mlp(image_size, optimizer=optimizer)
+    path, callbacks = _best_epoch_callbacks(cfg, "mlp_pixels")
     _, timing = training.fit(model, train, valid, epochs=cfg.epochs["mlp"], cfg=cfg,
-                             model_id="mlp_pixels", verbose=verbose)
+                             callbacks=callbacks, model_id="mlp_pixels", verbose=verbose)
+    model.load_weights(path)
     found = evaluate.evaluate(model, test)
     return evaluate.record_fields(model, found, timing, notebook="benchmarks/train_models.py",
                                   image_size=image_size, train_count=len(train[0]),
@@ -71,8 +87,10 @@ def train_cnn(cfg, epochs=None, verbose=2, patience=0):
     config.seed_everything(cfg)
     model = models.build_cnn(image_size, variant="improved", name="cnn_small",
                              optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=0.5))
+    path, callbacks = _best_epoch_callbacks(cfg, "cnn_small", patience)
     _, timing = training.fit(model, train_ds, valid_ds, epochs=epochs, cfg=cfg,
-                             model_id="cnn_small", patience=patience or None, verbose=verbose)
+                             callbacks=callbacks, model_id="cnn_small", verbose=verbose)
+    model.load_weights(path)
     found = evaluate.evaluate(model, test_ds)
     return evaluate.record_fields(model, found, timing, notebook="benchmarks/train_models.py",
                                   image_size=image_size, train_count=len(train_ds.file_paths),

@@ -17,26 +17,6 @@ def images():
     return rng.uniform(0, 255, size=(4, 32, 32, 3)).astype(np.float32)
 
 
-def test_seed_settings_are_the_seeds():
-    assert augmentation.SEED_SETTINGS == dict(
-        rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
-        shear_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode="nearest")
-
-
-def test_mapping_table_covers_every_seed_argument():
-    table = augmentation.mapping_table()
-    old = " ".join(table["ImageDataGenerator"])
-    for argument in augmentation.SEED_SETTINGS:
-        assert argument in old, f"{argument} missing from the mapping table"
-    assert {"Keras 3 layer", "argument", "exact", "notes"} <= set(table.columns)
-    # rotation converts degrees to a fraction of a full turn
-    rotation = table[table["ImageDataGenerator"].str.startswith("rotation_range")].iloc[0]
-    assert "40/360" in rotation["argument"]
-    # shear has no exact equivalent, and the table says so
-    shear = table[table["ImageDataGenerator"].str.startswith("shear_range")].iloc[0]
-    assert shear["exact"] == "no"
-
-
 def test_builder_uses_seed_settings_in_keras_units():
     augmenter = augmentation.augmentation(seed=1)
     layers = {layer.name: layer for layer in augmenter.layers}

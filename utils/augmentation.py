@@ -1,30 +1,18 @@
 """Data augmentation: the seed tutorials' ``ImageDataGenerator`` settings in Keras 3.
 
-The seed tutorials (Keras 1/2) augmented images with ``ImageDataGenerator``,
-which Keras 3 no longer has. Today the same ideas are *preprocessing layers*
-(``keras.layers.RandomRotation`` ...) stacked in a :class:`keras.Sequential`,
-placed either inside the model or in the ``tf.data`` pipeline. This module
-holds:
+- :data:`SEED_SETTINGS`: the seeds' ``ImageDataGenerator`` arguments (notebook
+  04 translates them to Keras 3 layers in a markdown table);
+- :func:`augmentation`: the seeded stack of Keras layers that notebook 04 writes
+  out in a cell (a test checks the two agree) and notebook 06 reuses;
+- :func:`random_affine`, :func:`augment_dataset`: the same transforms composed
+  into *one* affine resampling per image, as ``ImageDataGenerator`` did, on
+  whole batches in the ``tf.data`` pipeline;
+- :func:`pillow_augment`: the seeds' way, one image at a time with Pillow (the
+  baseline of 04's "written to disk once" and of ``benchmarks/``).
 
-- :data:`SEED_SETTINGS`: the seeds' ``ImageDataGenerator`` arguments;
-- :func:`mapping_table`: each old argument, its Keras 3 layer and argument, and
-  where the two differ;
-- :func:`augmentation`: the seeded builder of the augmenter that notebooks 04
-  and 06 use;
-- :func:`random_affine` and :func:`augment_dataset`: the same transforms
-  composed into *one* affine resampling per image, as ``ImageDataGenerator``
-  did, applied to whole batches in the ``tf.data`` pipeline (faster than the
-  layer stack, which resamples once per geometric layer);
-- :func:`pillow_augment`: the seeds' way, one image at a time in Python (here
-  with Pillow), the baseline of ``benchmarks/augmentation_pipeline.py`` and of
-  the "written to disk once" lesson.
-
-Sources: Keras 1 ``keras/preprocessing/image.py`` (``random_rotation``,
-``random_shift``, ``random_shear``, ``random_zoom``; shear angle in radians),
-``keras_preprocessing.image.ImageDataGenerator`` (Keras 2.2+; shear angle in
-degrees), Keras 3.15 ``keras/src/layers/preprocessing/image_preprocessing/``
-(``random_rotation.py``, ``random_translation.py``, ``random_shear.py``,
-``random_zoom.py``, ``random_flip.py``).
+Sources: Keras 1 ``keras/preprocessing/image.py`` (shear angle in radians),
+``keras_preprocessing.image.ImageDataGenerator`` (Keras 2.2+; shear in
+degrees), Keras 3.15 ``keras/src/layers/preprocessing/image_preprocessing/``.
 """
 
 from __future__ import annotations
@@ -48,96 +36,6 @@ SEED_SETTINGS = dict(
 
 #: ``fill_mode`` values the Keras 3 layers accept (TensorFlow backend).
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
-
-_MAPPING = [
-    dict(
-        old="rotation_range=40",
-        layer="RandomRotation",
-        new="factor=40/360 ≈ 0.111",
-        exact="yes",
-        notes="Old: degrees, uniform in [-40°, +40°]. New: a fraction of a full "
-              "turn (2π), uniform in [-factor, +factor]; 40° = 40/360.",
-    ),
-    dict(
-        old="width_shift_range=0.2",
-        layer="RandomTranslation",
-        new="width_factor=0.2",
-        exact="yes",
-        notes="Both a fraction of the image width, uniform in [-0.2, +0.2].",
-    ),
-    dict(
-        old="height_shift_range=0.2",
-        layer="RandomTranslation",
-        new="height_factor=0.2",
-        exact="yes",
-        notes="Both a fraction of the image height; one layer does both shifts.",
-    ),
-    dict(
-        old="shear_range=0.2",
-        layer="RandomShear",
-        new="x_factor=0.2, y_factor=0",
-        exact="no",
-        notes="Old: a shear *angle*, in radians in Keras 1 / early Keras 2 (the "
-              "seeds: 0.2 rad ≈ 11.5°), in degrees from Keras 2.2 on (0.2° is "
-              "almost nothing). Rows move sideways by sin(angle)·y. New: a "
-              "fraction, rows move by x_factor·y, so x_factor = sin(0.2) ≈ 0.2 "
-              "matches the seeds. The new layer shears about the top-left corner "
-              "(the old one about the centre), so it also shifts the picture.",
-    ),
-    dict(
-        old="zoom_range=0.2",
-        layer="RandomZoom",
-        new="height_factor=0.2, width_factor=0.2",
-        exact="yes",
-        notes="Both draw a zoom in [0.8, 1.2] per axis, independently (so the "
-              "aspect ratio changes); below 1 zooms in, above 1 zooms out. With "
-              "width_factor=None (the default) the layer keeps the aspect ratio.",
-    ),
-    dict(
-        old="horizontal_flip=True",
-        layer="RandomFlip",
-        new='mode="horizontal"',
-        exact="yes",
-        notes="A left-right mirror with probability 0.5.",
-    ),
-    dict(
-        old='fill_mode="nearest"',
-        layer="each geometric layer",
-        new='fill_mode="nearest"',
-        exact="yes",
-        notes="The old default was 'nearest'; the new layers default to "
-              "'reflect' (RandomShear too), so pass it to each one.",
-    ),
-    dict(
-        old="(one combined affine transform)",
-        layer="keras.Sequential of layers",
-        new="—",
-        exact="no",
-        notes="The old generator composed every transform into one matrix and "
-              "resampled once; a stack of layers resamples once per geometric "
-              "layer (slightly blurrier, slower).",
-    ),
-]
-
-
-def mapping_table():
-    """The seeds' ``ImageDataGenerator`` arguments next to their Keras 3 layers.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per old argument, columns ``ImageDataGenerator`` (the old
-        argument), ``Keras 3 layer``, ``argument`` (the new one), ``exact``
-        (``"yes"``/``"no"``: is there an exact equivalent) and ``notes``.
-    """
-    import pandas as pd
-
-    table = pd.DataFrame(_MAPPING)
-    return table.rename(columns={
-        "old": "ImageDataGenerator", "layer": "Keras 3 layer",
-        "new": "argument",
-    })
-
 
 def _check_number(name, value, low, high, *, high_inclusive=True):
     """Raise ValueError unless ``value`` is a real number in [low, high] (or [low, high))."""
@@ -217,13 +115,10 @@ def augmentation(seed=None, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2,
     Returns
     -------
     keras.Sequential
-        Call it on images ``(batch, h, w, 3)`` (or one image ``(h, w, 3)``),
-        float32 in [0, 255] (any range works); returns the same shape, float32.
-        With ``training=True`` every image gets its own random transform; with
-        ``training=False`` (and so in ``model.predict``/``model.evaluate``) it
-        returns its input unchanged. Called directly *without* ``training``,
-        Keras 3's preprocessing layers augment (their default is True), so
-        say ``training=False`` outside a model when you want the identity.
+        Maps images ``(batch, h, w, 3)`` (or ``(h, w, 3)``), float32 in [0, 255],
+        to the same shape: a random transform per image with ``training=True``,
+        the identity with ``training=False`` (as in ``predict``/``evaluate``).
+        Called directly *without* ``training`` it augments (Keras 3's default).
 
     Raises
     ------
@@ -232,10 +127,6 @@ def augmentation(seed=None, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2,
         ``fill_mode`` is unknown, ``seed`` is not an int or None, or every
         transform is switched off.
 
-    Examples
-    --------
-    >>> augmenter = augmentation(seed=42)
-    >>> augmented = augmenter(images, training=True)   # doctest: +SKIP
     """
     settings = _check_settings(rotation, shift, shear, zoom, flip, fill_mode, seed=seed)
     rotation, shift, shear, zoom = (settings[k] for k in ("rotation", "shift", "shear", "zoom"))
@@ -432,17 +323,16 @@ def random_affine(images, seed, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2, f
                   fill_mode="nearest"):
     """Augment a batch with ONE affine resampling per image (the old generator's way, batched).
 
-    The same five transforms as :func:`augmentation`, composed into one matrix
-    per image by :func:`affine_transforms` and applied by one TensorFlow op
-    (``ImageProjectiveTransformV3``, bilinear) on the whole batch. A stack of
-    Keras layers resamples once per geometric layer; this resamples once, so it
-    is faster and blurs less. The shear is about the centre, as in
+    The five transforms of :func:`augmentation`, composed into one matrix per
+    image (:func:`affine_transforms`) and applied by one TensorFlow op
+    (``ImageProjectiveTransformV3``, bilinear): faster and sharper than a layer
+    stack, which resamples once per layer. Shear about the centre, as in
     ``ImageDataGenerator``.
 
     Parameters
     ----------
     images : tensor, shape (batch, height, width, channels), float32 or uint8
-        E.g. a batch from :func:`utils.data.get_batches`, float32 in [0, 255].
+        E.g. a batch from :func:`utils.loading.get_batches`, float32 in [0, 255].
     seed : tensor or sequence of two ints, shape (2,)
         Stateless seed: the same seed gives the same transforms.
     rotation, shift, shear, zoom, flip

@@ -271,21 +271,3 @@ def read_manifest(cfg: config.Profile | None = None) -> "pandas.DataFrame":
     cfg = cfg or config.current()
     require_prepared(cfg)
     return pd.read_csv(cfg.dataset_dir / "manifest.csv", dtype={"class": str}, keep_default_na=False)
-
-
-
-
-#: Names that moved out of this module, and where to (kept importable from here
-#: until every caller follows; new code imports the new module).
-_MOVED = {"get_batches": "loading", "load_arrays": "loading", "load_image": "loading",
-          "get_unlabelled": "loading", "check_image": "audit", "check_images": "audit",
-          "ImageCheck": "audit", "file_hashes": "audit", "find_leaks": "audit",
-          "count_images": "audit"}
-
-
-def __getattr__(name):
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f"utils.{_MOVED[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

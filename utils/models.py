@@ -1,10 +1,13 @@
-"""The course's models, built in one place: an MLP on pixels and small CNNs.
+"""Builders of the course's from-scratch models, for reuse after a notebook has shown them.
 
-Every model follows the course's conventions (see ``COURSE_DESIGN.md``):
+Notebook 02 writes its MLP layer by layer in a cell and notebook 03 its CNNs;
+:func:`build_mlp` and :func:`build_cnn` build the same networks (tests assert
+the cells' models equal them) for notebook 04, the benchmarks and the tests.
+Every model follows the course's conventions:
 
 - input: raw images, ``(batch, height, width, 3)`` float32 in [0, 255];
   the model rescales them itself (a ``Rescaling(1/255)`` layer), so the same
-  batches from :func:`utils.data.get_batches` feed every model;
+  batches from :func:`utils.loading.get_batches` feed every model;
 - output: one sigmoid unit, shape ``(batch, 1)``, P(dog) (``cats`` = 0, ``dogs`` = 1);
 - ``name`` = the model id (``mlp_pixels``, ``cnn_small``...).
 
@@ -16,8 +19,11 @@ Nothing runs at import time: Keras is imported when a builder is called.
 
 from __future__ import annotations
 
-#: Optimizers accepted by name, and their learning rate when none is given
-#: (Keras' own defaults; SGD gets momentum 0.9, as in the seeds).
+#: Optimizers accepted by name, and their learning rate when none is given:
+#: Keras' own defaults (Adam, RMSprop 0.001; SGD 0.01, with momentum 0.9 as in
+#: the seeds) except Adagrad, which runs at 0.01 here where Keras' default is
+#: 0.001 (Keras 3 ``keras.optimizers.Adagrad``): at 0.001 Adagrad's shrinking
+#: steps leave the MLP of notebook 02 barely trained in 20 epochs.
 OPTIMIZERS = {
     "adam": 1e-3,
     "rmsprop": 1e-3,
@@ -162,7 +168,7 @@ def make_optimizer(optimizer="adam", learning_rate=None):
         ``"adam"``, ``"rmsprop"``, ``"sgd"`` (momentum 0.9) or ``"adagrad"``;
         case does not matter.
     learning_rate : float, optional
-        Default: :data:`OPTIMIZERS` (Keras' defaults). Under
+        Default: :data:`OPTIMIZERS` (Keras' defaults, but 0.01 for Adagrad). Under
         ``DOGSCATS_DEVICES=all`` it is multiplied by the number of replicas
         (:func:`utils.devices.scale_learning_rate`), as the global batch is.
 
@@ -323,7 +329,7 @@ def build_mlp(image_size=(32, 32), hidden_units=(768, 384), normalise=True, comp
 
 def build_cnn(image_size, variant="improved", dropout=None, compile=True, optimizer="adam",
               learning_rate=None, augmentation=None, name="cnn_small"):
-    """A small convolutional network trained from scratch (seeds 000, 002, 003).
+    """A small convolutional network trained from scratch: ``cnn_small`` (03, 04) or ``cnn_seed``.
 
     Parameters
     ----------
@@ -331,20 +337,22 @@ def build_cnn(image_size, variant="improved", dropout=None, compile=True, optimi
         ``(height, width)`` of the input images in pixels; at least 22×22
         (``"seed"``) or 46×46 (``"improved"``).
     variant : {"seed", "improved"}, default "improved"
-        ``"seed"``: the seed tutorials' network in Keras 3: three blocks of
-        ``Conv2D(32/32/64, 3×3, relu, 'valid')`` + ``MaxPooling2D(2)``, then
-        ``Flatten → Dense 64 relu → Dropout → Dense 1 sigmoid``. Its Flatten
-        layer is large, so most parameters sit in the first Dense layer.
+        ``"seed"``: the small CNN of the Keras blog post "Building powerful
+        image classification models using very little data" (F. Chollet,
+        2016) in Keras 3: three blocks of ``Conv2D(32/32/64, 3×3, relu,
+        'valid')`` + ``MaxPooling2D(2)``, then ``Flatten → Dense 64 relu →
+        Dropout → Dense 1 sigmoid`` (model id ``cnn_seed``). It is not seed
+        000's network (four conv layers, 32-32-64-64, and ``Dense(1024)`` at
+        60×60). Its Flatten layer is large, so most parameters sit in the
+        first Dense layer.
 
         ``"improved"``: the same recipe with a fourth block (32, 32, 64, 64
         filters), so the maps reaching ``Flatten`` are about 4× smaller (6×6×64
         at 128×128 instead of 14×14×64): the ``Dense`` layer, where the seed
         network keeps 97% of its parameters and memorises, shrinks by 5×, for
-        almost no extra computation. Measured on the 2,000-image sample it
-        learns as fast as the seed network per epoch; an earlier variant with
-        batch normalisation and global average pooling was 2.4× slower per
-        epoch on a CPU and its validation accuracy jumped by ±10 points from
-        epoch to epoch, so it was dropped.
+        almost no extra computation. Notebook 03 writes it layer by layer in
+        a cell (``tests/test_models.py`` checks the two agree); notebook 04
+        reuses it for ``cnn_aug``.
     dropout : float, optional
         Dropout rate after the ``Dense(64)`` layer (default 0.5, as in the seeds).
     compile : bool, default True

@@ -411,17 +411,3 @@ def plot_feature_maps(model, image, layer_name, n=16, rows=None, figsize=GRID_SI
             ax.set_title(f"channel {index}", fontsize=8)
     height, width, channels = maps.shape
     return _finish(fig, title or f"{layer_name}: {height}×{width}×{channels} feature maps", path)
-
-
-#: Names that moved to :mod:`utils.charts` (kept importable from here until
-#: every caller follows; new code uses ``charts``).
-_MOVED = ("CURVES_SIZE", "CONFUSION_SIZE", "SERIES_COLOURS", "plot_tradeoffs", "plot_history",
-          "plot_confusion_matrix", "plot_image_sizes", "plot_log_loss_clipping")
-
-
-def __getattr__(name):
-    if name in _MOVED:
-        from utils import charts
-
-        return getattr(charts, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,9 @@
-"""Training with the course's habits: time every epoch, keep the best model, reload it, log it.
+"""Training plumbing: ``model.fit`` with the learner's callbacks, timed and logged.
 
-Every training notebook (02, 03, 04, 06) calls :func:`fit` rather than
-``model.fit`` directly, so each model is trained, timed and saved the same way
-and its result record holds comparable figures.
+The callbacks that change training (``ModelCheckpoint``, ``EarlyStopping``, a
+schedule) are written in the notebooks' cells (notebook 03 introduces them)
+and passed to :func:`fit`, which only adds an epoch timer (for the results
+records, :func:`utils.evaluate.record_fields`) and TensorBoard logs.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import math
 import shutil
 import time
 from pathlib import Path
-
-from utils import files
 
 #: Verbosity of ``model.fit`` in notebooks: one line per epoch (progress bars
 #: clutter executed notebooks).
@@ -102,7 +101,7 @@ def count_examples(data) -> int | None:
     Parameters
     ----------
     data : tf.data.Dataset or tuple (x, y) of arrays
-        A dataset from :func:`utils.data.get_batches` (which carries
+        A dataset from :func:`utils.loading.get_batches` (which carries
         ``file_paths``) or in-memory arrays.
 
     Returns
@@ -118,51 +117,52 @@ def count_examples(data) -> int | None:
     return None
 
 
-def _check_arguments(epochs, monitor, patience):
+def _check_arguments(epochs, monitor, callbacks):
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, not {epochs!r}")
     if monitor not in ("val_accuracy", "val_loss", "accuracy", "loss"):
         raise ValueError(f"monitor must be val_accuracy, val_loss, accuracy or loss, not {monitor!r}")
-    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int) or patience < 1):
-        raise ValueError(f"patience must be None or a positive integer, not {patience!r}")
+    if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise ValueError(f"callbacks must be a list of keras callbacks, not {callbacks!r}")
 
 
-def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_accuracy",
-        patience=None, verbose=DEFAULT_VERBOSE, batch_size=None, callbacks=(), tensorboard=True):
-    """Train ``model``, timing each epoch, keeping the best epoch's weights, logging to TensorBoard.
+def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
+        monitor="val_accuracy", verbose=DEFAULT_VERBOSE, batch_size=None, tensorboard=True):
+    """``model.fit`` with the learner's callbacks, timing every epoch and logging to TensorBoard.
 
-    The best model (by ``monitor``) is saved to ``cfg.models_dir /
-    f"{model_id}.keras"`` after each improving epoch, and its weights are loaded
-    back into ``model`` at the end, so ``model`` is the best one seen, not the
-    last one (Deep Learning with Python's habit). TensorBoard logs go to
-    ``cfg.logs_dir / model_id`` (:func:`tensorboard_callback`).
+    This function adds no callback that changes training: checkpoints, early
+    stopping and learning-rate schedules are the learner's, built in the
+    notebook's cell and passed in ``callbacks`` (notebook 03 shows how). It
+    adds only two that observe: an epoch timer (for the results record) and,
+    with ``tensorboard``, a ``keras.callbacks.TensorBoard`` writing to
+    ``cfg.logs_dir / model_id`` (:func:`tensorboard_callback`). The model holds
+    the *last* epoch's weights afterwards, as after ``model.fit``; to keep the
+    best epoch, pass a ``keras.callbacks.ModelCheckpoint`` and load its file back.
 
     Parameters
     ----------
     model : keras.Model
         A compiled model (loss and an ``accuracy`` metric).
     train_ds, valid_ds : tf.data.Dataset or tuple (x, y) of numpy arrays
-        Batches of ``(images, labels)`` (as from :func:`utils.data.get_batches`),
+        Batches of ``(images, labels)`` (as from :func:`utils.loading.get_batches`),
         or in-memory arrays: ``x`` float32 ``(n, h, w, 3)``, ``y`` ``(n,)`` or
         ``(n, 1)``, shuffled each epoch and cut in ``batch_size`` batches.
         ``valid_ds`` may be None only when ``monitor`` is ``accuracy`` or ``loss``.
     epochs : int
         The most epochs to run (keyword only), ≥ 1.
     cfg : utils.config.Profile
-        Gives ``models_dir`` and, for arrays, ``batch_size``.
+        Gives ``logs_dir`` and, for arrays, ``batch_size``.
+    callbacks : sequence of keras.callbacks.Callback, default ()
+        The learner's callbacks, passed to ``model.fit`` as they are.
     model_id : str, optional
-        File name of the saved model; default ``model.name``.
+        Name of the TensorBoard folder; default ``model.name``.
     monitor : {"val_accuracy", "val_loss", "accuracy", "loss"}, default "val_accuracy"
-        What "best" means (higher accuracy, lower loss).
-    patience : int, optional
-        Stop after this many epochs without improvement (``EarlyStopping``);
-        None trains all ``epochs``.
+        Only for ``timing["best_epoch"]``: the epoch with the highest accuracy
+        (or lowest loss). It changes nothing in training.
     verbose : int or "auto", default 2
         Passed to ``model.fit`` (2: one line per epoch; 0: silent).
     batch_size : int, optional
         For in-memory arrays only; default ``cfg.batch_size``.
-    callbacks : sequence of keras.callbacks.Callback, optional
-        Added after the course's own.
     tensorboard : bool, default True
         Write TensorBoard logs to ``cfg.logs_dir / model_id``.
 
@@ -176,39 +176,30 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_a
         ``seconds_per_epoch`` (mean wall-clock seconds of one epoch, validation
         included), ``images_per_second`` (training images per second of
         training, validation excluded; None when the number of training images
-        is unknown), ``epochs_run`` (int, fewer than ``epochs`` after early
-        stopping), ``best_epoch`` (int, 1-based), ``epoch_seconds`` (list),
-        ``train_count`` (int or None), ``model_path`` (str), ``log_dir``
+        is unknown), ``epochs_run`` (int, fewer than ``epochs`` when a callback
+        stopped training), ``best_epoch`` (int, 1-based, by ``monitor``),
+        ``epoch_seconds`` (list), ``train_count`` (int or None), ``log_dir``
         (str or None: the TensorBoard folder).
 
     Raises
     ------
     ValueError
-        If ``epochs``, ``monitor`` or ``patience`` is invalid, or ``model`` is
+        If ``epochs``, ``monitor`` or ``callbacks`` is invalid, or ``model`` is
         not compiled, or ``valid_ds`` is None with a ``val_`` monitor.
     """
-    import keras
-
-    _check_arguments(epochs, monitor, patience)
+    _check_arguments(epochs, monitor, callbacks)
     if valid_ds is None and monitor.startswith("val_"):
         raise ValueError(f"monitor={monitor!r} needs a validation set; pass valid_ds")
     if not getattr(model, "compiled", False):
-        raise ValueError("compile the model first (utils.models.compile_binary)")
+        raise ValueError("compile the model first (model.compile(optimizer, loss, metrics))")
     model_id = model_id or model.name
     mode = "min" if monitor.endswith("loss") else "max"
-    path = Path(cfg.models_dir) / f"{model_id}.keras"
-    path.parent.mkdir(parents=True, exist_ok=True)
 
     timer = epoch_timer()
-    checkpoint = files.best_model_checkpoint(path, monitor=monitor, mode=mode)  # atomic saves
-    all_callbacks = [timer, checkpoint]
-    if patience is not None:
-        all_callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, mode=mode, patience=patience, verbose=1 if verbose else 0))
+    all_callbacks = [timer, *callbacks]
     log_dir = Path(cfg.logs_dir) / model_id if tensorboard else None
     if log_dir is not None:
         all_callbacks.append(tensorboard_callback(log_dir))
-    all_callbacks.extend(callbacks)
 
     kwargs = dict(epochs=epochs, callbacks=all_callbacks, verbose=verbose)
     if isinstance(train_ds, (tuple, list)):
@@ -225,11 +216,7 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_a
     history = model.fit(**kwargs)
     train_seconds = time.perf_counter() - start
 
-    values = history.history.get(monitor, [])
-    best_index = _best_index(values, mode)
-    if path.exists():
-        model.load_weights(str(path))
-
+    best_index = _best_index(history.history.get(monitor, []), mode)
     epochs_run = len(timer.epoch_seconds)
     train_count = count_examples(train_ds)
     training_only = [e - v for e, v in zip(timer.epoch_seconds, timer.validation_seconds)]
@@ -244,7 +231,6 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, model_id=None, monitor="val_a
         "best_epoch": None if best_index is None else best_index + 1,
         "epoch_seconds": list(timer.epoch_seconds),
         "train_count": train_count,
-        "model_path": str(path),
         "log_dir": None if log_dir is None else str(log_dir),
     }
     return history, timing
