@@ -190,10 +190,26 @@ def figure_alt(cell, output) -> str:
     return f"{text}figure drawn by {drawn[:120]}".strip()
 
 
+#: The header cells ``tools/notebook_header.py`` puts under every title.
+PLATFORM_BADGES_ID, PLATFORM_SETUP_ID = "platform-badges", "platform-setup"
+_BADGE = re.compile(r"\[!\[(Open In [^\]]+)\]\([^)]*\)\]\(([^)]+)\)")
+
+
+def _offline_header(cell):
+    """The badges cell with plain links instead of badge images fetched from the network."""
+    if cell.get("id") != PLATFORM_BADGES_ID:
+        return cell
+    links = [f"[{label.replace('In', 'in')}]({url})" for label, url in _BADGE.findall(cell.source)]
+    cell.source = "Run this lesson yourself: " + " · ".join(links) if links else ""
+    return cell
+
+
 def for_publishing(notebook):
     """A copy of an executed notebook whose skip errors show their message, not a traceback.
 
-    Figures also get their alternative text (:func:`figure_alt`).
+    Figures also get their alternative text (:func:`figure_alt`). The platform cell
+    (a no-op outside Colab and Kaggle) is left out, and the Colab/Kaggle badges become
+    plain links, so a page loads nothing from the network.
 
     A cell that raised :class:`utils.config.LessonSkipped` (its error value
     starts with :data:`utils.config.SKIP_MARKER`) gets, instead of the
@@ -201,6 +217,8 @@ def for_publishing(notebook):
     are: a failed lesson must show its failure.
     """
     notebook = copy.deepcopy(notebook)
+    notebook.cells = [_offline_header(cell) for cell in notebook.cells
+                      if cell.get("id") != PLATFORM_SETUP_ID]
     for cell in notebook.cells:
         outputs = cell.get("outputs", [])
         for i, output in enumerate(outputs):

@@ -308,3 +308,25 @@ def test_run_facts_take_the_lessons_own_records_and_say_when_the_notebook_change
     facts = executed.run_facts(lesson, nbformat.v4.new_notebook(), cfg, [record])
     assert facts["commit"].endswith("(changed since: run make course again)")
     assert facts["hardware"] == "unknown"
+
+
+def test_published_pages_load_no_badge_image_and_drop_the_platform_cell():
+    """The site must not fetch Colab/Kaggle badge images (no page needs the network)."""
+    import nbformat
+
+    from publish import executed
+
+    badges = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://c.example/nb) "
+              "[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://k.example/nb)\n\n"
+              "On Colab or Kaggle, run the next cell first.")
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# 09 · X", id="title"),
+        nbformat.v4.new_markdown_cell(badges, id="platform-badges"),
+        nbformat.v4.new_code_cell("import utils.config", id="platform-setup"),
+        nbformat.v4.new_code_cell("1 + 1", id="lesson")])
+    published = executed.for_publishing(notebook)
+    assert [c.id for c in published.cells] == ["title", "platform-badges", "lesson"]
+    text = published.cells[1].source
+    assert "![" not in text and ".svg" not in text and "next cell" not in text
+    assert "[Open in Colab](https://c.example/nb)" in text and "[Open in Kaggle](https://k.example/nb)" in text
+    assert [c.id for c in notebook.cells][2] == "platform-setup", "the caller's notebook is not changed"
