@@ -327,7 +327,10 @@ def random_affine(images, seed, rotation=40.0, shift=0.2, shear=0.2, zoom=0.2, f
     image (:func:`affine_transforms`) and applied by one TensorFlow op
     (``ImageProjectiveTransformV3``, bilinear): faster and sharper than a layer
     stack, which resamples once per layer. Shear about the centre, as in
-    ``ImageDataGenerator``.
+    ``ImageDataGenerator``. ``keras.ops.image.affine_transform`` gives the same
+    pixels as fast on TensorFlow (``benchmarks/affine_keras_ops.py``), but this runs
+    inside ``tf.data``, where a ``keras.ops`` call would go to the JAX or PyTorch
+    backend when that is the active one; so the input pipeline keeps the TensorFlow op.
 
     Parameters
     ----------
