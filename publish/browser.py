@@ -142,7 +142,7 @@ def _expects_figures(page) -> bool:
     """Whether a page's code draws figures (an image output is then expected)."""
     return bool(page.evaluate(
         "() => [...document.querySelectorAll('.jp-InputArea-editor')]"
-        ".some(e => /plots\\.(plot|show)_|plt\\.|imshow\\(/.test(e.innerText))"))
+        ".some(e => /(plots|charts)\\.(plot|show)_|plt\\.|imshow\\(/.test(e.innerText))"))
 
 
 def check_deck(deck: Path, shots: Path, browser: Browser, screenshots: int = 3) -> list[str]:
