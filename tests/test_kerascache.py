@@ -23,3 +23,24 @@ def test_the_runner_reads_the_same_places(tmp_path, monkeypatch):
     assert f"{tmp_path / 'models' / 'vgg16.h5'}:5" in runstate.keras_weights_listing()
     (tmp_path / "keras.json").write_text('{"backend": "jax"}')
     assert runstate.keras_backend_name() == "jax"
+
+
+def test_publishing_reads_versions_without_starting_keras(tmp_path):
+    """make slides/site must not import Keras (TensorFlow prints start-up warnings)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from utils import config, runstate; runstate.environment_versions(); "
+            "config.versions(); print('keras' in sys.modules, 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KERAS_BACKEND": "jax"},
+                         cwd=str(Path(__file__).resolve().parent.parent))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_configured_backend_follows_keras_rules(tmp_path):
+    assert kerascache.configured_backend({"KERAS_BACKEND": "torch"}) == "torch"
+    assert kerascache.configured_backend({"KERAS_HOME": str(tmp_path)}) == "tensorflow"
+    (tmp_path / "keras.json").write_text('{"backend": "jax"}')
+    assert kerascache.configured_backend({"KERAS_HOME": str(tmp_path)}) == "jax"

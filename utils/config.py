@@ -316,8 +316,16 @@ def backend() -> str:
 
     Keras reads ``KERAS_BACKEND`` (else ``~/.keras/keras.json``) once, when it is
     first imported: set it before the first ``import keras`` (in a notebook:
-    before starting Jupyter, or in its first cell).
+    before starting Jupyter, or in its first cell). Where Keras is not imported
+    yet, this decides as Keras will (:func:`utils.kerascache.configured_backend`)
+    without importing it, so that asking costs no TensorFlow start-up.
     """
+    import sys
+
+    if "keras" not in sys.modules:
+        from utils import kerascache
+
+        return kerascache.configured_backend()
     import keras
 
     return keras.backend.backend()

@@ -7,6 +7,7 @@ writable Keras falls back to ``/tmp/.keras``, so a download may sit there too.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -37,3 +38,19 @@ def models_dirs(environ=None) -> list[Path]:
     found = [models_dir(environ)]
     fallback = FALLBACK_HOME / "models"
     return found + ([fallback] if fallback != found[0] else [])
+
+
+def configured_backend(environ=None) -> str:
+    """The backend Keras will use, decided as :func:`keras.backend.backend` does, without importing it.
+
+    ``KERAS_BACKEND`` if set, else ``"backend"`` in ``<home>/keras.json``, else
+    ``"tensorflow"`` (Keras' default).
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("KERAS_BACKEND"):
+        return environ["KERAS_BACKEND"]
+    try:
+        chosen = json.loads((home(environ) / "keras.json").read_text(encoding="utf-8")).get("backend")
+    except (OSError, ValueError, AttributeError):
+        chosen = None
+    return chosen if isinstance(chosen, str) and chosen else "tensorflow"

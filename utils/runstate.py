@@ -28,20 +28,8 @@ RUNNER_MODULES = ("runner.py", "runstate.py", "runprogress.py", "runexec.py", "r
 
 
 def keras_backend_name(environ=None) -> str:
-    """The backend Keras will use, decided as :func:`keras.backend.backend` does, without importing it.
-
-    ``KERAS_BACKEND`` if set, else ``"backend"`` in ``$KERAS_HOME/keras.json``
-    (default ``~/.keras/keras.json``), else ``"tensorflow"``.
-    """
-    environ = os.environ if environ is None else environ
-    if environ.get("KERAS_BACKEND"):
-        return environ["KERAS_BACKEND"]
-    try:
-        settings = kerascache.home(environ) / "keras.json"
-        chosen = json.loads(settings.read_text(encoding="utf-8")).get("backend")
-    except (OSError, ValueError, AttributeError):
-        chosen = None
-    return chosen if isinstance(chosen, str) and chosen else "tensorflow"
+    """The backend Keras will use, without importing it (:func:`utils.kerascache.configured_backend`)."""
+    return kerascache.configured_backend(environ)
 
 
 def environment_versions() -> str:
