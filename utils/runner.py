@@ -254,7 +254,9 @@ def _run_locked(cfg, *, notebooks_dir, only, force, executor, html_exporter, tim
                                "finished": _now(), "inputs": after, "weights": weights_digest()}
             else:
                 key = key_of({"failed": key})
-                state[name] = {"status": outcome.status, "inputs": before, "finished": _now()}
+                # not reusable (failed, or the code changed while it ran), but it did take this long
+                state[name] = {"status": outcome.status, "seconds": seconds, "inputs": before,
+                               "finished": _now()}
             save_state(state_path, cfg.name, state)
             earlier = key
             progress.done(f"{label}: {result.status} in {seconds:.0f} s"
