@@ -166,6 +166,9 @@ def times_table(references: dict) -> str:
               for p in profiles]
     lines.append("| **all** | " + " | ".join(f"**{t}**" for t in totals) + " |")
     lines.append("")
+    if any(name not in ref["run"]["notebooks"] for ref in references.values() for name in names):
+        lines.append("`–`: the notebook was not part of that profile's reference run.")
+        lines.append("")
     lines += [f"- {_where(references[p]['run'])}" for p in profiles]
     return "\n".join(lines)
 
