@@ -107,7 +107,9 @@ def save_reference(results_dir: Path, profile: str, reference_dir: Path = REFERE
     first = records[0][1] if records else {}
     run = {
         "profile": profile,
-        "commit": first.get("commit"),
+        # every commit the records were made at (one, unless the run was resumed after a commit)
+        "commit": ", ".join(dict.fromkeys(str(r.get("commit")) for _, r in records if r.get("commit")))
+        or None,
         "hardware": first.get("hardware") or config.hardware(),
         "versions": first.get("versions") or config.versions(),
         "saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -138,7 +140,8 @@ def _where(run: dict) -> str:
     keras = versions.get("keras")
     what = ", ".join(x for x in (f"Keras {keras}" if keras else None,
                                  f"backend {backend}" if backend else None) if x)
-    return (f"`{run['profile']}`: commit `{run.get('commit') or 'unknown'}`, "
+    commits = run.get("commit") or "unknown"
+    return (f"`{run['profile']}`: {'commits' if ',' in commits else 'commit'} `{commits}`, "
             f"{'GPU ' + ', '.join(gpus) + ' + ' if gpus else ''}{cpu}"
             + (f", {what}" if what else "") + f", saved {str(run.get('saved', ''))[:10]}")
 
