@@ -213,6 +213,20 @@ def test_changed_utils_code_reruns_everything(course):
     assert len(again.calls) == 5
 
 
+def test_another_backbone_reruns_everything_and_says_why(course, monkeypatch):
+    run(course, FakeExecutor())
+    monkeypatch.setenv("DOGSCATS_BACKBONE", "efficientnet_lite0")
+    again, shown = FakeExecutor(), io.StringIO()
+    root, cfg = course
+    runner.run_course(cfg, notebooks_dir=root / "notebooks", project_root=root, executor=again,
+                      html_exporter=fake_html, progress=runner.Progress(shown))
+    assert len(again.calls) == 5
+    assert "DOGSCATS_BACKBONE" in shown.getvalue()
+    unchanged = FakeExecutor()
+    run(course, unchanged)
+    assert unchanged.calls == []
+
+
 def test_changed_manifest_reruns_everything_but_01s_own_does_not(course):
     root, cfg = course
     manifest = cfg.dataset_dir / "manifest.csv"

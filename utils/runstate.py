@@ -90,13 +90,29 @@ def fingerprint(notebook: Path, cfg: config.Profile, earlier: str,
         "manifest": (_hash_file(manifest) if manifest.is_file() else "none")
         if notebook.name[:2] >= DATA_NOTEBOOK else "not used",
         "versions": environment_versions(),
+        "switches": switches(),
         "earlier": earlier,
     }
+
+
+#: Environment switches that change what a notebook computes (not only how fast).
+SWITCHES = ("DOGSCATS_BACKBONE", "DOGSCATS_DEVICES", "DOGSCATS_MIXED_PRECISION")
+
+
+def switches(environ=None) -> str:
+    """``"DOGSCATS_BACKBONE=efficientnet_lite0, DOGSCATS_DEVICES=, ..."``: part of the resume key.
+
+    Another backbone (05–06), data parallelism or mixed precision gives other
+    results, so a notebook run under other switches is executed again.
+    """
+    environ = os.environ if environ is None else environ
+    return ", ".join(f"{name}={environ.get(name, '').strip().lower()}" for name in SWITCHES)
 
 
 #: Names of the inputs of :func:`fingerprint`, as the summary reports changes.
 INPUT_NAMES = {"notebook": "the notebook", "utils": "utils/*.py", "profile": "the profile's settings",
                "manifest": "the data manifest", "earlier": "an earlier notebook",
+               "switches": "DOGSCATS_BACKBONE, DOGSCATS_DEVICES or DOGSCATS_MIXED_PRECISION",
                "versions": "Python/TensorFlow/Keras versions or the Keras backend"}
 
 
