@@ -217,9 +217,12 @@ def predict_image(model, source, class_names=config.CLASS_NAMES, image_size=None
     image = prepare_image(source, size)
     import warnings
 
+    import keras
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=INPUT_STRUCTURE_WARNING)
-        output = np.asarray(model(image[None], training=False))
+        # convert_to_numpy, not np.asarray: a PyTorch output may still require grad
+        output = keras.ops.convert_to_numpy(model(image[None], training=False))
     if output.shape != (1, 1):
         raise ValueError(f"expected the model to return one P(dog) per image, got shape {output.shape}")
     p_dog = float(output[0, 0])
