@@ -79,6 +79,21 @@ def test_two_devices_give_the_loss_of_one(backend):
     assert two["kernel_sum"] == pytest.approx(one["kernel_sum"], rel=1e-4, abs=1e-5)
 
 
+def _collect(workers, timeout):
+    """Each worker's last stdout line as JSON; every worker is killed if one fails or hangs."""
+    results = []
+    try:
+        for worker in workers:
+            stdout, stderr = worker.communicate(timeout=timeout)
+            assert worker.returncode == 0, stderr[-3000:]
+            results.append(json.loads(stdout.strip().splitlines()[-1]))
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    return results
+
+
 def _free_ports(n):
     sockets = [socket.socket() for _ in range(n)]
     for s in sockets:
@@ -109,16 +124,7 @@ def test_two_tensorflow_workers_on_the_loopback_train_together():
         workers.append(subprocess.Popen([sys.executable, str(SCRIPT), "1"], cwd=ROOT, text=True,
                                         env={**env, "TF_CONFIG": config},
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE))
-    results = []
-    try:
-        for worker in workers:
-            stdout, stderr = worker.communicate(timeout=600)
-            assert worker.returncode == 0, stderr[-3000:]
-            results.append(json.loads(stdout.strip().splitlines()[-1]))
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
+    results = _collect(workers, timeout=600)
     assert all(r["mode"] == "multi_worker" and r["replicas"] == 2 for r in results), results
     assert results[0]["kernel_sum"] == pytest.approx(results[1]["kernel_sum"], rel=1e-6), \
         "both workers hold the same weights after the synchronised epoch"
@@ -137,16 +143,7 @@ def test_two_jax_processes_on_the_loopback_train_like_one():
     workers = [subprocess.Popen([sys.executable, str(SCRIPT), "1"], cwd=ROOT, text=True,
                                 env={**env, "KERAS_DISTRIBUTION_PROCESS_ID": str(index)},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for index in range(2)]
-    results = []
-    try:
-        for worker in workers:
-            stdout, stderr = worker.communicate(timeout=300)
-            assert worker.returncode == 0, stderr[-3000:]
-            results.append(json.loads(stdout.strip().splitlines()[-1]))
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                worker.kill()
+    results = _collect(workers, timeout=300)
     one = _run("jax", 1, {"JAX_PLATFORMS": "cpu"})
     assert all(r["mode"] == "multi_worker" and r["replicas"] == 2 == r["plan_replicas"] for r in results)
     for result in results:
