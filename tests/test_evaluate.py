@@ -65,6 +65,29 @@ def test_evaluate_a_model_on_arrays_and_on_a_shuffled_dataset():
     assert found["accuracy"] == 1.0 and found["count"] == 20
 
 
+def test_test_time_augmentation_averages_the_photo_and_its_mirror_image():
+    import keras
+    import tensorflow as tf
+
+    # a "model" that answers the brightness of the left column only: mirroring changes its answer
+    inputs = keras.Input((4, 4, 3))
+    outputs = keras.layers.Lambda(
+        lambda t: keras.ops.mean(t[:, :, :1, :] / 255, axis=(1, 2, 3))[:, None])(inputs)
+    model = keras.Model(inputs, outputs)
+    images = np.zeros((5, 4, 4, 3), np.float32)
+    images[:, :, 0] = 255.0                       # left column white: P(dog) = 1 seen as it is
+    images[:2, :, 3] = 51.0                       # the first two: right column 0.2 bright
+    y = np.array([1, 1, 0, 0, 1])
+    plain = evaluate.evaluate(model, (images, y), tta=False)
+    flipped = evaluate.evaluate(model, (images, y), tta=True)
+    np.testing.assert_allclose(plain["p_dog"], 1.0)
+    np.testing.assert_allclose(flipped["p_dog"], [0.6, 0.6, 0.5, 0.5, 0.5], atol=1e-6)
+    assert flipped["tta"] and not plain["tta"]
+    dataset = tf.data.Dataset.from_tensor_slices((images, y[:, None].astype("float32"))).batch(2)
+    np.testing.assert_allclose(evaluate.evaluate(model, dataset, tta=True)["p_dog"], flipped["p_dog"])
+    assert images[0, 0, 0, 0] == 255.0, "the caller's images are not changed"
+
+
 def test_most_confident_errors_orders_by_confidence():
     np.testing.assert_array_equal(evaluate.most_confident_errors(Y, P, n=3), [2, 1, 4])
     assert evaluate.most_confident_errors([0, 1], [0.1, 0.9], n=5).size == 0

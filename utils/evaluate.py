@@ -49,8 +49,15 @@ def _check_pair(y_true, p_dog):
     return y.astype(np.int64), p
 
 
-def predict(model, dataset, batch_size=64):
+def predict(model, dataset, batch_size=64, tta=False):
     """P(dog) of every image in ``dataset`` with its true label, in one pass.
+
+    With ``tta=True`` (test-time augmentation), each image is also seen
+    mirrored left to right and the two P(dog) are averaged: a horizontal flip
+    is the one augmentation that never changes the answer for a photo of a cat
+    or a dog, and the average of two views is steadier than either (Krizhevsky
+    et al., 2012, section 4.1, averaged ten crops and their mirrors). It costs
+    a second forward pass.
 
     Parameters
     ----------
@@ -61,6 +68,8 @@ def predict(model, dataset, batch_size=64):
         pairs each label with its own prediction.
     batch_size : int, default 64
         For arrays only.
+    tta : bool, default False
+        Average P(dog) of each image and of its mirror image.
 
     Returns
     -------
@@ -72,14 +81,25 @@ def predict(model, dataset, batch_size=64):
     ValueError
         If the dataset is empty.
     """
+    import keras
+
+    def p_dog_of(images):
+        p = keras.ops.convert_to_numpy(model.predict_on_batch(images)).reshape(-1)
+        if tta:   # images are (batch, height, width, 3): axis 2 runs left to right
+            mirrored = np.ascontiguousarray(images[:, :, ::-1])
+            p = (p + keras.ops.convert_to_numpy(model.predict_on_batch(mirrored)).reshape(-1)) / 2
+        return p
+
     if isinstance(dataset, (tuple, list)):
         x, y = dataset
-        p = model.predict(np.asarray(x), batch_size=batch_size, verbose=0)
-        y_true, p_dog = np.asarray(y).reshape(-1), np.asarray(p).reshape(-1)
+        x = np.asarray(x)
+        p = [p_dog_of(x[start:start + batch_size]) for start in range(0, len(x), batch_size)]
+        y_true = np.asarray(y).reshape(-1)
+        p_dog = np.concatenate(p) if p else np.zeros((0,), np.float32)
     else:
         labels, probabilities = [], []
         for images, batch_labels in dataset:
-            probabilities.append(np.asarray(model.predict_on_batch(np.asarray(images))).reshape(-1))
+            probabilities.append(p_dog_of(np.asarray(images)))
             labels.append(np.asarray(batch_labels).reshape(-1))
         if not labels:
             raise ValueError("the dataset is empty")
@@ -135,7 +155,7 @@ def metrics(y_true, p_dog, class_names=config.CLASS_NAMES) -> dict:
     }
 
 
-def evaluate(model, dataset, class_names=config.CLASS_NAMES) -> dict:
+def evaluate(model, dataset, class_names=config.CLASS_NAMES, tta=False) -> dict:
     """Predict ``dataset`` with ``model`` and measure it: see :func:`metrics`.
 
     Parameters
@@ -145,15 +165,17 @@ def evaluate(model, dataset, class_names=config.CLASS_NAMES) -> dict:
     dataset : tf.data.Dataset or tuple (x, y)
         E.g. ``loading.get_batches("test", image_size)``.
     class_names : sequence of two str, default ("cats", "dogs")
+    tta : bool, default False
+        Test-time augmentation: see :func:`predict`.
 
     Returns
     -------
     dict
         As :func:`metrics`: ``accuracy``, ``log_loss``, ``confusion_matrix``,
-        ``report``, ``y_true``, ``p_dog``, ``count``.
+        ``report``, ``y_true``, ``p_dog``, ``count``; plus ``tta`` (bool).
     """
-    y_true, p_dog = predict(model, dataset)
-    return metrics(y_true, p_dog, class_names)
+    y_true, p_dog = predict(model, dataset, tta=tta)
+    return {**metrics(y_true, p_dog, class_names), "tta": bool(tta)}
 
 
 def most_confident_errors(y_true, p_dog, n=8) -> np.ndarray:
@@ -290,7 +312,8 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         records can be compared photo by photo: :func:`utils.stats.mcnemar_exact`),
         ``backend`` (the Keras backend that trained it: ``"tensorflow"``,
         ``"jax"`` or ``"torch"``), ``devices`` (replicas that shared each
-        batch, :mod:`utils.devices`), then ``extra``.
+        batch, :mod:`utils.devices`), ``test_time_augmentation`` (what
+        :func:`evaluate` averaged, or None), then ``extra``.
         Use as ``results.save_record(cfg, model_id, **fields)``.
 
     Raises
@@ -323,6 +346,7 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         "weights": weights,
         "backend": devices.backend(),
         "devices": devices.configure().replicas,
+        "test_time_augmentation": "horizontal flip, P(dog) averaged" if results.get("tta") else None,
     }
     if "y_true" in results and "p_dog" in results:
         fields["test_y_true"] = [int(v) for v in np.asarray(results["y_true"]).reshape(-1)]
