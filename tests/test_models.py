@@ -174,6 +174,38 @@ def test_build_cnn_rejects_bad_arguments(kwargs):
         models.build_cnn(**arguments)
 
 
+def test_build_bn_cnn_normalises_every_block_and_pools_globally():
+    import keras
+
+    model = models.build_bn_cnn((96, 96))
+    assert model.name == "cnn_bn" and not model.compiled
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds.count("Conv2D") == kinds.count("BatchNormalization") == 4
+    assert "Flatten" not in kinds and "GlobalAveragePooling2D" in kinds
+    assert all(not model.get_layer(f"conv_{i}").use_bias for i in range(1, 5))
+    side = 96
+    for _ in range(4):
+        side = models.conv_output_size(side, 3) // 2
+    assert model.get_layer("pool_4").output.shape[1:] == (side, side, 256) == (4, 4, 256)
+    assert model.get_layer("p_dog").count_params() == 256 + 1        # the head: one weight per map
+    # batch normalisation uses the batch in training and its running averages at inference
+    images = np.random.default_rng(0).uniform(0, 255, (4, 96, 96, 3)).astype("float32")
+    inference = keras.ops.convert_to_numpy(model(images, training=False))
+    assert inference.shape == (4, 1) and ((inference > 0) & (inference < 1)).all()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(images, training=False)), inference)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(widths=(32, 64, 128)), dict(widths=(32, 64, 0, 256)), dict(widths=(32, 64, 128.5, 256)),
+    dict(dropout=1.0), dict(image_size=(45, 96)),
+])
+def test_build_bn_cnn_rejects_bad_arguments(kwargs):
+    arguments = dict(image_size=(96, 96))
+    arguments.update(kwargs)
+    with pytest.raises(ValueError):
+        models.build_bn_cnn(**arguments)
+
+
 # -- optimizers -----------------------------------------------------------------
 
 @pytest.mark.parametrize("name, cls, rate", [

@@ -1,8 +1,9 @@
 """Builders of the course's from-scratch models, for reuse after a notebook has shown them.
 
-Notebook 02 writes its MLP layer by layer in a cell and notebook 03 its CNNs;
-:func:`build_mlp` and :func:`build_cnn` build the same networks (tests assert
-the cells' models equal them) for notebook 04, the benchmarks and the tests.
+Notebook 02 writes its MLP layer by layer in a cell, notebook 03 its CNNs and
+notebook 04 its batch-normalised ``cnn_bn``; :func:`build_mlp`, :func:`build_cnn`
+and :func:`build_bn_cnn` build the same networks (tests assert the cells' models
+equal them) for later notebooks, the benchmarks and the tests.
 Every model follows the course's conventions:
 
 - input: raw images, ``(batch, height, width, 3)`` float32 in [0, 255];
@@ -407,3 +408,61 @@ def build_cnn(image_size, variant="improved", dropout=None, compile=True, optimi
     if compile:
         compile_binary(model, optimizer, learning_rate)
     return model
+
+
+def build_bn_cnn(image_size, widths=(32, 64, 128, 256), dropout=0.3, name="cnn_bn"):
+    """Notebook 04's ``cnn_bn``: batch normalisation after every convolution, global average pooling.
+
+    Four blocks of ``Conv2D(w, 3×3, 'valid', no bias) → BatchNormalization →
+    ReLU → MaxPooling2D(2)``, then ``GlobalAveragePooling2D → Dropout →
+    Dense(1, sigmoid)``. Batch normalisation (Ioffe & Szegedy, 2015) rescales
+    each layer's outputs over the batch, so a larger learning rate trains
+    stably (the layer's own shift replaces the convolution's bias); global
+    average pooling (Lin et al., 2014, "Network in network", section 3.2)
+    replaces ``Flatten → Dense(64)``, the layer where ``cnn_small`` keeps most
+    of its parameters. Notebook 04 writes it layer by layer in a cell
+    (``tests/test_lesson_models.py`` checks the two agree).
+
+    Parameters
+    ----------
+    image_size : tuple of int
+        ``(height, width)`` in pixels; at least 46×46.
+    widths : sequence of four int, default (32, 64, 128, 256)
+        Filters of the four convolutions.
+    dropout : float, default 0.3
+        Rate of the ``Dropout`` before the output unit.
+    name : str, default "cnn_bn"
+
+    Returns
+    -------
+    keras.Model
+        Input ``(batch, h, w, 3)`` float32 in [0, 255]; output ``(batch, 1)`` = P(dog),
+        float32. Uncompiled: notebook 04 compiles it with its own schedule.
+
+    Raises
+    ------
+    ValueError
+        If ``widths`` is not four positive integers, ``dropout`` is outside
+        [0, 1), or the image is smaller than 46×46.
+    """
+    import keras
+    from keras import layers
+
+    height, width = _check_image_size(image_size)
+    widths = tuple(widths)
+    if len(widths) != 4 or not all(_is_integer(w) and w > 0 for w in widths):
+        raise ValueError(f"widths must be four positive integers, not {widths!r}")
+    rate = _check_dropout(dropout)
+    if min(height, width) < 46:
+        raise ValueError(f"cnn_bn needs images of at least 46×46 pixels, not {height}×{width}")
+    inputs = keras.Input(shape=(height, width, 3), name="image")
+    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    for index, filters in enumerate(widths, start=1):
+        x = layers.Conv2D(int(filters), 3, use_bias=False, name=f"conv_{index}")(x)
+        x = layers.BatchNormalization(name=f"bn_{index}")(x)
+        x = layers.Activation("relu", name=f"relu_{index}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{index}")(x)
+    x = layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = layers.Dropout(rate, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
