@@ -21,7 +21,7 @@ def test_each_profile_has_its_own_data_and_results(monkeypatch, name):
     assert cfg.profile_results_dir.name == name
     assert cfg.models_dir.parent == cfg.profile_results_dir
     assert cfg.split_dir == (cfg.dataset_dir if name == "full" else cfg.dataset_dir / name)
-    assert set(cfg.epochs) == {"mlp", "cnn", "cnn_aug", "vgg16_head", "vgg16_finetune"}
+    assert set(cfg.epochs) == {"mlp", "cnn", "cnn_aug", "cnn_bn", "vgg16_head", "vgg16_finetune"}
 
 
 def test_profiles_grow():

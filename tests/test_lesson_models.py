@@ -33,7 +33,8 @@ def run_cells(notebook: str, *cell_ids: str, **names) -> dict:
     from keras import layers
 
     namespace = dict(keras=keras, layers=layers, config=config, models=models,
-                     augmentation=augmentation, cfg=config.get_profile("smoke"), **names)
+                     augmentation=augmentation, cfg=config.get_profile("smoke"))
+    namespace.update(names)
     for cell_id in cell_ids:
         exec(compile(cell_source(notebook, cell_id), f"{notebook}:{cell_id}", "exec"), namespace)
     return namespace
@@ -81,3 +82,16 @@ def test_04s_augmentation_stack_is_augmentation_augmentation(capsys):
     built = augmentation.augmentation(seed=namespace["cfg"].seed)
     assert cell_stack.name == built.name == "augmentation"
     assert architecture(cell_stack) == architecture(built)
+
+
+@pytest.mark.parametrize("image_size", [(64, 64), (128, 128)])
+def test_04s_cnn_bn_is_models_build_bn_cnn(image_size, capsys):
+    cfg = config.get_profile("smoke", image_size=image_size)
+    namespace = run_cells("04_data_augmentation.ipynb", "cnn-bn-model", cfg=cfg,
+                          cnn_aug=models.build_cnn(image_size, compile=False))
+    assert namespace["BN_IMAGE_SIZE"] == (64, 64)
+    cell_model = namespace["cnn_bn"]
+    built = models.build_bn_cnn(namespace["BN_IMAGE_SIZE"], namespace["WIDTHS"])
+    assert cell_model.name == built.name == "cnn_bn"
+    assert architecture(cell_model) == architecture(built)
+    assert architecture(built) != architecture(models.build_bn_cnn(namespace["BN_IMAGE_SIZE"], (16, 32, 64, 128)))

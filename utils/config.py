@@ -89,7 +89,8 @@ class Profile:
         Images of each class in each split; ``None`` means "all that are left".
     epochs : dict of str to int
         Epochs for each kind of training: ``mlp``, ``cnn``, ``cnn_aug``,
-        ``vgg16_head``, ``vgg16_finetune``.
+        ``cnn_bn`` (notebook 04's batch-normalised network), ``vgg16_head``,
+        ``vgg16_finetune``.
     batch_size : int
         Images per batch.
     image_size : tuple of int
@@ -178,7 +179,7 @@ _PROFILES = {
         train_per_class=40,
         valid_per_class=16,
         test_per_class=16,
-        epochs=dict(mlp=1, cnn=1, cnn_aug=1, vgg16_head=1, vgg16_finetune=1),
+        epochs=dict(mlp=1, cnn=1, cnn_aug=1, cnn_bn=1, vgg16_head=1, vgg16_finetune=1),
         batch_size=16,
         image_size=(64, 64),
         test1_limit=24,
@@ -187,7 +188,7 @@ _PROFILES = {
         train_per_class=1000,
         valid_per_class=500,
         test_per_class=500,
-        epochs=dict(mlp=20, cnn=30, cnn_aug=60, vgg16_head=3, vgg16_finetune=2),
+        epochs=dict(mlp=20, cnn=30, cnn_aug=60, cnn_bn=75, vgg16_head=3, vgg16_finetune=2),
         batch_size=32,
         image_size=(128, 128),
         test1_limit=500,
@@ -196,7 +197,7 @@ _PROFILES = {
         train_per_class=None,
         valid_per_class=500,
         test_per_class=500,
-        epochs=dict(mlp=20, cnn=30, cnn_aug=60, vgg16_head=3, vgg16_finetune=2),
+        epochs=dict(mlp=20, cnn=30, cnn_aug=60, cnn_bn=30, vgg16_head=3, vgg16_finetune=2),
         batch_size=64,
         image_size=(128, 128),
         test1_limit=None,

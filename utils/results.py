@@ -122,6 +122,7 @@ MODEL_NOTEBOOKS = {
     "mlp_unscaled": "02",
     "cnn_small": "03",
     "cnn_aug": "04",
+    "cnn_bn": "04",
     "vgg16_features": "06",
     "vgg16_frozen_aug": "06",
     "vgg16_finetune": "06",
@@ -139,13 +140,13 @@ ALTERNATIVES = {
 }
 
 #: The from-scratch CNNs the transfer models are tested against, photo by photo.
-BASELINES = ("cnn_small", "cnn_aug")
+BASELINES = ("cnn_small", "cnn_aug", "cnn_bn")
 
 #: The transfer models of notebook 06, either backbone.
 TRANSFER_MODELS = tuple(m for m, nb in MODEL_NOTEBOOKS.items() if nb == "06")
 
 #: Models every complete run of the course produces a record for.
-EXPECTED_MODELS = ("mlp_pixels", "cnn_small", "cnn_aug",
+EXPECTED_MODELS = ("mlp_pixels", "cnn_small", "cnn_aug", "cnn_bn",
                    "vgg16_features", "vgg16_frozen_aug", "vgg16_finetune")
 
 #: Columns of :func:`comparison_table`, in order, and the record field each comes from.
