@@ -12,6 +12,8 @@ in git, and writes the README's tables from those copies:
 
 ``save`` copies the records and writes ``reference/<profile>/run.json`` (the
 notebooks' status and seconds, with commit, profile, hardware, versions and date).
+An optional ``note`` in ``run.json`` (e.g. which notebooks a partial re-run carried
+over from an earlier reference) is printed after the run's description.
 ``readme`` replaces what stands between ``<!-- reference:NAME -->`` and
 ``<!-- /reference:NAME -->`` in README.md for NAME in ``times``, ``results``,
 ``anchors``; ``tests/test_reference.py`` fails when they differ from what this
@@ -143,7 +145,8 @@ def _where(run: dict) -> str:
     commits = run.get("commit") or "unknown"
     return (f"`{run['profile']}`: {'commits' if ',' in commits else 'commit'} `{commits}`, "
             f"{'GPU ' + ', '.join(gpus) + ' + ' if gpus else ''}{cpu}"
-            + (f", {what}" if what else "") + f", saved {str(run.get('saved', ''))[:10]}")
+            + (f", {what}" if what else "") + f", saved {str(run.get('saved', ''))[:10]}"
+            + (f" ({run['note']})" if run.get("note") else ""))
 
 
 def times_table(references: dict) -> str:
