@@ -359,7 +359,8 @@ def feature_maps(model, image, layer_name) -> np.ndarray:
     if array.ndim != 3:
         raise ValueError(f"image must have shape (h, w, 3), not {array.shape}")
     probe = keras.Model(model.inputs, model.get_layer(layer_name).output)
-    maps = np.asarray(probe(array[None], training=False))   # a direct call: no tf.function retracing
+    # a direct call (no tf.function retracing); convert_to_numpy: a PyTorch output may require grad
+    maps = keras.ops.convert_to_numpy(probe(array[None], training=False))
     if maps.ndim != 4:
         raise ValueError(f"layer {layer_name!r} outputs shape {maps.shape}, not a (1, h, w, c) feature map")
     return maps[0]
