@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -78,7 +79,7 @@ def test_build_mlp_normalise_switch_and_output_range():
     assert not any(layer.name == "rescale" for layer in unscaled.layers)
     assert not scaled.compiled
     images = np.random.default_rng(0).uniform(0, 255, (5, 8, 8, 3)).astype("float32")
-    p_dog = np.asarray(scaled(images))
+    p_dog = keras.ops.convert_to_numpy(scaled(images))
     assert p_dog.shape == (5, 1)
     assert ((p_dog >= 0) & (p_dog <= 1)).all()
 
@@ -117,10 +118,10 @@ def test_build_mlp_dropout_and_flip_act_only_in_training():
     names = [layer.name for layer in model.layers]
     assert names[1] == "flip" and {"dropout_1", "dropout_2"} <= set(names)
     images = np.random.default_rng(0).uniform(0, 255, (6, 8, 8, 3)).astype("float32")
-    np.testing.assert_array_equal(np.asarray(model(images, training=False)),
-                                  np.asarray(model(images, training=False)))
-    assert not np.allclose(np.asarray(model(images, training=True)),
-                           np.asarray(model(images, training=False)))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(images, training=False)),
+                                  keras.ops.convert_to_numpy(model(images, training=False)))
+    assert not np.allclose(keras.ops.convert_to_numpy(model(images, training=True)),
+                           keras.ops.convert_to_numpy(model(images, training=False)))
 
 
 # -- build_cnn ------------------------------------------------------------------
@@ -150,7 +151,7 @@ def test_build_cnn_improved_variant_has_a_fourth_block_and_a_smaller_dense_layer
     assert model.get_layer("pool_4").output.shape[1:] == (side, side, 64) == (6, 6, 64)
     assert model.get_layer("dense").count_params() == 6 * 6 * 64 * 64 + 64
     assert model.count_params() < seed.count_params() / 3
-    p_dog = np.asarray(model(np.zeros((2, 128, 128, 3), "float32")))
+    p_dog = keras.ops.convert_to_numpy(model(np.zeros((2, 128, 128, 3), "float32")))
     assert p_dog.shape == (2, 1)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -217,7 +218,7 @@ def test_with_a_real_keras_model(tmp_path):
     path = tmp_path / "photo.webp"
     path.write_bytes(_encode(_half_red(), "WEBP"))
     answer = predict.predict_image(model, path)
-    expected = float(np.asarray(model(predict.prepare_image(path, SIZE)[None]))[0, 0])
+    expected = float(keras.ops.convert_to_numpy(model(predict.prepare_image(path, SIZE)[None]))[0, 0])
     assert answer["p_dog"] == pytest.approx(expected, rel=1e-6)
     assert predict.model_image_size(model) == SIZE
 
@@ -248,7 +249,8 @@ def test_load_saved_model_reads_back_shear_augmentation(tmp_path):
     loaded = predict.load_saved_model(cfg, "cnn_aug")
     assert loaded.name == "cnn_aug"
     image = np.zeros((1, 8, 8, 3), np.float32)
-    np.testing.assert_allclose(loaded(image), model(image), rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(image)), keras.ops.convert_to_numpy(model(image)),
+                               rtol=1e-6)
     assert keras.layers.RandomShear.from_config.__func__ is keras.layers.Layer.from_config.__func__, \
         "the workaround is undone after loading"
 
@@ -261,7 +263,7 @@ def test_predict_p_dog_batches_and_checks():
     images = np.random.default_rng(0).uniform(0, 255, (5, 4, 4, 3)).astype(np.float32)
     p_dog = predict.predict_p_dog(model, images, batch_size=2)
     assert p_dog.shape == (5,) and p_dog.dtype == np.float32
-    np.testing.assert_allclose(p_dog, np.asarray(model(images))[:, 0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(p_dog, keras.ops.convert_to_numpy(model(images))[:, 0], rtol=1e-5, atol=1e-7)
     assert predict.predict_p_dog(model, np.zeros((0, 4, 4, 3))).shape == (0,)
     with pytest.raises(ValueError, match=r"\(n, h, w, 3\)"):
         predict.predict_p_dog(model, np.zeros((4, 4, 3)))
