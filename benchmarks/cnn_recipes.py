@@ -153,18 +153,11 @@ def train_pipeline(x, y, batch_size, seed, settings):
     return augmentation.augment_dataset(data, seed=seed, **settings)
 
 
-def p_dog(model, x, batch_size=128):
-    import keras
-
-    return np.concatenate([keras.ops.convert_to_numpy(model(x[i:i + batch_size], training=False)).reshape(-1)
-                           for i in range(0, len(x), batch_size)])
-
-
 def run(name, cfg, budget, extra, cache):
     import keras
     from sklearn.metrics import log_loss
 
-    from utils import loading
+    from utils import evaluate, loading
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from peers import training_flops_per_image
@@ -186,18 +179,18 @@ def run(name, cfg, budget, extra, cache):
     start = time.perf_counter()
     model.fit(train, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start
-    plain = p_dog(model, vx)
-    mirrored = p_dog(model, vx[:, :, ::-1, :])
+    _, plain = evaluate.predict(model, (vx, vy), batch_size=128)
+    _, with_tta = evaluate.predict(model, (vx, vy), batch_size=128, tta=True)   # and the mirror images
     flops = training_flops_per_image(model)
     row = {"candidate": name, "image": f"{size[0]}×{size[1]}", "epochs": epochs, "seconds": round(seconds),
            "images/s": round(epochs * len(x) / seconds, 1), "GFLOP/image": round(flops / 1e9, 3)}
-    for label, p in (("", plain), (" TTA", (plain + mirrored) / 2)):
+    for label, p in (("", plain), (" TTA", with_tta)):
         correct = int(((p > 0.5).astype(int) == vy).sum())
         low, high = stats.wilson_interval(correct, len(vy))
         row[f"val acc{label}"] = correct / len(vy)
         row[f"95%{label}"] = f"{low:.1%}–{high:.1%}"
         row[f"log loss{label}"] = log_loss(vy, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1])
-    return row, vy, (plain + mirrored) / 2
+    return row, vy, with_tta
 
 
 def markdown_table(path: Path) -> str:

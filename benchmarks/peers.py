@@ -211,18 +211,14 @@ class _Budget:
 
 
 def _p_dog(model, dataset, logits: bool, tta: bool = False) -> tuple:
+    """``utils.evaluate.predict`` of a recipe's model: a sigmoid is added when it outputs logits."""
     import keras
 
-    def look(images):
-        out = keras.ops.convert_to_numpy(model(images, training=False)).reshape(-1)
-        return 1 / (1 + np.exp(-out)) if logits else out
+    from utils import evaluate
 
-    ys, ps = [], []
-    for images, labels in dataset:
-        images = np.asarray(images)
-        ps.append((look(images) + look(images[:, :, ::-1].copy())) / 2 if tta else look(images))
-        ys.append(np.asarray(labels).reshape(-1))
-    return np.concatenate(ys).astype(int), np.concatenate(ps)
+    if logits:
+        model = keras.Model(model.inputs, keras.layers.Activation("sigmoid", dtype="float32")(model.outputs[0]))
+    return evaluate.predict(model, dataset, tta=tta)
 
 
 def run_recipe(name, cfg, budget, peak):

@@ -351,6 +351,46 @@ def test_load_arrays_uses_its_disk_cache(prepared_smoke):
     np.testing.assert_array_equal(first[0], second[0])
 
 
+@pytest.mark.real_data
+def test_every_pipeline_runs_with_the_autotuner_off(prepared_smoke):
+    """tf.data's autotuner stalled fit for seconds per epoch (benchmarks/data_autotune.py)."""
+    from utils import augmentation
+
+    train = loading.get_batches("train", (16, 16), batch_size=8, cfg=prepared_smoke, cache=True)
+    unlabelled, _ = loading.get_unlabelled((16, 16), batch_size=8, cfg=prepared_smoke)
+    pipelines = {
+        "get_batches": loading.get_batches("valid", (16, 16), batch_size=8, cfg=prepared_smoke),
+        "get_batches(cache=True)": train,
+        "augment_dataset": augmentation.augment_dataset(train, seed=1),
+        "get_unlabelled": unlabelled,
+        "array_batches": loading.array_batches(np.zeros((3, 2)), np.zeros(3), batch_size=2),
+    }
+    for name, dataset in pipelines.items():
+        assert dataset.options().autotune.enabled is False, name
+
+
+def test_array_batches_batch_shuffle_and_refuse_bad_input():
+    x = np.arange(10, dtype=np.float32).reshape(10, 1) * np.ones((1, 3), np.float32)   # row i is i
+    y = np.arange(10) % 2
+    plain = [(bx.numpy(), by.numpy()) for bx, by in loading.array_batches(x, y, batch_size=4)]
+    assert [len(bx) for bx, _ in plain] == [4, 4, 2]
+    np.testing.assert_array_equal(np.concatenate([bx for bx, _ in plain]), x)          # in order, nothing lost
+    np.testing.assert_array_equal(np.concatenate([by for _, by in plain]), y)
+    shuffled = loading.array_batches(x, y, batch_size=4, shuffle=True, seed=3)
+    epochs = [np.concatenate([bx.numpy()[:, 0] for bx, _ in shuffled]) for _ in range(2)]
+    for rows in epochs:
+        assert sorted(rows) == list(range(10))                                            # every row once per epoch
+    assert not np.array_equal(epochs[0], epochs[1]), "reshuffled every epoch"
+    pairs = np.concatenate([np.stack([bx.numpy()[:, 0], by.numpy()], 1) for bx, by in shuffled])
+    np.testing.assert_array_equal(pairs[:, 1], pairs[:, 0] % 2)                           # labels stay with their rows
+    with pytest.raises(ValueError, match="same length"):
+        loading.array_batches(x, y[:5], batch_size=4)
+    with pytest.raises(ValueError, match="same length"):
+        loading.array_batches(x[:0], y[:0], batch_size=4)
+    with pytest.raises(ValueError, match="batch_size"):
+        loading.array_batches(x, y, batch_size=0)
+
+
 def test_load_image_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         loading.load_image(tmp_path / "none.jpg", (10, 10))

@@ -22,6 +22,8 @@ import numbers
 
 import numpy as np
 
+from utils import loading
+
 #: The seed tutorials' ``ImageDataGenerator`` arguments (seeds 000 and 003,
 #: also Deep Learning with Python, 1st ed., listing 5.11).
 SEED_SETTINGS = dict(
@@ -409,7 +411,8 @@ def augment_dataset(dataset, seed=None, rotation=40.0, shift=0.2, shear=0.2, zoo
     augmented = (tf.data.Dataset.zip((dataset, seeds))
                  .map(lambda batch, pair: (random_affine(batch[0], pair, **settings), *batch[1:]),
                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-                 .prefetch(tf.data.AUTOTUNE))
+                 .prefetch(tf.data.AUTOTUNE)
+                 .with_options(loading.pipeline_options()))
     for attribute in ("class_names", "file_paths"):
         if hasattr(dataset, attribute):
             setattr(augmented, attribute, getattr(dataset, attribute))

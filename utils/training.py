@@ -13,6 +13,8 @@ import shutil
 import time
 from pathlib import Path
 
+from utils import loading
+
 #: Verbosity of ``model.fit`` in notebooks: one line per epoch (progress bars
 #: clutter executed notebooks).
 DEFAULT_VERBOSE = 2
@@ -146,7 +148,8 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
     train_ds, valid_ds : tf.data.Dataset or tuple (x, y) of numpy arrays
         Batches of ``(images, labels)`` (as from :func:`utils.loading.get_batches`),
         or in-memory arrays: ``x`` float32 ``(n, h, w, 3)``, ``y`` ``(n,)`` or
-        ``(n, 1)``, shuffled each epoch and cut in ``batch_size`` batches.
+        ``(n, 1)``, shuffled each epoch and cut in ``batch_size`` batches
+        (:func:`utils.loading.array_batches`, with the course's ``tf.data`` options).
         ``valid_ds`` may be None only when ``monitor`` is ``accuracy`` or ``loss``.
     epochs : int
         The most epochs to run (keyword only), ≥ 1.
@@ -201,16 +204,16 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
     if log_dir is not None:
         all_callbacks.append(tensorboard_callback(log_dir))
 
-    kwargs = dict(epochs=epochs, callbacks=all_callbacks, verbose=verbose)
-    if isinstance(train_ds, (tuple, list)):
-        x, y = train_ds
-        kwargs.update(x=x, y=y, batch_size=batch_size or cfg.batch_size, shuffle=True)
-        if valid_ds is not None:
-            kwargs["validation_data"] = tuple(valid_ds)
+    kwargs = dict(epochs=epochs, callbacks=all_callbacks, verbose=verbose, shuffle=False)  # datasets shuffle themselves
+    batch_size = batch_size or cfg.batch_size
+    if isinstance(train_ds, (tuple, list)):   # arrays: as model.fit would batch them, with the course's tf.data options
+        kwargs["x"] = loading.array_batches(*train_ds, batch_size=batch_size, shuffle=True, seed=cfg.seed)
     else:
-        kwargs.update(x=train_ds, shuffle=False)  # a dataset shuffles itself
-        if valid_ds is not None:
-            kwargs["validation_data"] = valid_ds
+        kwargs["x"] = train_ds
+    if isinstance(valid_ds, (tuple, list)):
+        kwargs["validation_data"] = loading.array_batches(*valid_ds, batch_size=batch_size)
+    elif valid_ds is not None:
+        kwargs["validation_data"] = valid_ds
 
     start = time.perf_counter()
     history = model.fit(**kwargs)
