@@ -11,6 +11,7 @@ uninterrupted run.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -39,11 +40,19 @@ def in_child(target, kill_at=None, log=None) -> int:
     on a loaded machine). Returns ``-signal.SIGKILL`` when the kill happened,
     else ``target()``'s integer result (0 for None), or 70 if it raised (the
     traceback goes to ``log``).
+
+    Garbage is collected before the fork and the child runs without the cyclic
+    garbage collector: otherwise the child could finalise a TensorFlow object
+    left by an earlier test (a tf.data iterator), whose destructor takes a
+    mutex copied mid-wait from the parent's threads and aborts the child
+    (``Mutex::Fer with pending CondVar queueing``, SIGABRT, seen once in CI).
     """
     sys.stdout.flush()
     sys.stderr.flush()
+    gc.collect()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
+        gc.disable()
         code = 70
         try:
             out = os.open(log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
