@@ -66,7 +66,6 @@ import numpy as np  # noqa: E402
 
 from utils import config, stats  # noqa: E402
 
-MILD = dict(rotation=20, shift=0.1, shear=0.1, zoom=0.2, flip=True)
 CANDIDATES = ("cnn_small", "bn_gap", "bn_gap_ls", "bn_gap_96", "bn_gap_wide", "bn_small", "bn_gap_64")
 
 
@@ -157,7 +156,7 @@ def run(name, cfg, budget, extra, cache):
     import keras
     from sklearn.metrics import log_loss
 
-    from utils import evaluate, loading
+    from utils import augmentation, evaluate, loading
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from peers import training_flops_per_image
@@ -168,7 +167,7 @@ def run(name, cfg, budget, extra, cache):
         cache[size] = (loading.load_arrays("train", size, cfg=cfg), enlarged_validation(cfg, size, extra))
     (x, y), (vx, vy) = cache[size]
     steps = math.ceil(len(x) / cfg.batch_size)
-    train = train_pipeline(x, y, cfg.batch_size, cfg.seed, MILD)
+    train = train_pipeline(x, y, cfg.batch_size, cfg.seed, augmentation.MILD_SETTINGS)
     probe.fit(train.take(2), epochs=1, verbose=0)                    # compiles: not timed
     start = time.perf_counter()
     probe.fit(train.take(6), epochs=1, verbose=0)

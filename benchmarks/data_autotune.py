@@ -44,7 +44,6 @@ import numpy as np  # noqa: E402
 
 from utils import config  # noqa: E402
 
-MILD = dict(rotation=20, shift=0.1, shear=0.1, zoom=0.2, flip=True)
 SIZE = (64, 64)
 
 
@@ -59,7 +58,7 @@ def _epoch_clock():
             self.epochs, self.first_batch = [], []
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.start = self.last = time.perf_counter()
+            self.start = time.perf_counter()
             self.seen_batch = False
 
         def on_train_batch_end(self, batch, logs=None):
@@ -115,7 +114,7 @@ def main(argv=None) -> int:
     def images(on):
         train = loading.get_batches("train", SIZE, cfg=cfg, cache=True)
         valid = loading.get_batches("valid", SIZE, cfg=cfg, cache=True)
-        train = augmentation.augment_dataset(train, seed=cfg.seed, **MILD)
+        train = augmentation.augment_dataset(train, seed=cfg.seed, **augmentation.MILD_SETTINGS)
         if on:
             train, valid = autotune_on(train), autotune_on(valid)
         return dict(x=train, validation_data=valid, shuffle=False)   # the dataset shuffles itself

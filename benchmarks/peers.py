@@ -61,12 +61,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from utils import config, stats  # noqa: E402
+from utils import augmentation, config, stats  # noqa: E402
 
 RECIPES = ("dlwp2_ch8", "kerasio_xception", "course")
-
-#: Notebook 04's "mild" strength, applied in tf.data by ``augmentation.augment_dataset``.
-COURSE_AUGMENTATION = dict(rotation=20, shift=0.1, shear=0.1, zoom=0.2, flip=True)
 
 
 def dlwp2_ch8(image_size=(180, 180)):
@@ -85,7 +82,7 @@ def dlwp2_ch8(image_size=(180, 180)):
             x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(1, activation="sigmoid")(x)
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name="dlwp2_ch8")
     model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
     return model, {"batch_size": 32, "logits": False, "image_size": image_size, "epochs": 100}
@@ -121,7 +118,7 @@ def kerasio_xception(image_size=(180, 180)):
     x = layers.Activation("relu")(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.25)(x)
-    outputs = layers.Dense(1)(x)
+    outputs = layers.Dense(1, dtype="float32")(x)
     model = keras.Model(inputs, outputs, name="kerasio_xception")
     model.compile(optimizer=keras.optimizers.Adam(3e-4),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True),
@@ -144,7 +141,7 @@ def course(cfg, steps_per_epoch: int, epochs: int):
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.05),
                   loss="binary_crossentropy", metrics=["accuracy"])
     return model, {"batch_size": cfg.batch_size, "logits": False, "image_size": size, "epochs": epochs,
-                   "augment": COURSE_AUGMENTATION, "tta": True}
+                   "augment": augmentation.MILD_SETTINGS, "tta": True}
 
 
 def training_flops_per_image(model) -> float:

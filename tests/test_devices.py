@@ -40,17 +40,39 @@ def test_scaling_rules():
         devices.scale_learning_rate(-1.0, plan)
 
 
-def test_defaults_change_nothing_and_mixed_precision_is_off_on_a_cpu(capsys):
+def test_mixed_policy_and_native_bfloat16(tmp_path):
+    assert devices.mixed_policy("tensorflow", True, False) == "mixed_float16"
+    assert devices.mixed_policy("jax", True, True) == "mixed_float16"
+    assert devices.mixed_policy("tensorflow", False, True) == "mixed_bfloat16"
+    assert devices.mixed_policy("jax", False, True) == "float32"
+    assert devices.mixed_policy("torch", False, True) == "float32"
+    assert devices.mixed_policy("tensorflow", False, False) == "float32"
+    zen4 = tmp_path / "zen4"
+    zen4.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    skylake = tmp_path / "skylake"
+    skylake.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw\n")
+    sapphire = tmp_path / "sapphire"
+    sapphire.write_text("flags\t: avx512f amx_tile amx_bf16\n")
+    assert devices.native_bfloat16(zen4) and devices.native_bfloat16(sapphire)
+    assert not devices.native_bfloat16(skylake)
+    assert not devices.native_bfloat16(tmp_path / "missing")     # macOS, Windows: float32
+
+
+def test_defaults_change_nothing_and_mixed_precision_follows_the_cpu(capsys):
     import keras
 
     plan = devices.configure({"DOGSCATS_MIXED_PRECISION": "1"}, force=True)
     try:
         assert plan.mode == "one" and plan.replicas == 1 and plan.backend == keras.backend.backend()
-        assert plan.mixed_precision is False, "this machine has no GPU"
-        assert "ignored" in capsys.readouterr().out
-        assert keras.mixed_precision.global_policy().name == "float32"
+        assert not devices.accelerators(), "this machine has no GPU"
+        expected = devices.mixed_policy(plan.backend, False, devices.native_bfloat16())
+        assert plan.policy == expected == keras.mixed_precision.global_policy().name
+        assert plan.mixed_precision is (expected != "float32")
+        assert ("ignored" in capsys.readouterr().out) is (expected == "float32")
+        assert expected in plan.describe()
     finally:
         devices.configure({}, force=True)
+    assert keras.mixed_precision.global_policy().name == "float32", "forced again: back to float32"
 
 
 def _run(backend, logical_devices, extra_env=None, timeout=600):

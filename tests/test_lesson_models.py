@@ -17,7 +17,7 @@ import pytest
 from utils import augmentation, config, models
 
 ROOT = config.PROJECT_ROOT
-IGNORED = {"name", "dtype", "trainable"}
+IGNORED = {"name", "trainable"}   # dtype compared: output layers compute in float32 on both sides
 
 
 def cell_source(notebook: str, cell_id: str) -> str:
@@ -95,3 +95,12 @@ def test_04s_cnn_bn_is_models_build_bn_cnn(image_size, capsys):
     assert cell_model.name == built.name == "cnn_bn"
     assert architecture(cell_model) == architecture(built)
     assert architecture(built) != architecture(models.build_bn_cnn(namespace["BN_IMAGE_SIZE"], (16, 32, 64, 128)))
+
+
+def test_04s_mild_strength_is_augmentation_mild_settings():
+    source = cell_source("04_data_augmentation.ipynb", "build-aug")
+    start = source.index("STRENGTHS = {")
+    block = source[start:source.index("}\n", source.index('"mild"', start)) + 2]
+    namespace = {}
+    exec(block, namespace)
+    assert namespace["STRENGTHS"]["mild"] == augmentation.MILD_SETTINGS, "the benchmarks train with 04's mild strength"

@@ -36,6 +36,12 @@ SEED_SETTINGS = dict(
     fill_mode="nearest",
 )
 
+#: Notebook 04's "mild" strength (half the seeds' rotation, shift and shear), in
+#: :func:`augment_dataset`'s arguments: what validation chose there under
+#: ``sample``, and what the benchmarks train with. 04 writes the same values in
+#: its ``STRENGTHS`` cell (``tests/test_lesson_models.py`` checks that they agree).
+MILD_SETTINGS = dict(rotation=20, shift=0.1, shear=0.1, zoom=0.2, flip=True)
+
 #: ``fill_mode`` values the Keras 3 layers accept (TensorFlow backend).
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 

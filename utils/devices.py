@@ -13,8 +13,12 @@ Two switches, read from the environment when :func:`configure` is called:
                            multi-worker route instead:
                            ``MultiWorkerMirroredStrategy`` or
                            ``keras.distribution.initialize``.
-``DOGSCATS_MIXED_PRECISION``  ``1``: ``mixed_float16`` on a GPU; ignored (with a
-                           note) on a CPU, where float16 is slower. Default 0.
+``DOGSCATS_MIXED_PRECISION``  ``1``: ``mixed_float16`` on a GPU;
+                           ``mixed_bfloat16`` on a CPU whose cores multiply
+                           bfloat16 natively (``avx512_bf16`` or ``amx_bf16``
+                           in ``/proc/cpuinfo``), TensorFlow backend only;
+                           ignored (with a note) on other CPUs, where 16-bit
+                           floats are emulated and slower. Default 0.
 =========================  ==================================================
 
 Batch size and learning rate: each device gets the profile's batch, so the
@@ -24,6 +28,12 @@ Large Minibatch SGD*, 2017, arXiv:1706.02677), which TensorFlow's distributed
 training guide and Keras' distribution guide both point to ("scale the batch
 size by the number of replicas"). :func:`scale_batch_size` and
 :func:`scale_learning_rate` are those two rules; PyTorch runs on one device here.
+
+Mixed precision computes each layer in 16 bits and keeps the weights in 32
+(Micikevicius et al., *Mixed Precision Training*, 2018, arXiv:1710.03740;
+Keras' mixed precision guide). Every model's output layer is built with
+``dtype="float32"``, so P(dog) keeps its digits near 0 and 1.
+``benchmarks/precision.py`` measures both policies (and XLA) on this machine.
 
 Sources: https://keras.io/guides/distribution/ (JAX) and
 https://www.tensorflow.org/guide/distributed_training (TensorFlow).
@@ -55,7 +65,10 @@ class Plan:
     devices : tuple of str
         Their names.
     mixed_precision : bool
-        Whether the global dtype policy is ``mixed_float16``.
+        Whether the global dtype policy is a mixed one.
+    policy : str
+        The global dtype policy: ``"float32"``, ``"mixed_float16"`` (GPU) or
+        ``"mixed_bfloat16"`` (CPU with native bfloat16).
     """
 
     backend: str
@@ -63,12 +76,12 @@ class Plan:
     replicas: int = 1
     devices: tuple = ()
     mixed_precision: bool = False
+    policy: str = "float32"
 
     def describe(self) -> str:
         """One line such as ``"data_parallel over 2 devices (jax), float32"``."""
         where = f"{self.mode} over {self.replicas} device{'s' if self.replicas != 1 else ''}"
-        precision = "mixed_float16" if self.mixed_precision else "float32"
-        return f"{where} ({self.backend}), {precision}  (DOGSCATS_DEVICES=one|all, DOGSCATS_MIXED_PRECISION=0|1)"
+        return f"{where} ({self.backend}), {self.policy}  (DOGSCATS_DEVICES=one|all, DOGSCATS_MIXED_PRECISION=0|1)"
 
 
 def backend() -> str:
@@ -97,6 +110,27 @@ def accelerators() -> list:
     import tensorflow as tf
 
     return [device.name for device in tf.config.list_physical_devices("GPU")]
+
+
+def native_bfloat16(cpuinfo="/proc/cpuinfo") -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX).
+
+    Read from the ``flags`` line of ``cpuinfo`` (Linux); ``False`` where the
+    file is missing or unreadable (macOS, Windows), which keeps float32.
+
+    Parameters
+    ----------
+    cpuinfo : str or path-like, default "/proc/cpuinfo"
+    """
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[-1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        return False
+    return False
 
 
 def requested_devices(environ=None) -> str:
@@ -202,16 +236,33 @@ def configure(environ=None, force=False) -> Plan:
             mode, replicas, names = _configure_jax(_multi_worker(environ))
         else:
             raise ValueError(f"DOGSCATS_DEVICES=all works on the jax and tensorflow backends, not {name!r}")
-    if mixed:
-        if accelerators():
-            import keras
+    policy = mixed_policy(name, bool(accelerators()), native_bfloat16()) if mixed else "float32"
+    if mixed and policy == "float32":
+        print("DOGSCATS_MIXED_PRECISION=1 ignored: no GPU, and this CPU has no native bfloat16 "
+              "for the tensorflow backend (16-bit floats would be emulated, slower than float32)")
+        mixed = False
+    if mixed or (_configured is not None and _configured.mixed_precision):   # (forced again: undo the last)
+        import keras
 
-            keras.mixed_precision.set_global_policy("mixed_float16")
-        else:
-            print("DOGSCATS_MIXED_PRECISION=1 ignored: no GPU, and float16 is slower on a CPU")
-            mixed = False
-    _configured = Plan(backend=name, mode=mode, replicas=replicas, devices=names, mixed_precision=mixed)
+        keras.mixed_precision.set_global_policy(policy)
+    _configured = Plan(backend=name, mode=mode, replicas=replicas, devices=names, mixed_precision=mixed,
+                       policy=policy)
     return _configured
+
+
+def mixed_policy(backend_name: str, has_accelerator: bool, has_native_bfloat16: bool) -> str:
+    """The dtype policy ``DOGSCATS_MIXED_PRECISION=1`` asks for on this machine.
+
+    ``"mixed_float16"`` with a GPU; ``"mixed_bfloat16"`` on a CPU with native
+    bfloat16 under TensorFlow (its oneDNN kernels use the bfloat16 units:
+    ``benchmarks/precision.py``); ``"float32"`` otherwise (JAX's and
+    PyTorch's CPU kernels were not measured faster in 16 bits).
+    """
+    if has_accelerator:
+        return "mixed_float16"
+    if has_native_bfloat16 and backend_name == "tensorflow":
+        return "mixed_bfloat16"
+    return "float32"
 
 
 def scale_batch_size(batch_size: int, plan: Plan | None = None) -> int:

@@ -312,7 +312,9 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         records can be compared photo by photo: :func:`utils.stats.mcnemar_exact`),
         ``backend`` (the Keras backend that trained it: ``"tensorflow"``,
         ``"jax"`` or ``"torch"``), ``devices`` (replicas that shared each
-        batch, :mod:`utils.devices`), ``test_time_augmentation`` (what
+        batch, :mod:`utils.devices`), ``precision`` (the dtype policy it
+        trained under: ``"float32"``, ``"mixed_bfloat16"`` or
+        ``"mixed_float16"``), ``test_time_augmentation`` (what
         :func:`evaluate` averaged, or None), then ``extra``.
         Use as ``results.save_record(cfg, model_id, **fields)``.
 
@@ -346,6 +348,7 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         "weights": weights,
         "backend": devices.backend(),
         "devices": devices.configure().replicas,
+        "precision": devices.configure().policy,
         "test_time_augmentation": "horizontal flip, P(dog) averaged" if results.get("tta") else None,
     }
     if "y_true" in results and "p_dog" in results:

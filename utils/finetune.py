@@ -84,7 +84,7 @@ def build_classifier(base, head: str = "dense", *, augmentation=None, units: int
             x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_dog")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32")(x)
     model = keras.Model(inputs, outputs, name=name)
     model.weights_source = getattr(base, "weights_source", None)
     return model
@@ -126,7 +126,7 @@ def build_feature_head(feature_shape, units: int = 256, dropout: float = 0.5,
     return keras.Sequential([
         keras.Input(shape=tuple(feature_shape)), *middle,
         keras.layers.Dropout(dropout, name="head_dropout"),
-        keras.layers.Dense(1, activation="sigmoid", name="p_dog"),
+        keras.layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32"),
     ], name=name)
 
 
