@@ -4,9 +4,11 @@ nbval runs every notebook in float32, the default. The switch is documented for
 learners whose CPU multiplies bfloat16 natively (:mod:`utils.devices`), and a
 first ``sample`` run with it broke three lessons on dtypes alone: an exact
 comparison with float32 images (04), bfloat16 features handed to scikit-learn
-(06) and a Grad-CAM by hand summed in bfloat16 (07). This test executes the
-lessons that train or explain a model under the switch, on the real ``smoke``
-photos, and checks that every record says which policy trained it.
+(06) and a Grad-CAM by hand summed in bfloat16 (07). This test executes those
+three lessons under the switch (04 trains two CNNs, 06 the transfer models, 07
+explains them), on the real ``smoke`` photos, and checks that every record says
+which policy trained it. 02 and 03 ran clean under it; they are left out to
+keep CI short.
 
 Skipped where the switch would select float32 anyway: no native bfloat16, or a
 backend other than TensorFlow.
@@ -20,7 +22,7 @@ import pytest
 
 from utils import config, devices, results, runexec
 
-LESSONS = ("03_cnn", "04_data_augmentation", "06_vgg16_finetuning", "07_results")   # 02 ran clean in the first sample run
+LESSONS = ("04_data_augmentation", "06_vgg16_finetuning", "07_results")   # 02 and 03 ran clean in the first sample run
 
 pytestmark = [
     pytest.mark.slow,
@@ -46,6 +48,6 @@ def test_the_lessons_run_under_mixed_bfloat16(prepared_smoke, tmp_path, monkeypa
         assert outcome.status == runexec.OK, f"{lesson}, cell {outcome.cell}: {outcome.error}"
     records = results.load_records(config.get_profile("smoke", results_dir=tmp_path))
     trained = {record["model_id"]: record.get("precision") for record in records}
-    assert {"cnn_small", "cnn_aug", "cnn_bn"} <= set(trained), sorted(trained)
+    assert {"cnn_aug", "cnn_bn"} <= set(trained), sorted(trained)
     assert any(model_id.endswith("_finetune") for model_id in trained), sorted(trained)
     assert set(trained.values()) == {"mixed_bfloat16"}, trained
