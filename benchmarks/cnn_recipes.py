@@ -120,25 +120,42 @@ def build(name, cfg, steps_per_epoch, epochs):
     return model, size
 
 
-def enlarged_validation(cfg, size, extra_per_class):
-    """Arrays of the profile's ``valid`` photos plus ``extra_per_class`` unused labelled ones per class."""
+def unused_photos(cfg, per_class):
+    """``per_class`` labelled photos per class that ``cfg``'s splits do not use: (paths, labels).
+
+    Taken evenly spaced, in file-name order, from ``full``'s training split less the
+    profile's own training photos (the profile's ``valid`` and ``test`` are subsets of
+    ``full``'s, so they cannot be picked). Labels are int32, 0 for cats and 1 for dogs.
+    Empty under ``full``, which uses every labelled photo, or when ``per_class`` <= 0.
+    """
     from utils import loading
 
-    x, y = loading.load_arrays("valid", size, cfg=cfg)
-    if extra_per_class <= 0 or cfg.name == "full":
-        return x, y
+    if cfg.name == "full" or per_class <= 0:
+        return [], np.zeros(0, np.int32)
     full = config.get_profile("full", data_dir=cfg.data_dir)
-    used = {Path(p).name for p in loading.get_batches("train", (32, 32), batch_size=1, shuffle=False,
-                                                       cfg=cfg).file_paths}
+    used = {Path(p).name for split in ("train", "valid", "test")
+            for p in loading.get_batches(split, (32, 32), batch_size=1, shuffle=False, cfg=cfg).file_paths}
     pool = [p for p in loading.get_batches("train", (32, 32), batch_size=1, shuffle=False, cfg=full).file_paths
             if Path(p).name not in used]
     picked = []
     for label, folder in enumerate(("cats", "dogs")):
         mine = sorted(p for p in pool if Path(p).parent.name == folder)
-        step = max(1, len(mine) // extra_per_class)
-        picked += [(p, label) for p in mine[::step][:extra_per_class]]
-    extra_x = np.stack([loading.load_image(p, size) for p, _ in picked])
-    extra_y = np.array([label for _, label in picked], np.int32)
+        picked += [(p, label) for p in mine[::max(1, len(mine) // per_class)][:per_class]]
+    return [p for p, _ in picked], np.array([label for _, label in picked], np.int32)
+
+
+def enlarged_validation(cfg, size, extra_per_class):
+    """Arrays of the profile's ``valid`` photos plus ``extra_per_class`` unused labelled ones per class.
+
+    Returns (images, labels): (n, height, width, 3) float32 in [0, 255] and (n,) int32.
+    """
+    from utils import loading
+
+    x, y = loading.load_arrays("valid", size, cfg=cfg)
+    paths, extra_y = unused_photos(cfg, extra_per_class)
+    if not paths:
+        return x, y
+    extra_x = np.stack([loading.load_image(p, size) for p in paths])
     return np.concatenate([x, extra_x]), np.concatenate([y, extra_y])
 
 

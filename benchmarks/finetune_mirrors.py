@@ -36,31 +36,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
+from cnn_recipes import unused_photos  # noqa: E402  (benchmarks/ is on sys.path)
 from utils import config  # noqa: E402
 
 SIZE = (224, 224)
 BACKBONE = "efficientnet_lite0"
-
-
-def unused_photos(cfg, per_class):
-    """``per_class`` labelled photos per class that ``cfg``'s splits do not use: (paths, labels)."""
-    from utils import loading
-
-    if cfg.name == "full" or per_class <= 0:
-        return [], np.zeros(0, np.int32)
-    full = config.get_profile("full", data_dir=cfg.data_dir)
-    used = {Path(p).name for split in ("train", "valid", "test")
-            for p in loading.get_batches(split, (32, 32), batch_size=1, shuffle=False, cfg=cfg).file_paths}
-    pool = [p for p in loading.get_batches("train", (32, 32), batch_size=1, shuffle=False, cfg=full).file_paths
-            if Path(p).name not in used]
-    picked = []
-    for label, folder in enumerate(("cats", "dogs")):
-        mine = sorted(p for p in pool if Path(p).parent.name == folder)
-        picked += [(p, label) for p in mine[::max(1, len(mine) // per_class)][:per_class]]
-    return [p for p, _ in picked], np.array([label for _, label in picked], np.int32)
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-"""Tests of utils.models: conv arithmetic, MLP and CNN builders, optimizers."""
+"""Tests of utils.models: MLP and CNN builders, optimizers."""
 
 from __future__ import annotations
 
@@ -6,56 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils import models
-
-
-# -- conv_output_size ---------------------------------------------------------
-
-@pytest.mark.parametrize("n, f, p, s, expected", [
-    (32, 3, 0, 1, 30),     # 'valid' 3×3
-    (32, 3, 1, 1, 32),     # 'same' 3×3
-    (30, 2, 0, 2, 15),     # 2×2 max-pooling
-    (227, 11, 0, 4, 55),   # AlexNet's first layer
-    (5, 5, 0, 1, 1),       # filter as large as the input
-])
-def test_conv_output_size_follows_the_formula(n, f, p, s, expected):
-    assert models.conv_output_size(n, f, p, s) == expected
-
-
-def test_conv_output_size_accepts_numpy_integers():
-    assert models.conv_output_size(np.int64(32), np.int32(3)) == 30
-
-
-@pytest.mark.parametrize("args, message", [
-    ((31, 2, 0, 2), "not an integer"),     # (31 - 2)/2 + 1 = 15.5
-    ((3, 5, 0, 1), "does not fit"),
-    ((0, 3, 0, 1), "at least 1"),
-    ((32, 0, 0, 1), "at least 1"),
-    ((32, 3, -1, 1), "0 or more"),
-    ((32, 3, 0, 0), "at least 1"),
-    ((32.0, 3, 0, 1), "integer"),
-    ((32, "3", 0, 1), "integer"),
-    ((True, 3, 0, 1), "integer"),
-])
-def test_conv_output_size_rejects_bad_arguments(args, message):
-    with pytest.raises(ValueError, match=message):
-        models.conv_output_size(*args)
-
-
-# -- conv2d_params --------------------------------------------------------------
-
-def test_conv2d_params_of_the_seeds_first_layer():
-    assert models.conv2d_params(3, 3, 32) == 3 * 3 * 3 * 32 + 32 == 896
-
-
-def test_conv2d_params_rectangular_kernel_without_bias():
-    assert models.conv2d_params((3, 5), 16, 8, use_bias=False) == 3 * 5 * 16 * 8
-
-
-@pytest.mark.parametrize("args", [(0, 3, 32), (3, 0, 32), (3, 3, -1), ((3, 3, 3), 3, 8), (3.5, 3, 8)])
-def test_conv2d_params_rejects_bad_sizes(args):
-    with pytest.raises(ValueError):
-        models.conv2d_params(*args)
+from utils import conv_arithmetic, models
 
 
 # -- build_mlp ------------------------------------------------------------------
@@ -130,12 +81,12 @@ def test_build_cnn_seed_variant_layers_and_first_layer_params():
     model = models.build_cnn((64, 64), variant="seed", compile=False)
     assert model.name == "cnn_small"
     conv_1 = model.get_layer("conv_1")
-    assert conv_1.count_params() == models.conv2d_params(3, 3, 32)
+    assert conv_1.count_params() == conv_arithmetic.conv2d_params(3, 3, 32)
     side = 64
     for index in (1, 2, 3):
-        side = models.conv_output_size(side, 3)          # 'valid' convolution
+        side = conv_arithmetic.conv_output_size(side, 3)          # 'valid' convolution
         assert model.get_layer(f"conv_{index}").output.shape[1] == side
-        side = models.conv_output_size(side, 2, s=2) if side % 2 == 0 else side // 2
+        side = conv_arithmetic.conv_output_size(side, 2, s=2) if side % 2 == 0 else side // 2
         assert model.get_layer(f"pool_{index}").output.shape[1] == side
     assert model.output_shape == (None, 1)
 
@@ -147,7 +98,7 @@ def test_build_cnn_improved_variant_has_a_fourth_block_and_a_smaller_dense_layer
     assert model.compiled
     side = 128
     for _ in range(4):
-        side = models.conv_output_size(side, 3) // 2
+        side = conv_arithmetic.conv_output_size(side, 3) // 2
     assert model.get_layer("pool_4").output.shape[1:] == (side, side, 64) == (6, 6, 64)
     assert model.get_layer("dense").count_params() == 6 * 6 * 64 * 64 + 64
     assert model.count_params() < seed.count_params() / 3
@@ -186,7 +137,7 @@ def test_build_bn_cnn_normalises_every_block_and_pools_globally():
     assert all(not model.get_layer(f"conv_{i}").use_bias for i in range(1, 5))
     side = 96
     for _ in range(4):
-        side = models.conv_output_size(side, 3) // 2
+        side = conv_arithmetic.conv_output_size(side, 3) // 2
     assert model.get_layer("pool_4").output.shape[1:] == (side, side, 256) == (4, 4, 256)
     assert model.get_layer("p_dog").count_params() == 256 + 1        # the head: one weight per map
     # batch normalisation uses the batch in training and its running averages at inference

@@ -51,6 +51,16 @@ def test_a_saved_run_gives_tables_with_its_own_figures_and_intervals(tmp_path):
     assert "commit `abc1234`" in sections["times"] and "backend jax" in sections["times"]
 
 
+def test_a_partial_run_is_marked_so_its_sum_is_not_read_as_the_course_time(tmp_path):
+    reference.save_reference(_run(tmp_path / "a"), "sample", reference_dir=tmp_path / "reference")
+    reference.save_reference(_run(tmp_path / "b", profile="full", statuses={"03_cnn.ipynb": ("ok", 900.0)}),
+                             "full", reference_dir=tmp_path / "reference")
+    times = reference.generated_sections(tmp_path / "reference")["times"]
+    assert "| `02_mlp` | 3.3 min | – |" in times
+    assert "| **all** | **12.3 min** | **15.0 min** (1 of 2 notebooks) |" in times
+    assert "not the whole course's time" in times
+
+
 def test_an_unfinished_run_or_a_mixed_profile_is_no_reference(tmp_path):
     failed = _run(tmp_path / "a", statuses={"02_mlp.ipynb": ("failed", 10.0)})
     with pytest.raises(ValueError, match="did not finish"):

@@ -168,12 +168,17 @@ def times_table(references: dict) -> str:
             else:
                 cells.append(_seconds_text(entry["seconds"]))
         lines.append(f"| `{Path(name).stem}` | " + " | ".join(cells) + " |")
-    totals = [_seconds_text(sum(e["seconds"] or 0 for e in references[p]["run"]["notebooks"].values()))
-              for p in profiles]
-    lines.append("| **all** | " + " | ".join(f"**{t}**" for t in totals) + " |")
+    totals = []
+    for p in profiles:
+        run = references[p]["run"]["notebooks"]
+        total = f"**{_seconds_text(sum(e['seconds'] or 0 for e in run.values()))}**"
+        # a partial run's sum is not the course's time: say how many notebooks it covers
+        totals.append(total if len(run) == len(names) else f"{total} ({len(run)} of {len(names)} notebooks)")
+    lines.append("| **all** | " + " | ".join(totals) + " |")
     lines.append("")
     if any(name not in ref["run"]["notebooks"] for ref in references.values() for name in names):
-        lines.append("`–`: the notebook was not part of that profile's reference run.")
+        lines.append("`–`: the notebook was not part of that profile's reference run, "
+                     "so that column's sum is not the whole course's time.")
         lines.append("")
     lines += [f"- {_where(references[p]['run'])}" for p in profiles]
     return "\n".join(lines)

@@ -23,6 +23,7 @@ Data: raw photos → checked split → batches
     loading            ``get_batches``, ``load_arrays``, ``load_image``, ``get_unlabelled``
 
 Models and training
+    conv_arithmetic    a convolution's output size and parameter count, worked out in 03
     models             the MLP on pixels and the small CNNs (builders reused by later notebooks)
     augmentation       the seed tutorials' augmentation settings as Keras 3 layers
     training           ``fit``: the learner's callbacks, epoch timing, TensorBoard logs

@@ -12,13 +12,15 @@ Every model follows the course's conventions:
 - output: one sigmoid unit, shape ``(batch, 1)``, P(dog) (``cats`` = 0, ``dogs`` = 1);
 - ``name`` = the model id (``mlp_pixels``, ``cnn_small``...).
 
-Also here: the arithmetic of a convolution layer (:func:`conv_output_size`,
-:func:`conv2d_params`) that notebook 03 first works out by hand.
+The arithmetic of a convolution layer (output sizes, parameter counts) is in
+:mod:`utils.conv_arithmetic`.
 
 Nothing runs at import time: Keras is imported when a builder is called.
 """
 
 from __future__ import annotations
+
+from utils.conv_arithmetic import is_integer
 
 #: Optimizers accepted by name, and their learning rate when none is given:
 #: Keras' own defaults (Adam, RMSprop 0.001; SGD 0.01, with momentum 0.9 as in
@@ -36,111 +38,6 @@ OPTIMIZERS = {
 CNN_VARIANTS = ("seed", "improved")
 
 
-def conv_output_size(n: int, f: int, p: int = 0, s: int = 1) -> int:
-    """Side of a convolution's (or pooling's) output: ``(N − F + 2P) / S + 1``.
-
-    Parameters
-    ----------
-    n : int
-        Side of the input in pixels (height or width), ≥ 1.
-    f : int
-        Side of the filter (kernel or pooling window), 1 ≤ f ≤ n + 2p.
-    p : int, default 0
-        Zero padding added on each side (Keras ``padding="valid"`` is 0;
-        ``"same"`` with stride 1 is ``(f - 1) / 2``).
-    s : int, default 1
-        Stride, ≥ 1.
-
-    Returns
-    -------
-    int
-        Side of the output in pixels.
-
-    Raises
-    ------
-    ValueError
-        If an argument is not an integer or out of range, or if the filter does
-        not tile the input exactly (``(N − F + 2P)`` not divisible by ``S``).
-        Keras would silently drop the last rows; the formula says the
-        hyper-parameters do not fit.
-
-    Notes
-    -----
-    Source: CS231n, "Convolutional Neural Networks: Architectures, Convolution
-    / Pooling Layers", section "Spatial arrangement".
-
-    Examples
-    --------
-    >>> conv_output_size(32, 3)          # 3×3 'valid' convolution
-    30
-    >>> conv_output_size(32, 3, p=1)     # 'same' padding keeps the size
-    32
-    >>> conv_output_size(30, 2, s=2)     # 2×2 max-pooling halves it
-    15
-    """
-    for name, value in (("n", n), ("f", f), ("p", p), ("s", s)):
-        if isinstance(value, bool) or not isinstance(value, int) and not _is_integer(value):
-            raise ValueError(f"{name} must be an integer, not {value!r}")
-    n, f, p, s = int(n), int(f), int(p), int(s)
-    if n < 1:
-        raise ValueError(f"input size n must be at least 1, not {n}")
-    if f < 1:
-        raise ValueError(f"filter size f must be at least 1, not {f}")
-    if p < 0:
-        raise ValueError(f"padding p must be 0 or more, not {p}")
-    if s < 1:
-        raise ValueError(f"stride s must be at least 1, not {s}")
-    span = n - f + 2 * p
-    if span < 0:
-        raise ValueError(f"a {f}×{f} filter does not fit in {n} pixels with padding {p}")
-    if span % s:
-        raise ValueError(
-            f"(N − F + 2P)/S + 1 = ({n} − {f} + 2·{p})/{s} + 1 = {span / s + 1:g} is not "
-            "an integer: the filter does not tile the input with this stride"
-        )
-    return span // s + 1
-
-
-def _is_integer(value) -> bool:
-    """True for NumPy integers (``numpy.int64(3)``), without importing NumPy here."""
-    return type(value).__name__.startswith(("int", "uint")) and hasattr(value, "__index__")
-
-
-def conv2d_params(kernel_size, in_channels: int, filters: int, use_bias: bool = True) -> int:
-    """Trainable parameters of a ``Conv2D`` layer: ``k_h·k_w·C_in·filters (+ filters)``.
-
-    Parameters
-    ----------
-    kernel_size : int or tuple of two int
-        Side of a square kernel, or ``(height, width)``.
-    in_channels : int
-        Channels of the input (3 for RGB images, else the previous layer's filters).
-    filters : int
-        Number of filters (output channels).
-    use_bias : bool, default True
-        Whether each filter has a bias.
-
-    Returns
-    -------
-    int
-        E.g. ``conv2d_params(3, 3, 32) == 3·3·3·32 + 32 == 896``.
-
-    Raises
-    ------
-    ValueError
-        If a size is not a positive integer.
-    """
-    sizes = (kernel_size, kernel_size) if not isinstance(kernel_size, (tuple, list)) else tuple(kernel_size)
-    if len(sizes) != 2:
-        raise ValueError(f"kernel_size must be an int or (height, width), not {kernel_size!r}")
-    for name, value in (("kernel height", sizes[0]), ("kernel width", sizes[1]),
-                        ("in_channels", in_channels), ("filters", filters)):
-        if isinstance(value, bool) or not (isinstance(value, int) or _is_integer(value)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    weights = int(sizes[0]) * int(sizes[1]) * int(in_channels) * int(filters)
-    return weights + (int(filters) if use_bias else 0)
-
-
 def _check_image_size(image_size) -> tuple[int, int]:
     """Validate ``(height, width)`` and return it as a tuple of ints."""
     try:
@@ -148,7 +45,7 @@ def _check_image_size(image_size) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise ValueError(f"image_size must be (height, width), not {image_size!r}") from None
     for value in (height, width):
-        if isinstance(value, bool) or not (isinstance(value, int) or _is_integer(value)) or value < 1:
+        if not is_integer(value) or value < 1:
             raise ValueError(f"image_size must hold two positive integers, not {image_size!r}")
     return int(height), int(width)
 
@@ -291,7 +188,7 @@ def build_mlp(image_size=(32, 32), hidden_units=(768, 384), normalise=True, comp
 
     height, width = _check_image_size(image_size)
     units = tuple(hidden_units)
-    if not units or any(isinstance(u, bool) or not (isinstance(u, int) or _is_integer(u)) or u < 1
+    if not units or any(not is_integer(u) or u < 1
                         for u in units):
         raise ValueError(f"hidden_units must be one or more positive integers, not {hidden_units!r}")
     if (mean is None) != (std is None):
@@ -450,7 +347,7 @@ def build_bn_cnn(image_size, widths=(32, 64, 128, 256), dropout=0.3, name="cnn_b
 
     height, width = _check_image_size(image_size)
     widths = tuple(widths)
-    if len(widths) != 4 or not all(_is_integer(w) and w > 0 for w in widths):
+    if len(widths) != 4 or not all(is_integer(w) and w > 0 for w in widths):
         raise ValueError(f"widths must be four positive integers, not {widths!r}")
     rate = _check_dropout(dropout)
     if min(height, width) < 46:
