@@ -94,7 +94,11 @@ class Profile:
     batch_size : int
         Images per batch.
     image_size : tuple of int
-        ``(height, width)`` in pixels of the CNN notebooks' inputs.
+        ``(height, width)`` in pixels of the from-scratch CNNs' inputs
+        (notebooks 03 and 04): 64×64 under ``sample``, where a 2-core CPU
+        trains them fastest per minute of accuracy (``benchmarks/cnn_recipes.py``),
+        128×128 under ``full``. The pretrained networks of 05 and 06 choose
+        their own (``utils.vgg16.vgg_image_size``, ``utils.transfer``).
     test1_limit : int or None
         How many unlabelled Kaggle ``test1`` images to predict (``None``: all,
         as a real submission needs).
@@ -188,9 +192,9 @@ _PROFILES = {
         train_per_class=1000,
         valid_per_class=500,
         test_per_class=500,
-        epochs=dict(mlp=20, cnn=20, cnn_aug=60, cnn_bn=75, vgg16_head=3, vgg16_finetune=4),
+        epochs=dict(mlp=12, cnn=20, cnn_aug=60, cnn_bn=75, vgg16_head=2, vgg16_finetune=4),
         batch_size=32,
-        image_size=(128, 128),
+        image_size=(64, 64),
         test1_limit=500,
     ),
     "full": dict(

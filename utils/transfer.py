@@ -191,7 +191,9 @@ def image_size_candidates(backbone: str, cfg=None) -> tuple:
     cfg = cfg or config.current()
     if cfg.name == "smoke":
         return (64,)
-    return (int(cfg.image_size[0]),) if backbone == "vgg16" else (128, 160, 224)
+    if backbone == "vgg16":
+        return (int(vgg16.vgg_image_size(cfg)[0]),)
+    return (128, 160, 224)
 
 
 def choose_image_size(scores: dict, tolerance: float = 0.005) -> int:
