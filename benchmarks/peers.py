@@ -127,13 +127,17 @@ def kerasio_xception(image_size=(180, 180)):
     return model, {"batch_size": 128, "logits": True, "image_size": image_size, "epochs": 25}
 
 
-def course(cfg, steps_per_epoch: int, epochs: int):
-    """The course's from-scratch recipe, ``cnn_bn`` (notebook 04), with its schedule over ``epochs``."""
+def course(cfg, steps_per_epoch: int, epochs: int, side: int | None = None):
+    """The course's from-scratch recipe, ``cnn_bn`` (notebook 04), with its schedule over ``epochs``.
+
+    ``side``: train at ``side``×``side`` pixels instead of notebook 04's 64×64 (the
+    profile's size when smaller), to measure what larger photos buy.
+    """
     import keras
 
     from utils import models
 
-    size = tuple(min(side, 64) for side in cfg.image_size)
+    size = (int(side), int(side)) if side else tuple(min(s, 64) for s in cfg.image_size)
     model = models.build_bn_cnn(size, name="course")
     total = max(1, epochs * steps_per_epoch)
     warmup = min(2 * steps_per_epoch, total // 4)
@@ -219,12 +223,13 @@ def _p_dog(model, dataset, logits: bool, tta: bool = False) -> tuple:
     return evaluate.predict(model, dataset, tta=tta)
 
 
-def run_recipe(name, cfg, budget, peak, course_epochs=None):
+def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None):
     """Train one recipe for ``budget`` seconds; score it once on the test split.
 
     The course's recipe lays its schedule over the epochs the budget allows at a timed
     speed, or over ``course_epochs`` when given (notebook 04's own count, e.g. 30
-    under ``full``); the budget still stops it.
+    under ``full``); the budget still stops it. ``course_side`` trains it at
+    ``course_side``×``course_side`` pixels instead of 64×64.
     """
     import keras
     from sklearn.metrics import log_loss
@@ -233,18 +238,16 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None):
 
     keras.utils.set_random_seed(cfg.seed)
     train_count = len(loading.get_batches("train", (32, 32), batch_size=1, cfg=cfg).file_paths)
-    if name == "course":
-        steps = math.ceil(train_count / cfg.batch_size)
-        probe_model, recipe = course(cfg, steps, 1)
-        epochs = recipe["epochs"]
+    steps = math.ceil(train_count / cfg.batch_size)
     if name == "dlwp2_ch8":
         model, recipe = dlwp2_ch8()
     elif name == "kerasio_xception":
         model, recipe = kerasio_xception()
     elif course_epochs:
-        model, recipe = course(cfg, steps, int(course_epochs))
+        model, recipe = course(cfg, steps, int(course_epochs), course_side)
     else:
         # the cosine schedule needs a length: time one epoch's worth of batches first
+        probe_model, recipe = course(cfg, steps, 1, course_side)
         train = augmentation.augment_dataset(
             loading.get_batches("train", recipe["image_size"], batch_size=recipe["batch_size"], cfg=cfg, cache=True),
             seed=cfg.seed, **recipe["augment"])
@@ -257,7 +260,7 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None):
         # an epoch: its training batches, then validation (a forward pass, about a third of a step)
         epoch_seconds = per_batch * (steps + valid_steps / 3)
         epochs = max(1, int(0.9 * budget / epoch_seconds))
-        model, recipe = course(cfg, steps, epochs)
+        model, recipe = course(cfg, steps, epochs, course_side)
     size, batch = recipe["image_size"], recipe["batch_size"]
     train = loading.get_batches("train", size, batch_size=batch, cfg=cfg, cache=True)
     if recipe.get("augment"):                       # the course augments in tf.data, the peers in the model
@@ -297,6 +300,8 @@ def main(argv=None) -> int:
     parser.add_argument("--course-epochs", type=int, default=None,
                         help="train the course's recipe for this many epochs (notebook 04's count) instead of "
                              "planning them from the budget; the budget still stops it")
+    parser.add_argument("--course-size", type=int, default=None,
+                        help="train the course's recipe at this many pixels a side instead of 64")
     args = parser.parse_args(argv)
     import pandas as pd
 
@@ -309,7 +314,8 @@ def main(argv=None) -> int:
     rows = []
     for name in args.recipes:
         print(f"training {name} ...", flush=True)
-        rows.append(run_recipe(name, cfg, args.budget, peak, course_epochs=args.course_epochs))
+        rows.append(run_recipe(name, cfg, args.budget, peak, course_epochs=args.course_epochs,
+                               course_side=args.course_size))
     table = pd.DataFrame([{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
