@@ -62,7 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from utils import augmentation, config, stats  # noqa: E402
+from utils import augmentation, config, devices, stats  # noqa: E402
 
 RECIPES = ("dlwp2_ch8", "kerasio_xception", "course")
 
@@ -127,18 +127,20 @@ def kerasio_xception(image_size=(180, 180)):
     return model, {"batch_size": 128, "logits": True, "image_size": image_size, "epochs": 25}
 
 
-def course(cfg, steps_per_epoch: int, epochs: int, side: int | None = None):
+def course(cfg, steps_per_epoch: int, epochs: int, side: int | None = None, widths=None):
     """The course's from-scratch recipe, ``cnn_bn`` (notebook 04), with its schedule over ``epochs``.
 
     ``side``: train at ``side``×``side`` pixels instead of notebook 04's 64×64 (the
-    profile's size when smaller), to measure what larger photos buy.
+    profile's size when smaller), to measure what larger photos buy. ``widths``: the
+    filters of the blocks, instead of notebook 04's (32, 64, 128, 256); a fifth
+    block needs photos of at least 94×94.
     """
     import keras
 
     from utils import models
 
     size = (int(side), int(side)) if side else tuple(min(s, 64) for s in cfg.image_size)
-    model = models.build_bn_cnn(size, name="course")
+    model = models.build_bn_cnn(size, tuple(widths) if widths else (32, 64, 128, 256), name="course")
     total = max(1, epochs * steps_per_epoch)
     warmup = min(2 * steps_per_epoch, total // 4)
     schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=total - warmup, warmup_target=2e-3,
@@ -223,13 +225,15 @@ def _p_dog(model, dataset, logits: bool, tta: bool = False) -> tuple:
     return evaluate.predict(model, dataset, tta=tta)
 
 
-def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None):
+def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None, course_widths=None):
     """Train one recipe for ``budget`` seconds; score it once on the test split.
 
     The course's recipe lays its schedule over the epochs the budget allows at a timed
     speed, or over ``course_epochs`` when given (notebook 04's own count, e.g. 30
     under ``full``); the budget still stops it. ``course_side`` trains it at
-    ``course_side``×``course_side`` pixels instead of 64×64.
+    ``course_side``×``course_side`` pixels instead of 64×64, ``course_widths`` with
+    other blocks. The row also gives the validation accuracy of the weights kept (the
+    epoch of lowest validation loss), scored as the test is: the figure to choose on.
     """
     import keras
     from sklearn.metrics import log_loss
@@ -244,10 +248,10 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None):
     elif name == "kerasio_xception":
         model, recipe = kerasio_xception()
     elif course_epochs:
-        model, recipe = course(cfg, steps, int(course_epochs), course_side)
+        model, recipe = course(cfg, steps, int(course_epochs), course_side, course_widths)
     else:
         # the cosine schedule needs a length: time one epoch's worth of batches first
-        probe_model, recipe = course(cfg, steps, 1, course_side)
+        probe_model, recipe = course(cfg, steps, 1, course_side, course_widths)
         train = augmentation.augment_dataset(
             loading.get_batches("train", recipe["image_size"], batch_size=recipe["batch_size"], cfg=cfg, cache=True),
             seed=cfg.seed, **recipe["augment"])
@@ -260,7 +264,7 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None):
         # an epoch: its training batches, then validation (a forward pass, about a third of a step)
         epoch_seconds = per_batch * (steps + valid_steps / 3)
         epochs = max(1, int(0.9 * budget / epoch_seconds))
-        model, recipe = course(cfg, steps, epochs, course_side)
+        model, recipe = course(cfg, steps, epochs, course_side, course_widths)
     size, batch = recipe["image_size"], recipe["batch_size"]
     train = loading.get_batches("train", size, batch_size=batch, cfg=cfg, cache=True)
     if recipe.get("augment"):                       # the course augments in tf.data, the peers in the model
@@ -276,6 +280,8 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None):
                         callbacks=[budget_callback, best])
     seconds = time.perf_counter() - start
     model.load_weights(best.filepath)
+    valid_true, valid_p = _p_dog(model, loading.get_batches("valid", size, batch_size=batch, shuffle=False, cfg=cfg),
+                                 recipe["logits"], tta=recipe.get("tta", False))
     y_true, p_dog = _p_dog(model, test, recipe["logits"], tta=recipe.get("tta", False))
     from utils import evaluate
 
@@ -286,6 +292,7 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None):
     gflops = flops * trained / seconds / 1e9
     return {"recipe": name, "image": f"{size[0]}×{size[1]}", "epochs": len(history.history["loss"]),
             "seconds": round(seconds), "images/s": round(trained / seconds, 1),
+            "valid accuracy": float((evaluate.predicted_labels(valid_p) == valid_true).mean()),
             "test accuracy": correct / len(y_true), "95% low": low, "95% high": high,
             "log loss": log_loss(y_true, np.clip(p_dog, 1e-7, 1 - 1e-7), labels=[0, 1]),
             "GFLOP/image": flops / 1e9, "GFLOP/s": gflops, "of peak": gflops / peak,
@@ -302,20 +309,24 @@ def main(argv=None) -> int:
                              "planning them from the budget; the budget still stops it")
     parser.add_argument("--course-size", type=int, default=None,
                         help="train the course's recipe at this many pixels a side instead of 64")
+    parser.add_argument("--course-widths", type=int, nargs="+", default=None,
+                        help="filters of the course's blocks, four or more (default 32 64 128 256)")
     args = parser.parse_args(argv)
     import pandas as pd
 
     from utils import evaluate
 
     cfg = config.get_profile(args.profile)
+    plan = devices.configure()                      # DOGSCATS_MIXED_PRECISION=1: mixed_bfloat16 on such a CPU
     peak = matmul_peak_gflops()
     print(f"profile {cfg.name}, budget {args.budget:.0f} s per recipe, "
-          f"{config.describe_hardware()}, matmul peak {peak:.1f} GFLOP/s (float32, measured now)")
+          f"{config.describe_hardware()}, matmul peak {peak:.1f} GFLOP/s (float32, measured now), "
+          f"policy {plan.policy}")
     rows = []
     for name in args.recipes:
         print(f"training {name} ...", flush=True)
         rows.append(run_recipe(name, cfg, args.budget, peak, course_epochs=args.course_epochs,
-                               course_side=args.course_size))
+                               course_side=args.course_size, course_widths=args.course_widths))
     table = pd.DataFrame([{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -149,13 +149,19 @@ def test_build_bn_cnn_normalises_every_block_and_pools_globally():
 
 @pytest.mark.parametrize("kwargs", [
     dict(widths=(32, 64, 128)), dict(widths=(32, 64, 0, 256)), dict(widths=(32, 64, 128.5, 256)),
-    dict(dropout=1.0), dict(image_size=(45, 96)),
+    dict(dropout=1.0), dict(image_size=(45, 96)), dict(image_size=(93, 96), widths=(8, 8, 8, 8, 8)),
 ])
 def test_build_bn_cnn_rejects_bad_arguments(kwargs):
     arguments = dict(image_size=(96, 96))
     arguments.update(kwargs)
     with pytest.raises(ValueError):
         models.build_bn_cnn(**arguments)
+
+
+def test_build_bn_cnn_fifth_block_sees_the_whole_96_pixel_photo():
+    model = models.build_bn_cnn((94, 94), (8, 8, 8, 8, 16))     # the smallest photo five blocks take
+    assert model.get_layer("pool_5").output.shape[1:] == (1, 1, 16)
+    assert model.get_layer("p_dog").count_params() == 16 + 1
 
 
 # -- optimizers -----------------------------------------------------------------

@@ -323,9 +323,12 @@ def build_bn_cnn(image_size, widths=(32, 64, 128, 256), dropout=0.3, name="cnn_b
     Parameters
     ----------
     image_size : tuple of int
-        ``(height, width)`` in pixels; at least 46×46.
-    widths : sequence of four int, default (32, 64, 128, 256)
-        Filters of the four convolutions.
+        ``(height, width)`` in pixels; at least 3·2^blocks − 2 a side (46×46 for
+        four blocks, 94×94 for five), so the last block's map is not empty.
+    widths : sequence of four or more int, default (32, 64, 128, 256)
+        Filters of the convolutions, one block each. A fifth block (e.g. 512)
+        lets each output unit see a whole 96×96 photo (``benchmarks/peers.py
+        --course-widths``); notebook 04 keeps four.
     dropout : float, default 0.3
         Rate of the ``Dropout`` before the output unit.
     name : str, default "cnn_bn"
@@ -339,19 +342,21 @@ def build_bn_cnn(image_size, widths=(32, 64, 128, 256), dropout=0.3, name="cnn_b
     Raises
     ------
     ValueError
-        If ``widths`` is not four positive integers, ``dropout`` is outside
-        [0, 1), or the image is smaller than 46×46.
+        If ``widths`` is not four or more positive integers, ``dropout`` is
+        outside [0, 1), or the image is too small for the blocks.
     """
     import keras
     from keras import layers
 
     height, width = _check_image_size(image_size)
     widths = tuple(widths)
-    if len(widths) != 4 or not all(is_integer(w) and w > 0 for w in widths):
-        raise ValueError(f"widths must be four positive integers, not {widths!r}")
+    if len(widths) < 4 or not all(is_integer(w) and w > 0 for w in widths):
+        raise ValueError(f"widths must be four or more positive integers, not {widths!r}")
     rate = _check_dropout(dropout)
-    if min(height, width) < 46:
-        raise ValueError(f"cnn_bn needs images of at least 46×46 pixels, not {height}×{width}")
+    smallest = 3 * 2 ** len(widths) - 2     # each block: a valid 3×3 convolution (−2), then pooling (÷2)
+    if min(height, width) < smallest:
+        raise ValueError(f"cnn_bn with {len(widths)} blocks needs images of at least {smallest}×{smallest} "
+                         f"pixels, not {height}×{width}")
     inputs = keras.Input(shape=(height, width, 3), name="image")
     x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
     for index, filters in enumerate(widths, start=1):
