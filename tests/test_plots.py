@@ -137,22 +137,3 @@ def test_plot_predictions_rejects_bad_input(y, p):
     with pytest.raises(ValueError):
         plots.plot_predictions(np.zeros((3, 4, 4, 3)), y, p)
 
-
-# -- feature maps ---------------------------------------------------------------------
-
-def test_plot_feature_maps_of_a_small_cnn():
-    from utils import models
-
-    model = models.build_cnn((32, 32), variant="seed", compile=False)
-    image = np.random.default_rng(0).uniform(0, 255, (32, 32, 3)).astype("float32")
-    maps = plots.feature_maps(model, image, "conv_1")
-    assert maps.shape == (30, 30, 32)
-    fig = plots.plot_feature_maps(model, image, "conv_2", n=6)
-    assert sum(1 for ax in fig.axes if ax.images) == 6
-    assert fig._suptitle.get_text() == "conv_2: 13×13×32 feature maps"
-    with pytest.raises(ValueError, match="no layer"):
-        plots.plot_feature_maps(model, image, "conv_9")
-    with pytest.raises(ValueError, match="feature map"):
-        plots.feature_maps(model, image, "p_dog")
-    with pytest.raises(ValueError, match="positive integer"):
-        plots.plot_feature_maps(model, image, "conv_1", n=0)

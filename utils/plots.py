@@ -1,4 +1,6 @@
-"""Figures of images: grids, predictions, augmentations, Grad-CAM, feature maps.
+"""Figures of images: grids, predictions, augmentations, Grad-CAM.
+
+Feature maps are drawn by notebook 03 itself, in the cell that teaches them.
 
 Charts of numbers (training curves, confusion matrix...) are in
 :mod:`utils.charts`. Conventions: functions take an optional ``ax`` where they draw
@@ -332,83 +334,3 @@ def plot_predictions(images, y_true, p_dog, class_names=("cats", "dogs"), rows=N
     return plots(images, titles=titles, rows=rows, figsize=figsize, title_colours=colours,
                  suptitle=suptitle, path=path)
 
-
-def feature_maps(model, image, layer_name) -> np.ndarray:
-    """Output of layer ``layer_name`` of ``model`` for one image, shape (h, w, channels).
-
-    Parameters
-    ----------
-    model : keras.Model
-        A functional model (input → ... → ``layer_name``).
-    image : array-like, shape (h, w, 3), float in [0, 255]
-        One image as the model takes it (the model rescales it itself).
-    layer_name : str
-        e.g. ``"conv_1"``.
-
-    Raises
-    ------
-    ValueError
-        If the layer does not exist or does not output a ``(1, h, w, c)`` map.
-    """
-    import keras
-
-    names = [layer.name for layer in model.layers]
-    if layer_name not in names:
-        raise ValueError(f"model {model.name!r} has no layer {layer_name!r}; its layers: {', '.join(names)}")
-    array = np.asarray(image, dtype=np.float32)
-    if array.ndim != 3:
-        raise ValueError(f"image must have shape (h, w, 3), not {array.shape}")
-    probe = keras.Model(model.inputs, model.get_layer(layer_name).output)
-    # a direct call (no tf.function retracing); convert_to_numpy: a PyTorch output may require grad
-    maps = keras.ops.convert_to_numpy(probe(array[None], training=False))
-    if maps.ndim != 4:
-        raise ValueError(f"layer {layer_name!r} outputs shape {maps.shape}, not a (1, h, w, c) feature map")
-    return maps[0]
-
-
-def plot_feature_maps(model, image, layer_name, n=16, rows=None, figsize=GRID_SIZE, title=None,
-                      path=None):
-    """The first ``n`` feature maps (channels) of one layer for one image.
-
-    Parameters
-    ----------
-    model : keras.Model
-        A functional model, e.g. ``models.build_cnn(...)``.
-    image : array-like, shape (h, w, 3), float in [0, 255]
-    layer_name : str
-        e.g. ``"conv_1"`` (first layer) or ``"conv_3"`` (deeper).
-    n : int, default 16
-        At most this many channels (fewer if the layer has fewer).
-    rows : int, optional
-    figsize : tuple of float, default (8, 8)
-    title : str, optional
-        Default ``"<layer_name>: <h>×<w>×<c> feature maps"``.
-    path : str or pathlib.Path, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One panel per channel ("channel 0", ...), each scaled to its own range
-        (``viridis``: bright = strong activation).
-
-    Raises
-    ------
-    ValueError
-        If ``n`` is not a positive integer, or as :func:`feature_maps`.
-    """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, not {n!r}")
-    maps = feature_maps(model, image, layer_name)
-    count = min(int(n), maps.shape[-1])
-    if rows is None:
-        rows = max(1, int(math.floor(math.sqrt(count))))
-    cols = int(math.ceil(count / rows))
-    plt = _pyplot()
-    fig, axes = plt.subplots(rows, cols, figsize=figsize, squeeze=False)
-    for index, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if index < count:
-            ax.imshow(maps[..., index], cmap="viridis")
-            ax.set_title(f"channel {index}", fontsize=8)
-    height, width, channels = maps.shape
-    return _finish(fig, title or f"{layer_name}: {height}×{width}×{channels} feature maps", path)
