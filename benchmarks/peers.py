@@ -6,6 +6,9 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/peers.py --profile full --budget 1800
     .venv/bin/python benchmarks/peers.py --profile smoke --budget 20   # a quick check
     .venv/bin/python benchmarks/peers.py --profile full --recipes course --course-epochs 30 --budget 1800
+    # the course's recipe with larger photos and a fifth block, in bfloat16 (a CPU with AVX-512 BF16)
+    DOGSCATS_MIXED_PRECISION=1 .venv/bin/python benchmarks/peers.py --profile full --recipes course \
+        --course-epochs 30 --course-size 96 --course-widths 32 64 128 256 512 --budget 4000
 
 Each recipe trains on the prepared ``train`` split of the profile for the same
 wall-clock budget (checked after every batch, so the last epoch may be cut short),
@@ -14,7 +17,12 @@ keeps the weights of its best validation epoch, and is scored once on the same
 (nats), epochs done, seconds, images per second trained, FLOPs per training image,
 achieved GFLOP/s and that rate as a fraction of a float32 matmul peak measured on
 this machine in the same run; then McNemar's exact test of the course's recipe
-against each peer on the same test photos (``utils.stats``).
+against each peer on the same test photos (``utils.stats``). The validation accuracy
+of the weights kept, scored the same way, is the column to choose recipes on. The
+course's scores are saved beside its weights (``<tag>.predictions.npz``) so that a
+later run can be paired with them (``--pair-with``). ``DOGSCATS_MIXED_PRECISION=1``
+trains in mixed bfloat16 where :mod:`utils.devices` allows it; the matmul peak stays
+float32's, so "of peak" can then exceed what float32 could reach.
 
 Recipes, written from their published descriptions
 ---------------------------------------------------
@@ -271,7 +279,8 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None, co
         train = augmentation.augment_dataset(train, seed=cfg.seed, **recipe["augment"])
     valid = loading.get_batches("valid", size, batch_size=batch, cfg=cfg, cache=True)
     test = loading.get_batches("test", size, batch_size=batch, shuffle=False, cfg=cfg)
-    best = keras.callbacks.ModelCheckpoint(str(Path(cfg.profile_results_dir) / "peers" / f"{name}.weights.h5"),
+    tag = name if name != "course" else f"course-{size[0]}px-" + "-".join(str(w) for w in (course_widths or (32, 64, 128, 256)))
+    best = keras.callbacks.ModelCheckpoint(str(Path(cfg.profile_results_dir) / "peers" / f"{tag}.weights.h5"),
                                            monitor="val_loss", save_best_only=True, save_weights_only=True)
     Path(best.filepath).parent.mkdir(parents=True, exist_ok=True)
     budget_callback = _Budget(budget)
@@ -283,6 +292,9 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None, co
     valid_true, valid_p = _p_dog(model, loading.get_batches("valid", size, batch_size=batch, shuffle=False, cfg=cfg),
                                  recipe["logits"], tta=recipe.get("tta", False))
     y_true, p_dog = _p_dog(model, test, recipe["logits"], tta=recipe.get("tta", False))
+    # the scores, so that a later run can be paired with this one (--pair-with)
+    np.savez(Path(best.filepath).with_name(f"{tag}.predictions.npz"), test_true=y_true, test_p_dog=p_dog,
+             valid_true=valid_true, valid_p_dog=valid_p)
     from utils import evaluate
 
     correct = int((evaluate.predicted_labels(p_dog) == y_true).sum())
@@ -311,6 +323,9 @@ def main(argv=None) -> int:
                         help="train the course's recipe at this many pixels a side instead of 64")
     parser.add_argument("--course-widths", type=int, nargs="+", default=None,
                         help="filters of the course's blocks, four or more (default 32 64 128 256)")
+    parser.add_argument("--pair-with", type=Path, nargs="+", default=[],
+                        help="predictions.npz of earlier runs (written beside their weights): McNemar's test of "
+                             "the course's recipe against each, on the same test photos")
     args = parser.parse_args(argv)
     import pandas as pd
 
@@ -338,6 +353,15 @@ def main(argv=None) -> int:
                                    evaluate.predicted_labels(row["_p"]))
         print(f"course vs {row['recipe']}: only the course right on {test['only_a']} photos, "
               f"only {row['recipe']} on {test['only_b']}; McNemar exact p = {test['p_value']:.3g}")
+    for path in args.pair_with if ours is not None else []:
+        earlier = np.load(path)
+        if not np.array_equal(earlier["test_true"], ours["_y"]):
+            print(f"{path}: not the same test photos, not paired")
+            continue
+        test = stats.mcnemar_exact(ours["_y"], evaluate.predicted_labels(ours["_p"]),
+                                   evaluate.predicted_labels(earlier["test_p_dog"]))
+        print(f"course vs {path.stem}: only this run right on {test['only_a']} photos, only the earlier one on "
+              f"{test['only_b']}; McNemar exact p = {test['p_value']:.3g}")
     print(f"commit {__import__('utils.results', fromlist=['git_commit']).git_commit()}")
     return 0
 
