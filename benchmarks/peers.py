@@ -51,7 +51,9 @@ course
     pooling; the "mild" augmentation in ``tf.data`` (one affine resampling per photo);
     AdamW (weight decay 0.05), linear warm-up to 0.002 over two epochs then cosine decay,
     laid over the epochs the budget allows at the measured speed; test-time
-    augmentation (the photo and its mirror image, averaged) when scoring.
+    augmentation (the photo and its mirror image, averaged) when scoring. Under
+    ``full`` notebook 04 trains it at 128×128 with a fifth block of 512 filters:
+    ``--course-size 128 --course-widths 32 64 128 256 512 --course-epochs 30``.
 
 FLOPs are counted from the layers (2 × multiply-adds of Conv2D, SeparableConv2D and
 Dense, forward), times 3 for a training step (forward + the two backward products),

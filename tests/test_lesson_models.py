@@ -84,17 +84,22 @@ def test_04s_augmentation_stack_is_augmentation_augmentation(capsys):
     assert architecture(cell_stack) == architecture(built)
 
 
-@pytest.mark.parametrize("image_size", [(64, 64), (128, 128)])
-def test_04s_cnn_bn_is_models_build_bn_cnn(image_size, capsys):
+@pytest.mark.parametrize("image_size, train_count, bn_size, blocks", [
+    ((64, 64), 2000, (64, 64), 4), ((128, 128), 2000, (64, 64), 4),      # smoke, sample: 64×64, four blocks
+    ((128, 128), 8000, (128, 128), 5),                                   # full: the profile's size, five blocks
+    ((64, 64), 8000, (64, 64), 4),                                       # many photos but too small for five
+])
+def test_04s_cnn_bn_is_models_build_bn_cnn(image_size, train_count, bn_size, blocks, capsys):
     cfg = config.get_profile("smoke", image_size=image_size)
-    namespace = run_cells("04_data_augmentation.ipynb", "cnn-bn-model", cfg=cfg,
+    namespace = run_cells("04_data_augmentation.ipynb", "cnn-bn-model", cfg=cfg, counts={"train": train_count},
                           cnn_aug=models.build_cnn(image_size, compile=False))
-    assert namespace["BN_IMAGE_SIZE"] == (64, 64)
+    assert namespace["BN_IMAGE_SIZE"] == bn_size and len(namespace["WIDTHS"]) == blocks
     cell_model = namespace["cnn_bn"]
     built = models.build_bn_cnn(namespace["BN_IMAGE_SIZE"], namespace["WIDTHS"])
     assert cell_model.name == built.name == "cnn_bn"
     assert architecture(cell_model) == architecture(built)
     assert architecture(built) != architecture(models.build_bn_cnn(namespace["BN_IMAGE_SIZE"], (16, 32, 64, 128)))
+    assert cell_model.get_layer(f"pool_{blocks}").output.shape[1] >= 1
 
 
 def test_04s_mild_strength_is_augmentation_mild_settings():
