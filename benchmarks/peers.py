@@ -150,7 +150,8 @@ def course(cfg, steps_per_epoch: int, epochs: int, side: int | None = None, widt
     from utils import models
 
     size = (int(side), int(side)) if side else tuple(min(s, 64) for s in cfg.image_size)
-    model = models.build_bn_cnn(size, tuple(widths) if widths else (32, 64, 128, 256), name="course")
+    widths = tuple(widths) if widths else models.BN_CNN_WIDTHS
+    model = models.build_bn_cnn(size, widths, name="course")
     total = max(1, epochs * steps_per_epoch)
     warmup = min(2 * steps_per_epoch, total // 4)
     schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=total - warmup, warmup_target=2e-3,
@@ -158,7 +159,7 @@ def course(cfg, steps_per_epoch: int, epochs: int, side: int | None = None, widt
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.05),
                   loss="binary_crossentropy", metrics=["accuracy"])
     return model, {"batch_size": cfg.batch_size, "logits": False, "image_size": size, "epochs": epochs,
-                   "augment": augmentation.MILD_SETTINGS, "tta": True}
+                   "augment": augmentation.MILD_SETTINGS, "tta": True, "widths": widths}
 
 
 def training_flops_per_image(model) -> float:
@@ -281,7 +282,8 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None, co
         train = augmentation.augment_dataset(train, seed=cfg.seed, **recipe["augment"])
     valid = loading.get_batches("valid", size, batch_size=batch, cfg=cfg, cache=True)
     test = loading.get_batches("test", size, batch_size=batch, shuffle=False, cfg=cfg)
-    tag = name if name != "course" else f"course-{size[0]}px-" + "-".join(str(w) for w in (course_widths or (32, 64, 128, 256)))
+    # the course's files are named by size and widths, so runs that change them keep their own
+    tag = (f"{name}-{size[0]}px-" + "-".join(map(str, recipe["widths"]))) if "widths" in recipe else name
     best = keras.callbacks.ModelCheckpoint(str(Path(cfg.profile_results_dir) / "peers" / f"{tag}.weights.h5"),
                                            monitor="val_loss", save_best_only=True, save_weights_only=True)
     Path(best.filepath).parent.mkdir(parents=True, exist_ok=True)
@@ -291,8 +293,7 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None, co
                         callbacks=[budget_callback, best])
     seconds = time.perf_counter() - start
     model.load_weights(best.filepath)
-    valid_true, valid_p = _p_dog(model, loading.get_batches("valid", size, batch_size=batch, shuffle=False, cfg=cfg),
-                                 recipe["logits"], tta=recipe.get("tta", False))
+    valid_true, valid_p = _p_dog(model, valid, recipe["logits"], tta=recipe.get("tta", False))   # cached, in order
     y_true, p_dog = _p_dog(model, test, recipe["logits"], tta=recipe.get("tta", False))
     # the scores, so that a later run can be paired with this one (--pair-with)
     np.savez(Path(best.filepath).with_name(f"{tag}.predictions.npz"), test_true=y_true, test_p_dog=p_dog,
@@ -348,22 +349,20 @@ def main(argv=None) -> int:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     ours = next((r for r in rows if r["recipe"] == "course"), None)
-    for row in rows:
-        if ours is None or row is ours:
-            continue
-        test = stats.mcnemar_exact(ours["_y"], evaluate.predicted_labels(ours["_p"]),
-                                   evaluate.predicted_labels(row["_p"]))
-        print(f"course vs {row['recipe']}: only the course right on {test['only_a']} photos, "
-              f"only {row['recipe']} on {test['only_b']}; McNemar exact p = {test['p_value']:.3g}")
-    for path in args.pair_with if ours is not None else []:
-        earlier = np.load(path)
-        if not np.array_equal(earlier["test_true"], ours["_y"]):
-            print(f"{path}: not the same test photos, not paired")
-            continue
-        test = stats.mcnemar_exact(ours["_y"], evaluate.predicted_labels(ours["_p"]),
-                                   evaluate.predicted_labels(earlier["test_p_dog"]))
-        print(f"course vs {path.stem}: only this run right on {test['only_a']} photos, only the earlier one on "
-              f"{test['only_b']}; McNemar exact p = {test['p_value']:.3g}")
+    if ours is not None:
+        # the peers of this run, then earlier runs' saved scores: (name, test labels, P(dog))
+        others = [(row["recipe"], row["_y"], row["_p"]) for row in rows if row is not ours]
+        for path in args.pair_with:
+            saved = np.load(path)
+            others.append((path.stem, saved["test_true"], saved["test_p_dog"]))
+        for other, other_y, other_p in others:
+            if not np.array_equal(other_y, ours["_y"]):
+                print(f"{other}: not the same test photos, not paired")
+                continue
+            test = stats.mcnemar_exact(ours["_y"], evaluate.predicted_labels(ours["_p"]),
+                                       evaluate.predicted_labels(other_p))
+            print(f"course vs {other}: only the course right on {test['only_a']} photos, "
+                  f"only {other} on {test['only_b']}; McNemar exact p = {test['p_value']:.3g}")
     print(f"commit {__import__('utils.results', fromlist=['git_commit']).git_commit()}")
     return 0
 

@@ -37,6 +37,9 @@ OPTIMIZERS = {
 #: CNN variants :func:`build_cnn` knows.
 CNN_VARIANTS = ("seed", "improved")
 
+#: Filters of :func:`build_bn_cnn`'s four blocks (notebook 04's ``cnn_bn``).
+BN_CNN_WIDTHS = (32, 64, 128, 256)
+
 
 def _check_image_size(image_size) -> tuple[int, int]:
     """Validate ``(height, width)`` and return it as a tuple of ints."""
@@ -307,7 +310,7 @@ def build_cnn(image_size, variant="improved", dropout=None, compile=True, optimi
     return model
 
 
-def build_bn_cnn(image_size, widths=(32, 64, 128, 256), dropout=0.3, name="cnn_bn"):
+def build_bn_cnn(image_size, widths=BN_CNN_WIDTHS, dropout=0.3, name="cnn_bn"):
     """Notebook 04's ``cnn_bn``: batch normalisation after every convolution, global average pooling.
 
     Four blocks of ``Conv2D(w, 3×3, 'valid', no bias) → BatchNormalization →
@@ -325,10 +328,11 @@ def build_bn_cnn(image_size, widths=(32, 64, 128, 256), dropout=0.3, name="cnn_b
     image_size : tuple of int
         ``(height, width)`` in pixels; at least 3·2^blocks − 2 a side (46×46 for
         four blocks, 94×94 for five), so the last block's map is not empty.
-    widths : sequence of four or more int, default (32, 64, 128, 256)
+    widths : sequence of four or more int, default :data:`BN_CNN_WIDTHS`
         Filters of the convolutions, one block each. A fifth block (e.g. 512)
-        lets each output unit see a whole 96×96 photo (``benchmarks/peers.py
-        --course-widths``); notebook 04 keeps four.
+        lets each output unit see about 94×94 pixels instead of 46×46; notebook
+        04 adds one under ``full`` (5,000 training photos or more, photos of
+        94×94 or more).
     dropout : float, default 0.3
         Rate of the ``Dropout`` before the output unit.
     name : str, default "cnn_bn"
