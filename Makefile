@@ -86,7 +86,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 course: $(STAMP)
-	$(PY) -m utils.runner
+	$(PY) -m course.run.runner
 
 test: $(STAMP)
 	$(call in_test_dirs,first=1; for backend in $(TEST_BACKENDS); do \
@@ -124,17 +124,17 @@ tensorboard: $(STAMP)
 	$(VENV)/bin/tensorboard --logdir results/$(PROFILE)/logs
 
 slides: $(STAMP)
-	$(PY) -m publish.slides
+	$(PY) -m course.publish.slides
 
 site: $(STAMP)
-	$(PY) -m publish.site
+	$(PY) -m course.publish.site
 
 site-check: $(STAMP)
-	$(PY) -m publish.browser
+	$(PY) -m course.publish.browser
 
-# after editing a notebook: give its cells their slide types again (publish/slides_tags.py)
+# after editing a notebook: give its cells their slide types again (course/publish/slides_tags.py)
 tag-slides: $(STAMP)
-	$(PY) -m publish.slides_tags
+	$(PY) -m course.publish.slides_tags
 
 clean-results:
 	rm -rf results/

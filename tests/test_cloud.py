@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -18,10 +17,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "noteb
 
 
 def _header_tool():
-    spec = importlib.util.spec_from_file_location("notebook_header", ROOT / "tools" / "notebook_header.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from course.tools import notebook_header
+
+    return notebook_header
 
 
 def _cell(path, cell_id):
@@ -57,7 +55,7 @@ def test_badges_open_this_notebook_of_this_repository(path):
 
 
 def test_header_tool_is_idempotent_and_reports_nothing_stale():
-    out = subprocess.run([sys.executable, str(ROOT / "tools" / "notebook_header.py"), "--check"],
+    out = subprocess.run([sys.executable, str(ROOT / "course" / "tools" / "notebook_header.py"), "--check"],
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
 

@@ -191,7 +191,7 @@ def test_prepare_after_a_kill_between_renames_reuses_the_new_split(tmp_path, sou
 # --------------------------------------------------------------------------- the runner
 def fake_executor(pause: float = 0.0):
     """Stands for nbclient: writes what a training notebook writes (its record), then ok."""
-    from utils import runner
+    from course.run import runner
 
     def execute(path, *, cwd, timeout, progress, log_path=None):
         nb = nbformat.read(path, as_version=4)
@@ -210,7 +210,7 @@ def fake_executor(pause: float = 0.0):
 
 def course_main(project: Path, profile: str, pause: float = 0.0):
     """What ``make course`` runs, on the tiny notebooks of ``project``, as a child's target."""
-    from utils import runner
+    from course.run import runner
 
     def main():
         os.environ.update({"DOGSCATS_PROFILE": profile, "DOGSCATS_DATA": str(project / "data"),

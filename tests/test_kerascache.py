@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from utils import kerascache, runstate
+from course.run import state as runstate
+from utils import kerascache
 
 
 def test_keras_home_and_models_follow_the_environment(tmp_path):
@@ -30,7 +31,7 @@ def test_publishing_reads_versions_without_starting_keras(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; from utils import config, runstate; runstate.environment_versions(); "
+    code = ("import sys; from utils import config; from course.run import state as runstate; runstate.environment_versions(); "
             "config.versions(); print('keras' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KERAS_BACKEND": "jax"},

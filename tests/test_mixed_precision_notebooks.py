@@ -20,7 +20,8 @@ import os
 
 import pytest
 
-from utils import config, devices, results, runexec
+from course.run import execute as runexec
+from utils import config, devices, results
 
 LESSONS = ("04_data_augmentation", "06_vgg16_finetuning", "07_results")   # 02 and 03 ran clean in the first sample run
 

@@ -19,8 +19,9 @@ import re
 import nbformat
 import pytest
 
-from publish import browser, executed, site, slides, slides_tags
-from utils import config, runner
+from course.publish import browser, executed, site, slides, slides_tags
+from course.run import runner
+from utils import config
 
 HARDWARE = "CPU only (2 cores: Test CPU)"
 SKIP_REASON = "no ImageNet weights here.\nSet DOGSCATS_VGG16_WEIGHTS to the file."
@@ -314,7 +315,7 @@ def test_published_pages_load_no_badge_image_and_drop_the_platform_cell():
     """The site must not fetch Colab/Kaggle badge images (no page needs the network)."""
     import nbformat
 
-    from publish import executed
+    from course.publish import executed
 
     badges = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://c.example/nb) "
               "[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)](https://k.example/nb)\n\n"

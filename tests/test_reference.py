@@ -1,24 +1,21 @@
-"""The README's measured tables come from the committed reference records (tools/reference.py)."""
+"""The README's measured tables come from the committed reference records (course/tools/reference.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
+from course.tools import reference
 from utils import config, stats
 
 ROOT = config.PROJECT_ROOT
-_spec = importlib.util.spec_from_file_location("reference", ROOT / "tools" / "reference.py")
-reference = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(reference)
 
 
 def test_readme_tables_agree_with_the_committed_reference_records():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     expected = reference.render_readme(text, reference.generated_sections())
-    assert expected == text, "run `python tools/reference.py readme` and commit README.md"
+    assert expected == text, "run `python course/tools/reference.py readme` and commit README.md"
 
 
 def _run(tmp_path, profile="sample", statuses=None, record_profile=None):

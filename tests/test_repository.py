@@ -76,7 +76,7 @@ def test_notebook_is_stored_without_outputs_and_with_clean_metadata(path):
     ids = [cell.get("id") for cell in notebook["cells"]]
     assert all(ids) and len(set(ids)) == len(ids), "every cell has a stable, unique id"
     for cell in notebook["cells"]:
-        # only the slide type (publish/slides_tags.py) and tags may be stored
+        # only the slide type (course/publish/slides_tags.py) and tags may be stored
         assert set(cell.get("metadata", {})) <= {"slideshow", "tags"}, \
             f"cell {cell.get('id')} has metadata {cell['metadata']}"
         if cell["cell_type"] == "code":
@@ -89,7 +89,7 @@ def test_notebook_follows_the_course_shape(path):
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     first = "".join(cells[0]["source"])
     assert cells[0]["cell_type"] == "markdown" and first.startswith(f"# {path.name[:2]} · ")
-    # after the title: the Colab/Kaggle badges and platform cell (tools/notebook_header.py)
+    # after the title: the Colab/Kaggle badges and platform cell (course/tools/notebook_header.py)
     lesson = [cells[0]] + [c for c in cells[1:] if c.get("id") not in ("platform-badges", "platform-setup")]
     assert len(lesson) == len(cells) - 2, "every notebook has its platform header"
     cells = lesson
@@ -164,3 +164,70 @@ def test_utils_imports_form_no_cycle():
 
     for name in sorted(graph):
         visit(name, [])
+
+
+def _all_imports(source: str, package: str) -> set:
+    """Modules of ``package`` that ``source`` imports anywhere (module level or inside functions)."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and package == "utils":
+            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module == package:
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(package + "."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith(package + ".")}
+            found |= {package for a in node.names if a.name == package}
+    return found
+
+
+def test_course_imports_utils_and_never_the_reverse():
+    """``utils`` is what the notebooks use; the runner and publishing (``course``) sit on top of it."""
+    offenders = [p.name for p in (ROOT / "utils").glob("*.py")
+                 if "course" in {n.split(".")[0] for n in _imported_names(p.read_text(encoding="utf-8"))}]
+    assert offenders == [], f"utils modules importing the course package: {offenders}"
+    users = [p for p in (ROOT / "course").rglob("*.py")
+             if "utils" in {n.split(".")[0] for n in _imported_names(p.read_text(encoding="utf-8"))}]
+    assert users, "course builds on utils"
+
+
+def _imported_names(source: str) -> set:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def _notebook_code(path) -> str:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    lines = []
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            lines += [line for line in "".join(cell["source"]).splitlines()
+                      if not line.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines)
+
+
+def test_every_utils_module_serves_a_notebook():
+    """No module of ``utils`` is dead weight: each is imported by a notebook, directly or through another."""
+    notebooks = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+    reached = set()
+    for path in notebooks:
+        reached |= _all_imports(_notebook_code(path), "utils")
+    graph = {p.stem: _all_imports(p.read_text(encoding="utf-8"), "utils") for p in (ROOT / "utils").glob("*.py")}
+    todo = list(reached)
+    while todo:
+        for target in graph.get(todo.pop(), ()):
+            if target not in reached:
+                reached.add(target)
+                todo.append(target)
+    modules = {p.stem for p in (ROOT / "utils").glob("*.py") if p.stem != "__init__"}
+    assert modules - reached == set(), f"utils modules no notebook reaches: {sorted(modules - reached)}"

@@ -1,4 +1,4 @@
-"""utils.runner: statuses, resume, FORCE, atomic outputs, the data check (no real notebooks)."""
+"""course.run.runner: statuses, resume, FORCE, atomic outputs, the data check (no real notebooks)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import os
 import nbformat
 import pytest
 
-from utils import config, runner
+from course.run import runner
+from utils import config
 
 
 def _notebook(text="print(1)"):
@@ -203,10 +204,11 @@ def test_a_skip_is_retried_when_the_weights_file_is_named(course, tmp_path, monk
 def test_changed_utils_code_reruns_everything(course):
     root, _ = course
     run(course, FakeExecutor())
-    (root / "utils" / "runner.py").write_text("# the runner itself\n")
+    (root / "course").mkdir(exist_ok=True)
+    (root / "course" / "runner.py").write_text("# the runner lives outside utils\n")
     unchanged = FakeExecutor()
     run(course, unchanged)
-    assert unchanged.calls == [], "editing the runner re-runs no notebook"
+    assert unchanged.calls == [], "editing the runner (outside utils) re-runs no notebook"
     (root / "utils" / "helpers.py").write_text("X = 2\n")
     again = FakeExecutor()
     run(course, again)
@@ -455,7 +457,7 @@ def test_real_kernels_ok_skip_and_failure(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------- resume key
 def test_an_upgrade_or_another_backend_reruns_everything_saying_which(course, monkeypatch):
-    from utils import runstate
+    from course.run import state as runstate
 
     root, cfg = course
     monkeypatch.setattr(runstate.config, "versions",
@@ -480,7 +482,7 @@ def test_an_upgrade_or_another_backend_reruns_everything_saying_which(course, mo
 
 
 def test_keras_backend_name_follows_keras_rules(tmp_path):
-    from utils import runstate
+    from course.run import state as runstate
 
     assert runstate.keras_backend_name({"KERAS_BACKEND": "torch"}) == "torch"
     home = tmp_path / "kh"
@@ -639,7 +641,7 @@ def test_executed_html_is_clean_tensorflow_quiet_and_a_skip_alone(tmp_path, monk
 
 def test_index_page_escapes_notes_and_links_what_exists(tmp_path):
     """The jinja2 page: one row per notebook, links only to files that exist, errors escaped."""
-    from utils import runreport
+    from course.run import report as runreport
 
     cfg = config.get_profile("smoke", results_dir=tmp_path / "results", data_dir=tmp_path / "data")
     out = tmp_path / "out"

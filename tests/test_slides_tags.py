@@ -1,11 +1,11 @@
-"""Slide metadata: the rules of publish.slides_tags, and the committed notebooks follow them."""
+"""Slide metadata: the rules of course.publish.slides_tags, and the committed notebooks follow them."""
 
 from __future__ import annotations
 
 import nbformat
 import pytest
 
-from publish import slides_tags
+from course.publish import slides_tags
 
 
 def md(text, **metadata):
@@ -20,7 +20,7 @@ def code(text, **metadata):
 def test_committed_notebooks_carry_the_rules_slide_metadata(path):
     notebook = nbformat.read(path, as_version=4)
     wrong = slides_tags.mismatches(notebook)
-    assert not wrong, f"{path.name}: run `make tag-slides` (python -m publish.slides_tags):\n" + "\n".join(wrong)
+    assert not wrong, f"{path.name}: run `make tag-slides` (python -m course.publish.slides_tags):\n" + "\n".join(wrong)
 
 
 def test_every_lesson_opens_with_a_title_slide_and_has_sections():

@@ -1,4 +1,4 @@
-"""publish.vendor: only the files pages load are unpacked, from a tarball in DOGSCATS_VENDOR."""
+"""course.publish.vendor: only the files pages load are unpacked, from a tarball in DOGSCATS_VENDOR."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from publish import vendor
+from course.publish import vendor
 
 
 def _tarball(path, members):

@@ -46,12 +46,8 @@ Measuring and showing
     plots              figures of images: grids, predictions, augmentations, Grad-CAM, feature maps
     charts             charts of numbers: curves, confusion matrix, trade-offs, sizes, log loss
 
-Running the course (``make course``; no notebook imports these)
-    runner             command line and the loop over notebooks
-    runexec            one notebook with nbclient in this environment's kernel
-    runstate           resume keys, state file, the run lock (filelock)
-    runprogress        the progress line: notebook, cell, time, epoch
-    runreport          summary table, exit status, ``index.html`` (jinja2)
+The runner, publishing and the maintainers' tools are the package :mod:`course`,
+which imports ``utils`` and is never imported by it.
 """
 
 __version__ = "0.1.0"

@@ -1,6 +1,6 @@
 """Colab and Kaggle: what the first cell of every notebook does there (and nothing in a clone).
 
-The notebook's platform cell (written by ``tools/notebook_header.py``) clones the
+The notebook's platform cell (written by ``course/tools/notebook_header.py``) clones the
 course with ``git clone --depth 1`` when ``utils`` cannot be imported, puts the
 clone first on ``sys.path`` (no package called ``utils`` is ever installed into
 site-packages) and calls :func:`setup`, which

@@ -9,9 +9,9 @@ notebooks, ``state.json``, result records) and writes to
   records (:func:`utils.results.comparison_table`), beside the published
   figures (:func:`utils.results.anchors_table`, theirs, not ours);
 - ``NN_name.html``: one page per executed lesson with its outputs and figures
-  (nbconvert's ``lab`` page with :file:`publish/templates/course_page`),
+  (nbconvert's ``lab`` page with :file:`course/publish/templates/course_page`),
   navigation to the previous and next lesson, and the profile, commit and
-  hardware it was executed with (:func:`publish.executed.run_facts`); the
+  hardware it was executed with (:func:`course.publish.executed.run_facts`); the
   solutions of ``notebooks/solutions/NN_*.ipynb``, when there are any, folded
   away in a ``<details>`` after the lesson's exercises;
 - ``site.css`` and ``mathjax/`` (a local copy: no page loads anything from
@@ -23,7 +23,7 @@ the pages is typed by hand: all of it comes from the notebooks and records.
 
 Usage::
 
-    python -m publish.site [--profile smoke|sample|full] [--out FOLDER]
+    python -m course.publish.site [--profile smoke|sample|full] [--out FOLDER]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from publish import executed, slides, vendor
+from course.publish import executed, slides, vendor
 from utils import config, results as records_module
 from utils.files import atomic_write
 
@@ -56,7 +56,7 @@ def _exporter():
 def solutions_html(path: Path, resources: dict) -> str:
     """The cells of a solutions notebook as HTML, to fold into a lesson page.
 
-    Its skip errors show their message (:func:`publish.executed.for_publishing`).
+    Its skip errors show their message (:func:`course.publish.executed.for_publishing`).
     """
     import nbformat
 
@@ -122,7 +122,7 @@ def build_site(cfg: config.Profile, out_dir: Path | None = None, source_dir: Pat
     ------
     FileNotFoundError
         If nothing was executed under the profile (run ``make course``).
-    publish.vendor.VendorError
+    course.publish.vendor.VendorError
         If MathJax is needed and cannot be fetched.
     """
     import nbformat
@@ -179,7 +179,7 @@ def write_index(cfg: config.Profile, lessons, pages: list[dict], records: list[d
 
 def main(argv=None) -> int:
     """Command line of ``make site``."""
-    parser = argparse.ArgumentParser(prog="python -m publish.site", description="Build the course's website.")
+    parser = argparse.ArgumentParser(prog="python -m course.publish.site", description="Build the course's website.")
     parser.add_argument("--profile", choices=config.PROFILE_NAMES, help="default: DOGSCATS_PROFILE, else sample")
     parser.add_argument("--out", type=Path, help="output folder (default results/<profile>/site)")
     args = parser.parse_args(argv)

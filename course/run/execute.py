@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from utils import config
-from utils.runprogress import epoch_of
+from course.run.progress import epoch_of
 
 OK, FAILED, SKIPPED, NOT_RUN = "ok", "failed", "skipped", "not run"
 

@@ -2,8 +2,8 @@
 
 Usage (from the project's root; safe to run again, e.g. after a merge)::
 
-    python tools/notebook_header.py          # rewrite notebooks/*.ipynb (and notebooks/solutions/)
-    python tools/notebook_header.py --check  # exit 1 if a notebook's header is missing or stale
+    python -m course.tools.notebook_header          # rewrite notebooks/*.ipynb (and notebooks/solutions/)
+    python -m course.tools.notebook_header --check  # exit 1 if a notebook's header is missing or stale
 
 The repository's address comes from one line, ``[project.urls] Repository`` in
 ``pyproject.toml``. Each notebook gets, right after its title cell, a markdown
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BADGES_ID = "platform-badges"
 SETUP_ID = "platform-setup"
 

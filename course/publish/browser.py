@@ -1,4 +1,4 @@
-"""The built site and decks, opened in headless Chromium: ``python -m publish.browser``.
+"""The built site and decks, opened in headless Chromium: ``python -m course.publish.browser``.
 
 What a person would check by clicking through, done by a browser
 (Playwright driving Debian's ``chromium``, or ``DOGSCATS_CHROMIUM``):
@@ -17,7 +17,7 @@ problems found as a list of sentences: empty means all is well.
 
 Usage::
 
-    python -m publish.browser [--profile smoke] [--site DIR] [--slides DIR] [--shots DIR]
+    python -m course.publish.browser [--profile smoke] [--site DIR] [--slides DIR] [--shots DIR]
 """
 
 from __future__ import annotations
@@ -195,7 +195,7 @@ def check(site_dir: Path | None, slides_dir: Path | None, shots: Path, decks: in
 
 def main(argv=None) -> int:
     """Command line of ``make site-check``: exit 1 and list the problems, if any."""
-    parser = argparse.ArgumentParser(prog="python -m publish.browser", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course.publish.browser", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=config.PROFILE_NAMES, help="default: DOGSCATS_PROFILE, else sample")
     parser.add_argument("--site", type=Path, help="default results/<profile>/site")
     parser.add_argument("--slides", type=Path, help="default results/<profile>/slides")

@@ -1,4 +1,4 @@
-"""Slide metadata for every lesson, from rules: ``python -m publish.slides_tags``.
+"""Slide metadata for every lesson, from rules: ``python -m course.publish.slides_tags``.
 
 reveal.js (``jupyter nbconvert --to slides``, ``make slides``) and RISE
 (``jupyterlab-rise``, presenting live in ``make lab``) read one field per cell,
@@ -58,7 +58,7 @@ OUTPUT_LINES = 3
 FIGURE_LINES = 9
 
 _BADGE = re.compile(r"colab\.research\.google\.com|kaggle\.com/kernels|badge", re.I)
-#: Ids of the badges and setup cells that tools/notebook_header.py puts under each title.
+#: Ids of the badges and setup cells that course/tools/notebook_header.py puts under each title.
 PLATFORM_CELL_IDS = ("platform-badges", "platform-setup")
 _PLATFORM_SETUP = re.compile(r"google\.colab|KAGGLE_KERNEL_RUN_TYPE|pip install|git clone")
 _FIGURE = re.compile(r"\b(plots|charts)\.(plot|show)_\w+\(|\bplt\.|\.imshow\(|\bfig\b|\bfigure\(")
@@ -87,7 +87,7 @@ def is_figure_cell(cell) -> bool:
 def is_platform_cell(cell) -> bool:
     """Whether a cell only serves Colab/Kaggle: badges, or the install/fetch cell.
 
-    The two cells that ``tools/notebook_header.py`` writes are known by their ids.
+    The two cells that ``course/tools/notebook_header.py`` writes are known by their ids.
     """
     if cell.get("id") in PLATFORM_CELL_IDS:
         return True
@@ -177,7 +177,7 @@ def mismatches(notebook) -> list[str]:
 
 def lesson_notebooks(root: Path | None = None) -> list[Path]:
     """The notebooks to tag: ``notebooks/NN_*.ipynb`` and ``notebooks/solutions/*.ipynb``."""
-    root = Path(root) if root else Path(__file__).resolve().parent.parent / "notebooks"
+    root = Path(root) if root else Path(__file__).resolve().parents[2] / "notebooks"
     return sorted(root.glob("[0-9][0-9]_*.ipynb")) + sorted((root / "solutions").glob("*.ipynb"))
 
 
@@ -185,7 +185,7 @@ def main(argv=None) -> int:
     """Tag the notebooks in place (or, with ``--check``, list what differs and exit 1)."""
     import nbformat
 
-    parser = argparse.ArgumentParser(prog="python -m publish.slides_tags", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m course.publish.slides_tags", description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: every lesson and solution)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook differs")
     args = parser.parse_args(argv)

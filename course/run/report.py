@@ -12,8 +12,8 @@ from pathlib import Path
 
 from utils import config
 from utils.files import atomic_write
-from utils.runexec import FAILED, NOT_RUN, OK, SKIPPED
-from utils.runstate import now as _now
+from course.run.execute import FAILED, NOT_RUN, OK, SKIPPED
+from course.run.state import now as _now
 
 
 @dataclasses.dataclass

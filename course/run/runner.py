@@ -1,4 +1,4 @@
-"""Run the whole course headless: ``make course`` (``python -m utils.runner``).
+"""Run the whole course headless: ``make course`` (``python -m course.run.runner``).
 
 What it does, in order:
 
@@ -34,8 +34,8 @@ What it does, in order:
    leaves no half-written output.
 5. **Resumes**: a notebook is not executed again when its *key* is the one of
    its last ok (or skipped) run and its executed copy is still there. The key
-   is a SHA-256 over the notebook file, every ``utils/*.py`` (but the runner's
-   own modules, :data:`utils.runstate.RUNNER_MODULES`, which no notebook imports), the profile's
+   is a SHA-256 over the notebook file, every ``utils/*.py`` (the runner lives
+   in :mod:`course`, so changing it re-runs nothing), the profile's
    settings, the data manifest (``data/dogscats/manifest.csv``, for 01 and
    later; 01's key is taken after it ran, so the manifest it writes does not
    make it run again, and a deleted one does) and the keys of all earlier
@@ -49,15 +49,15 @@ What it does, in order:
 
 Usage::
 
-    python -m utils.runner [--profile smoke|sample|full] [--force] [--only 03 07]
+    python -m course.run.runner [--profile smoke|sample|full] [--force] [--only 03 07]
                            [--timeout SECONDS]
 
 The logic is testable without Jupyter: :func:`run_course` takes the function
 that executes one notebook (``executor``), the data check and the HTML
 exporter as arguments.
 
-Executing one notebook is :mod:`utils.runexec`; the summary and ``index.html``
-are :mod:`utils.runreport`; resume keys and the lock are :mod:`utils.runstate`.
+Executing one notebook is :mod:`course.run.execute`; the summary and ``index.html``
+are :mod:`course.run.report`; resume keys and the lock are :mod:`course.run.state`.
 """
 
 from __future__ import annotations
@@ -72,18 +72,18 @@ from typing import Callable
 
 from utils import config
 from utils.files import atomic_write, remove_stale_temporaries
-from utils.runexec import (  # noqa: F401  (re-exported: the runner's public names)
+from course.run.execute import (  # noqa: F401  (re-exported: the runner's public names)
     FAILED, INTERRUPTED, KERNEL_ARGUMENTS, NOT_RUN, OK, QUIET_KERNEL_ENV, SKIPPED, Outcome,
     _notebook_json, clean_skip_outputs, export_html, nbclient_executor, outcome_of_error,
     quiet_kernel_environment)
-from utils.runprogress import Progress, epoch_of  # noqa: F401  (re-exported)
-from utils.runreport import (  # noqa: F401  (re-exported)
+from course.run.progress import Progress, epoch_of  # noqa: F401  (re-exported)
+from course.run.report import (  # noqa: F401  (re-exported)
     NotebookResult, _all_results, exit_status, format_summary, write_index_page)
-from utils.runstate import (  # noqa: F401  (re-exported: the runner's public names)
+from course.run.state import (  # noqa: F401  (re-exported: the runner's public names)
     DATA_NOTEBOOK, INPUT_NAMES, STATE_FILE, ProfileLock, RunInProgressError, changed_inputs,
     environment_versions, fingerprint, keras_backend_name, keras_weights_listing, key_of,
     load_state, save_state, weights_digest)
-from utils.runstate import now as _now
+from course.run.state import now as _now
 
 #: Notebooks every later one depends on: when one fails, the run stops there.
 PREREQUISITES = ("00", "01")
@@ -293,7 +293,7 @@ def _data_error_types():
 def main(argv=None, *, executor: Callable = nbclient_executor, check_data: Callable | None = None,
          html_exporter: Callable = export_html, stream=None, notebooks_dir: Path | None = None) -> int:
     """Command line of ``make course``; returns the exit status (see module docstring)."""
-    parser = argparse.ArgumentParser(prog="python -m utils.runner",
+    parser = argparse.ArgumentParser(prog="python -m course.run.runner",
                                      description="Execute the course's notebooks headless.")
     parser.add_argument("--profile", choices=config.PROFILE_NAMES,
                         help="smoke | sample | full (default: DOGSCATS_PROFILE, else sample)")

@@ -1,7 +1,8 @@
 """What ``make course`` remembers between runs: the resume key, the state file, the lock.
 
-Split from :mod:`utils.runner` (which re-exports these names). No notebook
-imports this module, so changing it re-runs nothing.
+Split from :mod:`course.run.runner` (which re-exports these names). It lives in
+:mod:`course`, outside :mod:`utils`, so the resume key hashes every module of
+``utils/`` (the package the notebooks import) and nothing of the runner.
 """
 
 from __future__ import annotations
@@ -22,10 +23,6 @@ STATE_FILE = "state.json"
 #: The notebook that prepares the data: it and every later one depend on the
 #: data manifest (00, before it, does not, so preparing the data re-runs nothing).
 DATA_NOTEBOOK = "01"
-
-#: Modules of ``utils/`` that only run the notebooks: left out of the key.
-RUNNER_MODULES = ("runner.py", "runstate.py", "runprogress.py", "runexec.py", "runreport.py")
-
 
 def keras_backend_name(environ=None) -> str:
     """The backend Keras will use, without importing it (:func:`utils.kerascache.configured_backend`)."""
@@ -77,9 +74,7 @@ def fingerprint(notebook: Path, cfg: config.Profile, earlier: str,
     """Hashes of everything a notebook's run depends on (see the module docstring)."""
     utils_dir = Path(project_root) / "utils"
     code = hashlib.sha256()
-    for path in sorted(utils_dir.glob("*.py")):
-        if path.name in RUNNER_MODULES:  # they run the notebooks; no notebook imports them
-            continue
+    for path in sorted(utils_dir.glob("*.py")):   # all of utils: the notebooks' package, nothing else
         code.update(path.name.encode())
         code.update(_hash_file(path).encode())
     manifest = cfg.dataset_dir / "manifest.csv"

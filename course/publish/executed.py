@@ -1,6 +1,6 @@
 """What ``make course`` left for publishing, read back for the slides and the site.
 
-``make course`` (:mod:`utils.runner`) writes each executed notebook to
+``make course`` (:mod:`course.run.runner`) writes each executed notebook to
 ``results/<profile>/notebooks/NN_name.ipynb`` and its state (status, key,
 inputs) to ``state.json`` there; training notebooks write result records.
 This module reads them and answers what a published page must say: the
@@ -16,7 +16,8 @@ import html
 import re
 from pathlib import Path
 
-from utils import config, results as records_module, runner
+from course.run import runner
+from utils import config, results as records_module
 
 _HEADING = re.compile(r"^#\s+(.+)$", re.M)
 _HARDWARE = re.compile(r"^Hardware\s*:\s*(.+?)\s*$", re.M)
@@ -39,7 +40,7 @@ class Lesson:
     executed : pathlib.Path or None
         Its executed copy, None when ``make course`` has not run it.
     status : str
-        ``ok``, ``skipped``, ``failed`` (:mod:`utils.runner`) or ``not run``.
+        ``ok``, ``skipped``, ``failed`` (:mod:`course.run.runner`) or ``not run``.
     reason : str or None
         Why it was skipped.
     finished : str or None
@@ -151,7 +152,7 @@ def run_facts(lesson: Lesson, notebook, cfg: config.Profile, records: list[dict]
     The commit is the one in the lesson's own result records when it wrote
     any; otherwise the project's current commit, marked as changed when the
     notebook or ``utils`` differ from what was executed (the run's recorded
-    inputs, :func:`utils.runner.fingerprint`). Hardware is what the notebook
+    inputs, :func:`course.run.runner.fingerprint`). Hardware is what the notebook
     itself reported, else its records'.
 
     Returns
@@ -190,7 +191,7 @@ def figure_alt(cell, output) -> str:
     return f"{text}figure drawn by {drawn[:120]}".strip()
 
 
-#: The header cells ``tools/notebook_header.py`` puts under every title.
+#: The header cells ``course/tools/notebook_header.py`` puts under every title.
 PLATFORM_BADGES_ID, PLATFORM_SETUP_ID = "platform-badges", "platform-setup"
 _BADGE = re.compile(r"\[!\[(Open In [^\]]+)\]\([^)]*\)\]\(([^)]+)\)")
 

@@ -6,9 +6,9 @@ writes records (``results/<profile>/*.json``, one per trained model) and a run s
 This tool keeps a copy of one complete run per profile under ``reference/<profile>/``,
 in git, and writes the README's tables from those copies:
 
-    python tools/reference.py save --profile smoke   # after `DOGSCATS_PROFILE=smoke make course`
-    python tools/reference.py readme                 # rewrite the README's generated tables
-    python tools/reference.py readme --check         # exit 1 when the README disagrees
+    python -m course.tools.reference save --profile smoke   # after `DOGSCATS_PROFILE=smoke make course`
+    python -m course.tools.reference readme                 # rewrite the README's generated tables
+    python -m course.tools.reference readme --check         # exit 1 when the README disagrees
 
 ``save`` copies the records and writes ``reference/<profile>/run.json`` (the
 notebooks' status and seconds, with commit, profile, hardware, versions and date).
@@ -31,7 +31,7 @@ import shutil
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -281,7 +281,7 @@ def main(argv=None) -> int:
     if args.check:
         if new != text:
             print("README.md's generated tables differ from reference/: run "
-                  "`python tools/reference.py readme`", file=sys.stderr)
+                  "`python -m course.tools.reference readme`", file=sys.stderr)
             return 1
         return 0
     if new != text:

@@ -21,7 +21,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: npm package, version and the files (relative to the package) a page needs.
 PACKAGES = {

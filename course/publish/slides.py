@@ -5,10 +5,10 @@ Reads the executed notebooks ``make course`` wrote to
 ``results/<profile>/slides/``:
 
 - ``NN_name.slides.html``: the deck (nbconvert's ``reveal`` template with
-  :file:`publish/templates/course_slides`), cut by the cells' slide metadata
-  (:mod:`publish.slides_tags`); press ``s`` for the speaker notes;
+  :file:`course/publish/templates/course_slides`), cut by the cells' slide metadata
+  (:mod:`course.publish.slides_tags`); press ``s`` for the speaker notes;
 - ``reveal.js/`` and ``mathjax/``: the local copies the decks load
-  (:mod:`publish.vendor`), so a deck opens from ``file://`` with no network;
+  (:mod:`course.publish.vendor`), so a deck opens from ``file://`` with no network;
 - ``slides.css``: the deck's style, which caps long code, long outputs and
   figures so that nothing overflows a 1280×720 screen;
 - ``index.html``: a list of the decks.
@@ -20,7 +20,7 @@ notebook itself is left as it is.
 
 Usage::
 
-    python -m publish.slides [--profile smoke|sample|full] [--out FOLDER]
+    python -m course.publish.slides [--profile smoke|sample|full] [--out FOLDER]
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from publish import executed, slides_tags, vendor
+from course.publish import executed, slides_tags, vendor
 from utils import config, results as records_module
 from utils.files import atomic_write
 
@@ -208,7 +208,7 @@ def build_slides(cfg: config.Profile, out_dir: Path | None = None, source_dir: P
     ------
     FileNotFoundError
         If nothing was executed under the profile (run ``make course``).
-    publish.vendor.VendorError
+    course.publish.vendor.VendorError
         If reveal.js or MathJax cannot be fetched.
     """
     import nbformat
@@ -252,7 +252,7 @@ def build_slides(cfg: config.Profile, out_dir: Path | None = None, source_dir: P
 
 def main(argv=None) -> int:
     """Command line of ``make slides``."""
-    parser = argparse.ArgumentParser(prog="python -m publish.slides", description="Build reveal.js decks.")
+    parser = argparse.ArgumentParser(prog="python -m course.publish.slides", description="Build reveal.js decks.")
     parser.add_argument("--profile", choices=config.PROFILE_NAMES, help="default: DOGSCATS_PROFILE, else sample")
     parser.add_argument("--out", type=Path, help="output folder (default results/<profile>/slides)")
     args = parser.parse_args(argv)

@@ -1,0 +1,1 @@
+"""``make course``: run every notebook headless, resume, report (:mod:`course.run.runner`)."""

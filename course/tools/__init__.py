@@ -1,0 +1,1 @@
+"""Maintainers' commands: reference tables, notebook headers, the ``#@save`` exporter."""
