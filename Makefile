@@ -62,7 +62,7 @@ PROFILE ?= $(or $(DOGSCATS_PROFILE),sample)
 PYTEST     = $(PY) -m pytest -p no:cacheprovider --durations=15
 NBVAL      = --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 
-.PHONY: course test test-extended test-jax test-torch unit notebooks lab tensorboard slides site site-check tag-slides \
+.PHONY: lessons course test test-extended test-jax test-torch unit notebooks lab tensorboard slides site site-check tag-slides \
 	clean-results env help
 
 help:
@@ -131,6 +131,10 @@ site: $(STAMP)
 
 site-check: $(STAMP)
 	$(PY) -m course.publish.browser
+
+# after editing a #@save cell: regenerate utils/lessons.py from the notebooks
+lessons: $(STAMP)
+	$(PY) -m course.tools.lessons
 
 # after editing a notebook: give its cells their slide types again (course/publish/slides_tags.py)
 tag-slides: $(STAMP)

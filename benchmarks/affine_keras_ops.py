@@ -1,6 +1,6 @@
 """Is ``keras.ops.image.affine_transform`` a drop-in for the course's fused augmentation?
 
-``utils.augmentation.random_affine`` composes the five random transforms into one
+``utils.lessons.random_affine`` (notebook 04's cell) composes the five random transforms into one
 matrix per image (``affine_transforms``) and resamples once with TensorFlow's
 ``ImageProjectiveTransformV3``. Keras 3 has a backend-neutral op with the same
 eight-parameter matrix format, ``keras.ops.image.affine_transform``. This script
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from utils import augmentation, config, loading  # noqa: E402
+from utils import config, lessons, loading  # noqa: E402
 
 
 def _best_rate(function, images, repeats):
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     batches = loading.get_batches("train", cfg.image_size, batch_size=args.images, shuffle=False, cfg=cfg)
     images = next(iter(batches))[0]
     height, width = cfg.image_size
-    transforms = augmentation.affine_transforms(len(images), height, width, (cfg.seed, 0))
+    transforms = lessons.affine_transforms(len(images), height, width, (cfg.seed, 0))
 
     def course(x):
         return tf.raw_ops.ImageProjectiveTransformV3(

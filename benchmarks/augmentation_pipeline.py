@@ -12,7 +12,7 @@ measured), in one run:
   ``ds.map(lambda x: augmenter(x, training=True), num_parallel_calls=AUTOTUNE)``;
 - ``in model``: the augmenter as the first layers of a model, run by a compiled
   ``tf.function`` with ``training=True``, as ``fit`` runs it on each batch;
-- ``augment_dataset``: the course's :func:`utils.augmentation.augment_dataset`,
+- ``augment_dataset``: the course's :func:`utils.lessons.augment_dataset` (notebook 04's cell),
   the same transform composed into *one* affine resampling per image, as
   ``ImageDataGenerator`` did, batched in ``tf.data``.
 
@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from utils import augmentation, config, data, loading  # noqa: E402
+from utils import augmentation, config, data, lessons, loading  # noqa: E402
 
 
 def batches_of(x, batch_size):
@@ -87,7 +87,7 @@ def measure_tf_data(x, batch_size, repeats, seed):
     """Seconds per pass of the augmenter mapped over batches in ``tf.data``."""
     import tensorflow as tf
 
-    augmenter = augmentation.augmentation(seed=seed)
+    augmenter = lessons.build_augmenter(seed=seed)
     dataset = (tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
                .map(lambda images: augmenter(images, training=True),
                     num_parallel_calls=tf.data.AUTOTUNE)
@@ -108,7 +108,7 @@ def measure_in_model(x, batch_size, repeats, seed):
     import tensorflow as tf
 
     inputs = keras.Input(shape=x.shape[1:])
-    model = keras.Model(inputs, augmentation.augmentation(seed=seed)(inputs))
+    model = keras.Model(inputs, lessons.build_augmenter(seed=seed)(inputs))
     dataset = tf.data.Dataset.from_tensor_slices(x).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     @tf.function
@@ -131,7 +131,7 @@ def measure_augment_dataset(x, batch_size, repeats, seed):
     import tensorflow as tf
 
     labels = np.zeros(len(x), np.float32)
-    dataset = augmentation.augment_dataset(
+    dataset = lessons.augment_dataset(
         tf.data.Dataset.from_tensor_slices((x, labels)).batch(batch_size), seed=seed)
     for _ in dataset.take(1):
         pass
@@ -171,7 +171,7 @@ def measure_input_pipelines(cfg, batch_size, seed):
     resize and augment every image, every epoch, in Python) against
     ``get_batches(cache=True)`` (decoded once, kept in memory) followed by the
     augmenter, as Keras layers mapped in ``tf.data`` and as the one-resampling
-    :func:`utils.augmentation.augment_dataset`.
+    :func:`utils.lessons.augment_dataset` (notebook 04's cell).
     """
     import tensorflow as tf
 
@@ -179,12 +179,12 @@ def measure_input_pipelines(cfg, batch_size, seed):
     paths = list(train.file_paths)
     labels = np.array([float(Path(p).parent.name == "dogs") for p in paths], np.float32)
     n = len(paths)
-    layers = augmentation.augmentation(seed=seed)
+    layers = lessons.build_augmenter(seed=seed)
     pipelines = {
         "seeds' way: files → Pillow, per image": None,
         "cached tf.data → Keras layers": train.map(lambda x, y: (layers(x, training=True), y),
                                                    num_parallel_calls=tf.data.AUTOTUNE),
-        "cached tf.data → augment_dataset": augmentation.augment_dataset(train, seed=seed),
+        "cached tf.data → augment_dataset": lessons.augment_dataset(train, seed=seed),
     }
     rates = {}
     for name, dataset in pipelines.items():
@@ -207,7 +207,6 @@ def measure_training(x, y, batch_size, steps, seed, image_size):
     """Images per second of ``fit`` for the CNN: augmenter in the model, in tf.data, none."""
     import tensorflow as tf
 
-    from utils import models
 
     figures = {}
     n = min(len(x), steps * batch_size)
@@ -216,15 +215,15 @@ def measure_training(x, y, batch_size, steps, seed, image_size):
         import keras
 
         keras.utils.set_random_seed(seed)
-        augmenter = augmentation.augmentation(seed=seed)
-        model = models.build_cnn(image_size, augmentation=augmenter if placement == "in model" else None,
+        augmenter = lessons.build_augmenter(seed=seed)
+        model = lessons.build_cnn_small(image_size, augmentation=augmenter if placement == "in model" else None,
                                  name="cnn_aug")
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
         if placement == "tf.data":
             dataset = dataset.map(lambda images, labels: (augmenter(images, training=True), labels),
                                   num_parallel_calls=tf.data.AUTOTUNE)
         elif placement == "augment_dataset":
-            dataset = augmentation.augment_dataset(dataset, seed=seed)
+            dataset = lessons.augment_dataset(dataset, seed=seed)
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
         model.fit(dataset.take(1), epochs=1, verbose=0)  # build and trace
         start = time.perf_counter()

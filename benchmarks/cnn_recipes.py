@@ -30,10 +30,11 @@ candidate with the first one on the same validation photos.
 Candidates
 ----------
 cnn_small
-    Today's ``cnn_aug``: notebook 03's ``cnn_small`` (``models.build_cnn``), AdamW
+    Today's ``cnn_aug``: notebook 03's ``cnn_small`` (``lessons.build_cnn_small``), AdamW
     (weight decay 0.5) with cosine decay from 1e-3, the "mild" augmentation of 04.
 bn_gap
-    Four blocks Conv2D 3×3 (32, 64, 128, 256 filters, 'valid') + batch normalisation
+    Notebook 04's ``cnn_bn`` (``lessons.build_cnn_bn``, from its cell): four
+    blocks Conv2D 3×3 (32, 64, 128, 256 filters, 'valid') + batch normalisation
     (Ioffe & Szegedy, 2015) + ReLU + 2×2 max pooling, then global average pooling
     (Lin et al., 2014, "Network in network") instead of Flatten + Dense(64); dropout
     0.3; AdamW 2e-3 with a linear warm-up of 2 epochs then cosine decay.
@@ -42,9 +43,6 @@ bn_gap_ls
     Inception architecture", section 7).
 bn_gap_96
     ``bn_gap`` on 96×96 photos: about half the FLOPs, so about twice the epochs.
-bn_gap_wide
-    ``bn_gap`` with two convolutions in the last two blocks (VGG-style, "same"
-    padding for the second).
 bn_small
     ``bn_gap`` with ``cnn_small``'s narrower blocks (32, 32, 64, then 128 filters).
 bn_gap_64
@@ -66,40 +64,19 @@ import numpy as np  # noqa: E402
 
 from utils import config, stats  # noqa: E402
 
-CANDIDATES = ("cnn_small", "bn_gap", "bn_gap_ls", "bn_gap_96", "bn_gap_wide", "bn_small", "bn_gap_64")
-
-
-def _bn_gap(image_size, wide=False, name="bn_gap", widths=(32, 64, 128, 256)):
-    import keras
-    from keras import layers
-
-    inputs = keras.Input(shape=(*image_size, 3), name="image")
-    x = layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-    for index, filters in enumerate(widths, start=1):
-        x = layers.Conv2D(filters, 3, use_bias=False, name=f"conv_{index}")(x)
-        x = layers.BatchNormalization(name=f"bn_{index}")(x)
-        x = layers.Activation("relu", name=f"relu_{index}")(x)
-        if wide and index >= 3:
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv_{index}b")(x)
-            x = layers.BatchNormalization(name=f"bn_{index}b")(x)
-            x = layers.Activation("relu", name=f"relu_{index}b")(x)
-        x = layers.MaxPooling2D(2, name=f"pool_{index}")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
-    x = layers.Dropout(0.3, name="dropout")(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name=name)
+CANDIDATES = ("cnn_small", "bn_gap", "bn_gap_ls", "bn_gap_96", "bn_small", "bn_gap_64")
 
 
 def build(name, cfg, steps_per_epoch, epochs):
     """(model, image_size, augmentation settings) of candidate ``name``, compiled for ``epochs``."""
     import keras
 
-    from utils import models
+    from utils import lessons
 
     size = tuple(cfg.image_size)
     total = max(1, epochs * steps_per_epoch)
     if name == "cnn_small":
-        model = models.build_cnn(size, variant="improved", dropout=0.5, name=name, compile=False)
+        model = lessons.build_cnn_small(size, dropout=0.5, name=name)
         schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=total)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.5),
                       loss="binary_crossentropy", metrics=["accuracy"])
@@ -109,7 +86,7 @@ def build(name, cfg, steps_per_epoch, epochs):
     if name == "bn_gap_64":
         size = (64, 64)
     widths = (32, 32, 64, 128) if name == "bn_small" else (32, 64, 128, 256)
-    model = _bn_gap(size, wide=name == "bn_gap_wide", name=name, widths=widths)
+    model = lessons.build_cnn_bn(size, widths, name=name)
     warmup = min(2 * steps_per_epoch, total // 4)
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=total - warmup, warmup_target=2e-3, warmup_steps=warmup)
@@ -162,11 +139,11 @@ def enlarged_validation(cfg, size, extra_per_class):
 def train_pipeline(x, y, batch_size, seed, settings):
     import tensorflow as tf
 
-    from utils import augmentation
+    from utils import lessons
 
     data = (tf.data.Dataset.from_tensor_slices((x, y.astype("float32")[:, None]))
             .shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size))
-    return augmentation.augment_dataset(data, seed=seed, **settings)
+    return lessons.augment_dataset(data, seed=seed, **settings)
 
 
 def run(name, cfg, budget, extra, cache):

@@ -17,7 +17,7 @@ Two workloads, each trained once with the autotuner on (TensorFlow's default)
 and once off, the same model and seed:
 
 images
-    notebook 04's ``cnn_bn`` (``models.build_bn_cnn``) on the ``train`` split at
+    notebook 04's ``cnn_bn`` (``lessons.build_cnn_bn``) on the ``train`` split at
     64×64, decoded once (``get_batches(..., cache=True)``), augmented in
     ``tf.data`` (``augment_dataset``, 04's mild strength), validated on ``valid``.
 arrays
@@ -85,10 +85,10 @@ def train(cfg, epochs, fit_inputs):
     """Fit a fresh ``cnn_bn`` with ``fit_inputs`` (kwargs of ``model.fit``); returns the clock."""
     import keras
 
-    from utils import models
+    from utils import lessons
 
     keras.utils.set_random_seed(cfg.seed)
-    model = models.build_bn_cnn(SIZE)
+    model = lessons.build_cnn_bn(SIZE)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3, weight_decay=0.05),
                   loss="binary_crossentropy", metrics=["accuracy"])
     clock = _epoch_clock()
@@ -109,12 +109,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     cfg = config.get_profile(args.profile)
 
-    from utils import augmentation, loading
+    from utils import augmentation, lessons, loading
 
     def images(on):
         train = loading.get_batches("train", SIZE, cfg=cfg, cache=True)
         valid = loading.get_batches("valid", SIZE, cfg=cfg, cache=True)
-        train = augmentation.augment_dataset(train, seed=cfg.seed, **augmentation.MILD_SETTINGS)
+        train = lessons.augment_dataset(train, seed=cfg.seed, **augmentation.MILD_SETTINGS)
         if on:
             train, valid = autotune_on(train), autotune_on(valid)
         return dict(x=train, validation_data=valid, shuffle=False)   # the dataset shuffles itself

@@ -46,7 +46,7 @@ kerasio_xception
     It reports above 90% validation accuracy on PetImages (source: keras-io,
     validation figure).
 course
-    The course's ``cnn_bn`` (notebook 04): ``models.build_bn_cnn`` at 64×64, four
+    The course's ``cnn_bn`` (notebook 04): ``lessons.build_cnn_bn`` at 64×64, four
     blocks of convolution + batch normalisation (32-64-128-256 filters), global average
     pooling; the "mild" augmentation in ``tf.data`` (one affine resampling per photo);
     AdamW (weight decay 0.05), linear warm-up to 0.002 over two epochs then cosine decay,
@@ -147,11 +147,10 @@ def course(cfg, steps_per_epoch: int, epochs: int, side: int | None = None, widt
     """
     import keras
 
-    from utils import models
+    from utils import lessons
 
     size = (int(side), int(side)) if side else tuple(min(s, 64) for s in cfg.image_size)
-    widths = tuple(widths) if widths else models.BN_CNN_WIDTHS
-    model = models.build_bn_cnn(size, widths, name="course")
+    model = lessons.build_cnn_bn(size, tuple(widths), name="course") if widths else lessons.build_cnn_bn(size, name="course")
     total = max(1, epochs * steps_per_epoch)
     warmup = min(2 * steps_per_epoch, total // 4)
     schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=total - warmup, warmup_target=2e-3,
@@ -249,7 +248,7 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None, co
     import keras
     from sklearn.metrics import log_loss
 
-    from utils import augmentation, loading
+    from utils import lessons, loading
 
     keras.utils.set_random_seed(cfg.seed)
     train_count = len(loading.get_batches("train", (32, 32), batch_size=1, cfg=cfg).file_paths)
@@ -263,7 +262,7 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None, co
     else:
         # the cosine schedule needs a length: time one epoch's worth of batches first
         probe_model, recipe = course(cfg, steps, 1, course_side, course_widths)
-        train = augmentation.augment_dataset(
+        train = lessons.augment_dataset(
             loading.get_batches("train", recipe["image_size"], batch_size=recipe["batch_size"], cfg=cfg, cache=True),
             seed=cfg.seed, **recipe["augment"])
         probe_model.fit(train.take(2), epochs=1, verbose=0)          # compiles: not timed
@@ -279,7 +278,7 @@ def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None, co
     size, batch = recipe["image_size"], recipe["batch_size"]
     train = loading.get_batches("train", size, batch_size=batch, cfg=cfg, cache=True)
     if recipe.get("augment"):                       # the course augments in tf.data, the peers in the model
-        train = augmentation.augment_dataset(train, seed=cfg.seed, **recipe["augment"])
+        train = lessons.augment_dataset(train, seed=cfg.seed, **recipe["augment"])
     valid = loading.get_batches("valid", size, batch_size=batch, cfg=cfg, cache=True)
     test = loading.get_batches("test", size, batch_size=batch, shuffle=False, cfg=cfg)
     # the course's files are named by size and widths, so runs that change them keep their own

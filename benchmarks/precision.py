@@ -74,7 +74,7 @@ def child(workload: str, way: str, profile: str, epochs: int) -> dict:
     """One measurement, in this process: ``{"epochs": [seconds...], "images": n}``."""
     import keras
 
-    from utils import augmentation, config, loading, models, transfer
+    from utils import augmentation, config, lessons, loading, transfer
 
     cfg = config.get_profile(profile)
     if way == "mixed_bfloat16":
@@ -103,16 +103,16 @@ def child(workload: str, way: str, profile: str, epochs: int) -> dict:
         data = loading.array_batches(x, y, cfg.batch_size, shuffle=True, seed=cfg.seed)
         count = len(x)
     elif workload == "cnn_small":
-        model = models.build_cnn(cfg.image_size, variant="improved", dropout=0.5, compile=False)
+        model = lessons.build_cnn_small(cfg.image_size, dropout=0.5)
         optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.5)
         data = loading.get_batches("train", cfg.image_size, cfg=cfg, cache=True)
         count = len(data.file_paths)
     else:
-        model = models.build_bn_cnn((64, 64))
+        model = lessons.build_cnn_bn((64, 64))
         optimizer = keras.optimizers.AdamW(2e-3, weight_decay=0.05)
         train = loading.get_batches("train", (64, 64), cfg=cfg, cache=True)
         count = len(train.file_paths)
-        data = augmentation.augment_dataset(train, seed=cfg.seed, **augmentation.MILD_SETTINGS)
+        data = lessons.augment_dataset(train, seed=cfg.seed, **augmentation.MILD_SETTINGS)
     model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"], jit_compile=jit)
     clock = _clock()
     model.fit(data, epochs=epochs, verbose=0, callbacks=[clock])

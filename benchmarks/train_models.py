@@ -14,7 +14,7 @@ Recipes
 mlp_pixels  32×32 pixels, Dense 768 → 384 → 1, ``--mlp-optimizer`` (default adagrad, the
             one notebook 02 chose on validation under ``sample``; the notebook tries four
             and keeps the best on validation), ``cfg.epochs["mlp"]``.
-cnn_small   ``models.build_cnn(cfg.image_size, "improved")``, AdamW (weight decay 0.5) with a
+cnn_small   ``lessons.build_cnn_small(cfg.image_size)``, AdamW (weight decay 0.5) with a
             ``CosineDecay`` learning rate from 0.001 to 0 over ``cfg.epochs["cnn"]`` epochs, all of them run
             (``--patience N`` adds early stopping, off by default as in the notebook), the
             best validation epoch kept, images cached in memory after epoch 1.
@@ -30,12 +30,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils import config, data, evaluate, loading, models, results, training  # noqa: E402
+from utils import config, data, evaluate, lessons, loading, results, training  # noqa: E402
 
 MODEL_IDS = ("mlp_pixels", "cnn_small")
 FIGURES = ("image_size", "train_count", "valid_count", "test_count", "epochs", "best_epoch",
            "params", "train_seconds", "seconds_per_epoch", "images_per_second",
            "test_accuracy", "test_log_loss")
+
+
+def _optimizers():
+    """Notebook 02's four optimizers at its learning rates, a fresh one per call."""
+    import keras
+
+    return {
+        "rmsprop": lambda: keras.optimizers.RMSprop(learning_rate=0.001),
+        "sgd": lambda: keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
+        "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=0.01),
+        "adam": lambda: keras.optimizers.Adam(learning_rate=0.001),
+    }
+
+
+OPTIMIZERS = ("rmsprop", "sgd", "adagrad", "adam")
 
 
 def _best_epoch_callbacks(cfg, model_id, patience=None):
@@ -59,7 +74,8 @@ def train_mlp(cfg, optimizer="adagrad", verbose=2):
     valid = loading.load_arrays("valid", image_size, cfg)
     test = loading.load_arrays("test", image_size, cfg)
     config.seed_everything(cfg)
-    model = models.build_mlp(image_size, optimizer=optimizer)
+    model = lessons.build_mlp(image_size)
+    model.compile(optimizer=_optimizers()[optimizer](), loss="binary_crossentropy", metrics=["accuracy"])
     path, callbacks = _best_epoch_callbacks(cfg, "mlp_pixels")
     _, timing = training.fit(model, train, valid, epochs=cfg.epochs["mlp"], cfg=cfg,
                              callbacks=callbacks, model_id="mlp_pixels", verbose=verbose)
@@ -85,8 +101,9 @@ def train_cnn(cfg, epochs=None, verbose=2, patience=0):
     steps_per_epoch = math.ceil(len(train_ds.file_paths) / cfg.batch_size)
     learning_rate = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=epochs * steps_per_epoch)
     config.seed_everything(cfg)
-    model = models.build_cnn(image_size, variant="improved", name="cnn_small",
-                             optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=0.5))
+    model = lessons.build_cnn_small(image_size)
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=0.5),
+                  loss="binary_crossentropy", metrics=["accuracy"])
     path, callbacks = _best_epoch_callbacks(cfg, "cnn_small", patience)
     _, timing = training.fit(model, train_ds, valid_ds, epochs=epochs, cfg=cfg,
                              callbacks=callbacks, model_id="cnn_small", verbose=verbose)
@@ -104,7 +121,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=config.PROFILE_NAMES, default="sample")
     parser.add_argument("--models", nargs="+", choices=MODEL_IDS, default=list(MODEL_IDS))
-    parser.add_argument("--mlp-optimizer", default="adagrad", choices=sorted(models.OPTIMIZERS))
+    parser.add_argument("--mlp-optimizer", default="adagrad", choices=sorted(OPTIMIZERS))
     parser.add_argument("--cnn-epochs", type=int, default=None,
                         help="override the profile's cfg.epochs['cnn']")
     parser.add_argument("--patience", type=int, default=0,

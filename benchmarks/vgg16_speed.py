@@ -74,7 +74,7 @@ def measure(image_size: int, batch_size: int, batches: int) -> dict:
     """Images per second of each kind of work in notebook 06 at ``image_size`` × ``image_size``."""
     import keras
 
-    from utils import augmentation
+    from utils import lessons
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -92,7 +92,7 @@ def measure(image_size: int, batch_size: int, batches: int) -> dict:
     result["block 5"] = images_per_second(lambda b: block5.predict_on_batch(b[0]), (x4, y), batches)
 
     base.trainable = False
-    model = finetune.build_classifier(base, augmentation=augmentation.augmentation(seed=0), name="bench")
+    model = finetune.build_classifier(base, augmentation=lessons.build_augmenter(seed=0), name="bench")
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
     result["frozen+aug step"] = images_per_second(lambda b: model.train_on_batch(*b), (x, y), batches)
 

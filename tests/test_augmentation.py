@@ -1,4 +1,4 @@
-"""Tests of utils.augmentation and utils.plots.plot_augmentations (tiny synthetic images)."""
+"""Augmentation as the lessons write it (notebook 04's cells, via utils.lessons), the seeds' Pillow way, and plot_augmentations."""
 
 import matplotlib
 
@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils import augmentation, plots
+from utils import augmentation, lessons, plots
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def images():
 
 
 def test_builder_uses_seed_settings_in_keras_units():
-    augmenter = augmentation.augmentation(seed=1)
+    augmenter = lessons.build_augmenter(seed=1)
     layers = {layer.name: layer for layer in augmenter.layers}
     assert list(layers) == ["rotation", "shift", "shear", "zoom", "flip"]
     assert layers["rotation"].factor == pytest.approx((-40 / 360, 40 / 360))
@@ -33,12 +33,12 @@ def test_builder_uses_seed_settings_in_keras_units():
 
 
 def test_switched_off_transforms_are_left_out():
-    augmenter = augmentation.augmentation(rotation=40, shift=0, shear=0, zoom=0, flip=False)
+    augmenter = lessons.build_augmenter(rotation=40, shift=0, shear=0, zoom=0, flip=False)
     assert [layer.name for layer in augmenter.layers] == ["rotation"]
 
 
 def test_keeps_shape_and_dtype(images):
-    augmenter = augmentation.augmentation(seed=0)
+    augmenter = lessons.build_augmenter(seed=0)
     out = augmenter(images, training=True)
     assert tuple(out.shape) == images.shape
     assert keras.backend.standardize_dtype(out.dtype) == "float32"
@@ -47,7 +47,7 @@ def test_keeps_shape_and_dtype(images):
 
 
 def test_identity_at_inference(images):
-    augmenter = augmentation.augmentation(seed=0)
+    augmenter = lessons.build_augmenter(seed=0)
     np.testing.assert_array_equal(np.asarray(augmenter(images, training=False)), images)
 
 
@@ -55,7 +55,7 @@ def test_inside_a_model_predict_and_evaluate_do_not_augment(images):
     import keras
 
     inputs = keras.Input(shape=images.shape[1:])
-    model = keras.Model(inputs, augmentation.augmentation(seed=0)(inputs))
+    model = keras.Model(inputs, lessons.build_augmenter(seed=0)(inputs))
     np.testing.assert_array_equal(model.predict(images, verbose=0), images)
     model.compile(loss="mse")
     assert model.evaluate(images, images, verbose=0) == pytest.approx(0.0)
@@ -66,12 +66,12 @@ def test_inside_a_model_predict_and_evaluate_do_not_augment(images):
 def test_called_directly_without_training_it_augments(images):
     # Keras 3's preprocessing layers default to training=True when called
     # directly: pass training=False to see the identity outside a model.
-    augmenter = augmentation.augmentation(seed=0)
+    augmenter = lessons.build_augmenter(seed=0)
     assert not np.allclose(np.asarray(augmenter(images)), images)
 
 
 def test_changes_pixels_in_training(images):
-    augmenter = augmentation.augmentation(seed=0)
+    augmenter = lessons.build_augmenter(seed=0)
     out = np.asarray(augmenter(images, training=True))
     # every image of the batch is changed, each in its own way
     assert all(not np.allclose(out[i], images[i]) for i in range(len(images)))
@@ -79,15 +79,15 @@ def test_changes_pixels_in_training(images):
 
 
 def test_reproducible_with_a_seed(images):
-    first = np.asarray(augmentation.augmentation(seed=7)(images, training=True))
-    again = np.asarray(augmentation.augmentation(seed=7)(images, training=True))
-    other = np.asarray(augmentation.augmentation(seed=8)(images, training=True))
+    first = np.asarray(lessons.build_augmenter(seed=7)(images, training=True))
+    again = np.asarray(lessons.build_augmenter(seed=7)(images, training=True))
+    other = np.asarray(lessons.build_augmenter(seed=8)(images, training=True))
     np.testing.assert_allclose(first, again)
     assert not np.allclose(first, other)
 
 
 def test_each_call_draws_new_transforms(images):
-    augmenter = augmentation.augmentation(seed=7)
+    augmenter = lessons.build_augmenter(seed=7)
     first = np.asarray(augmenter(images, training=True))
     second = np.asarray(augmenter(images, training=True))
     assert not np.allclose(first, second)
@@ -108,11 +108,11 @@ def test_each_call_draws_new_transforms(images):
 ])
 def test_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        augmentation.augmentation(**kwargs)
+        lessons.build_augmenter(**kwargs)
 
 
 def test_plot_augmentations_shows_original_and_n_versions(images):
-    fig = plots.plot_augmentations(images[0], augmentation.augmentation(seed=0), n=5,
+    fig = plots.plot_augmentations(images[0], lessons.build_augmenter(seed=0), n=5,
                                    title="augmented noise")
     shown = [ax for ax in fig.axes if ax.images]
     assert len(shown) == 6
@@ -122,7 +122,7 @@ def test_plot_augmentations_shows_original_and_n_versions(images):
 
 
 def test_plot_augmentations_rejects_bad_input(images):
-    augmenter = augmentation.augmentation(seed=0)
+    augmenter = lessons.build_augmenter(seed=0)
     with pytest.raises(ValueError, match="n must be"):
         plots.plot_augmentations(images[0], augmenter, n=0)
     with pytest.raises(ValueError, match="shape"):
@@ -176,19 +176,19 @@ OFF = dict(rotation=0, shift=0, shear=0, zoom=0, flip=False)
 
 def test_random_affine_keeps_shape_and_dtype(images):
     for batch in (images, images.astype(np.uint8)):
-        out = np.asarray(augmentation.random_affine(batch, [1, 2]))
+        out = np.asarray(lessons.random_affine(batch, [1, 2]))
         assert out.shape == batch.shape and out.dtype == batch.dtype
         assert not np.array_equal(out, batch)
 
 
 def test_random_affine_with_every_transform_off_is_the_identity(images):
-    out = np.asarray(augmentation.random_affine(images, [1, 2], **OFF))
+    out = np.asarray(lessons.random_affine(images, [1, 2], **OFF))
     np.testing.assert_array_equal(out, images)
 
 
 def test_random_affine_flip_only_mirrors_about_half_the_images():
     batch = np.random.default_rng(1).uniform(0, 255, (32, 8, 8, 3)).astype(np.float32)
-    out = np.asarray(augmentation.random_affine(batch, [3, 4], **dict(OFF, flip=True)))
+    out = np.asarray(lessons.random_affine(batch, [3, 4], **dict(OFF, flip=True)))
     mirrored = [np.array_equal(o, b[:, ::-1]) for o, b in zip(out, batch)]
     unchanged = [np.array_equal(o, b) for o, b in zip(out, batch)]
     assert all(m != u for m, u in zip(mirrored, unchanged)), "each image is mirrored or left as is"
@@ -196,9 +196,9 @@ def test_random_affine_flip_only_mirrors_about_half_the_images():
 
 
 def test_random_affine_is_reproducible_with_a_seed(images):
-    first = np.asarray(augmentation.random_affine(images, [5, 6]))
-    again = np.asarray(augmentation.random_affine(images, [5, 6]))
-    other = np.asarray(augmentation.random_affine(images, [5, 7]))
+    first = np.asarray(lessons.random_affine(images, [5, 6]))
+    again = np.asarray(lessons.random_affine(images, [5, 6]))
+    other = np.asarray(lessons.random_affine(images, [5, 7]))
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
 
@@ -209,7 +209,7 @@ def _matrices(transforms):
 
 
 def test_affine_transforms_rotation_turns_about_the_centre_within_range():
-    transforms = augmentation.affine_transforms(64, 33, 33, [1, 2], **dict(OFF, rotation=40))
+    transforms = lessons.affine_transforms(64, 33, 33, [1, 2], **dict(OFF, rotation=40))
     linear, offset = _matrices(transforms)
     angles = np.degrees(np.arctan2(linear[:, 1, 0], linear[:, 0, 0]))
     assert np.all(np.abs(angles) <= 40 + 1e-4) and np.ptp(angles) > 40   # spread over the range
@@ -219,7 +219,7 @@ def test_affine_transforms_rotation_turns_about_the_centre_within_range():
 
 
 def test_affine_transforms_shift_moves_by_at_most_the_fraction():
-    transforms = augmentation.affine_transforms(64, 40, 100, [1, 2], **dict(OFF, shift=0.2))
+    transforms = lessons.affine_transforms(64, 40, 100, [1, 2], **dict(OFF, shift=0.2))
     linear, offset = _matrices(transforms)
     np.testing.assert_allclose(linear, np.tile(np.eye(2), (64, 1, 1)), atol=1e-6)
     assert np.all(np.abs(offset[:, 0]) <= 0.2 * 100 + 1e-4)   # x: a fraction of the width
@@ -228,10 +228,10 @@ def test_affine_transforms_shift_moves_by_at_most_the_fraction():
 
 
 def test_affine_transforms_zoom_and_shear_stay_in_range():
-    linear, _ = _matrices(augmentation.affine_transforms(64, 32, 32, [1, 2], **dict(OFF, zoom=0.2)))
+    linear, _ = _matrices(lessons.affine_transforms(64, 32, 32, [1, 2], **dict(OFF, zoom=0.2)))
     assert np.all((linear[:, 0, 0] >= 0.8 - 1e-6) & (linear[:, 0, 0] <= 1.2 + 1e-6))
     np.testing.assert_allclose(linear[:, 0, 1], 0, atol=1e-6)
-    linear, _ = _matrices(augmentation.affine_transforms(64, 32, 32, [1, 2], **dict(OFF, shear=0.2)))
+    linear, _ = _matrices(lessons.affine_transforms(64, 32, 32, [1, 2], **dict(OFF, shear=0.2)))
     # rows slide sideways by at most shear · y: the x coefficient of y is in [-0.2, 0.2]
     assert np.all(np.abs(linear[:, 0, 1]) <= 0.2 + 1e-6) and np.abs(linear[:, 0, 1]).max() > 0.1
 
@@ -245,12 +245,12 @@ def test_affine_transforms_zoom_and_shear_stay_in_range():
 ])
 def test_random_affine_rejects_bad_settings(images, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        augmentation.random_affine(images, [1, 2], **kwargs)
+        lessons.random_affine(images, [1, 2], **kwargs)
 
 
 def test_random_affine_rejects_a_single_image(images):
     with pytest.raises(ValueError, match="batch"):
-        augmentation.random_affine(images[0], [1, 2])
+        lessons.random_affine(images[0], [1, 2])
 
 
 def _dataset(images):
@@ -268,7 +268,7 @@ def _epoch(dataset):
 
 
 def test_augment_dataset_augments_images_and_keeps_labels_and_order(images):
-    augmented = augmentation.augment_dataset(_dataset(images), seed=1)
+    augmented = lessons.augment_dataset(_dataset(images), seed=1)
     x, y = _epoch(augmented)
     assert x.shape == images.shape and x.dtype == np.float32
     np.testing.assert_array_equal(y.ravel(), np.arange(len(images)))
@@ -277,10 +277,10 @@ def test_augment_dataset_augments_images_and_keeps_labels_and_order(images):
 
 
 def test_augment_dataset_draws_new_transforms_every_epoch_reproducibly(images):
-    first_run = augmentation.augment_dataset(_dataset(images), seed=7)
+    first_run = lessons.augment_dataset(_dataset(images), seed=7)
     epoch_1, epoch_2 = _epoch(first_run)[0], _epoch(first_run)[0]
     assert not np.array_equal(epoch_1, epoch_2), "each epoch must bring new versions"
-    second_run = augmentation.augment_dataset(_dataset(images), seed=7)
+    second_run = lessons.augment_dataset(_dataset(images), seed=7)
     np.testing.assert_array_equal(_epoch(second_run)[0], epoch_1)
     np.testing.assert_array_equal(_epoch(second_run)[0], epoch_2)
 
@@ -293,4 +293,4 @@ def test_augment_dataset_draws_new_transforms_every_epoch_reproducibly(images):
 ])
 def test_augment_dataset_rejects_bad_arguments(images, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        augmentation.augment_dataset(_dataset(images), **kwargs)
+        lessons.augment_dataset(_dataset(images), **kwargs)

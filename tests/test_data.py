@@ -354,14 +354,14 @@ def test_load_arrays_uses_its_disk_cache(prepared_smoke):
 @pytest.mark.real_data
 def test_every_pipeline_runs_with_the_autotuner_off(prepared_smoke):
     """tf.data's autotuner stalled fit for seconds per epoch (benchmarks/data_autotune.py)."""
-    from utils import augmentation
+    from utils import lessons
 
     train = loading.get_batches("train", (16, 16), batch_size=8, cfg=prepared_smoke, cache=True)
     unlabelled, _ = loading.get_unlabelled((16, 16), batch_size=8, cfg=prepared_smoke)
     pipelines = {
         "get_batches": loading.get_batches("valid", (16, 16), batch_size=8, cfg=prepared_smoke),
         "get_batches(cache=True)": train,
-        "augment_dataset": augmentation.augment_dataset(train, seed=1),
+        "augment_dataset": lessons.augment_dataset(train, seed=1),
         "get_unlabelled": unlabelled,
         "array_batches": loading.array_batches(np.zeros((3, 2)), np.zeros(3), batch_size=2),
     }

@@ -125,9 +125,9 @@ def test_error_views_with_no_mistakes_gives_empty_views():
 
 
 def test_record_fields_builds_the_standard_fields():
-    from utils import models
+    from utils import lessons
 
-    model = models.build_mlp((8, 8), hidden_units=(4,), compile=False)
+    model = lessons.build_mlp((8, 8))
     found = evaluate.metrics(Y, P)
     timing = dict(train_seconds=12.345, seconds_per_epoch=4.1, images_per_second=99.94,
                   epochs_run=3, best_epoch=2)

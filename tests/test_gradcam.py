@@ -7,7 +7,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from utils import gradcam, plots  # noqa: E402
+from utils import gradcam, lessons, plots  # noqa: E402
 
 SIZE = 16
 
@@ -165,9 +165,8 @@ def test_overlay_and_plot_gradcam(tmp_path):
 @pytest.mark.slow
 def test_the_course_vgg16_classifier():
     """The real VGG16 classifier of notebook 06 (random weights, 32×32): block5_conv3 is found."""
-    vgg16 = pytest.importorskip("utils.vgg16")
     finetune = pytest.importorskip("utils.finetune")
-    base = vgg16.build_vgg16_from_blocks(include_top=False, input_shape=(32, 32, 3))
+    base = lessons.build_vgg16(include_top=False, input_shape=(32, 32, 3))
     model = finetune.build_classifier(base, head="pool", name="vgg16_finetune")
     image = np.random.default_rng(0).uniform(0, 255, (32, 32, 3)).astype(np.float32)
     assert gradcam.find_layer(model).name == "block5_conv3"

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils import finetune, models
+from utils import finetune, lessons
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
@@ -48,8 +48,8 @@ def test_every_output_layer_written_in_a_notebook_is_float32():
 
 def test_utils_models_answer_in_float32_under_mixed_bfloat16(bfloat16_policy):
     built = {
-        "cnn_small": models.build_cnn((48, 48), variant="improved", compile=False),
-        "cnn_bn": models.build_bn_cnn((48, 48), (8, 8, 8, 8)),
+        "cnn_small": lessons.build_cnn_small((48, 48)),
+        "cnn_bn": lessons.build_cnn_bn((48, 48), (8, 8, 8, 8)),
         "feature head, dense": finetune.build_feature_head((2, 2, 8), units=4, head="dense"),
         "feature head, pool": finetune.build_feature_head((2, 2, 8), head="pool"),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from utils import config, models, training
+from utils import config, lessons, training
 
 
 @pytest.fixture
@@ -21,11 +21,18 @@ def _arrays(n=48, size=8, seed=0):
     return x, y
 
 
+def _compiled(model, learning_rate):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
 def _tiny_model():
     import keras
 
     keras.utils.set_random_seed(0)
-    return models.build_mlp((8, 8), hidden_units=(8,), learning_rate=0.01)
+    return _compiled(lessons.build_mlp((8, 8)), 0.01)
 
 
 def test_fit_times_epochs_and_reports_the_best_epoch(cfg):
@@ -85,8 +92,8 @@ def test_fit_keeps_the_last_weights_and_the_learners_checkpoint_keeps_the_best(c
 def test_fit_passes_the_learners_early_stopping(cfg):
     import keras
 
-    model = models.build_mlp((8, 8), hidden_units=(8,), learning_rate=1e-9)   # learns nothing
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1)
+    model = _compiled(lessons.build_mlp((8, 8)), 1e-9)   # learns nothing
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=1, min_delta=1e-3)
     _, timing = training.fit(model, _arrays(), _arrays(seed=1), epochs=20, cfg=cfg,
                              callbacks=[stop], model_id="stuck", monitor="val_loss", verbose=0)
     assert timing["epochs_run"] < 20
@@ -116,7 +123,7 @@ def test_fit_rejects_bad_arguments(cfg, kwargs, message):
 def test_fit_needs_validation_data_for_a_val_monitor_and_a_compiled_model(cfg):
     with pytest.raises(ValueError, match="validation"):
         training.fit(_tiny_model(), _arrays(), None, epochs=1, cfg=cfg, verbose=0)
-    uncompiled = models.build_mlp((8, 8), hidden_units=(8,), compile=False)
+    uncompiled = lessons.build_mlp((8, 8))
     with pytest.raises(ValueError, match="compile"):
         training.fit(uncompiled, _arrays(), _arrays(), epochs=1, cfg=cfg, verbose=0)
 

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils import config, finetune, transfer, vgg16, weights
+from utils import config, finetune, lessons, transfer, vgg16, weights
 
 SMALL = (32, 32, 3)   # the smallest input VGG16 accepts: fast to build and run
 
@@ -88,7 +88,7 @@ def test_preprocess_rejects_wrong_channels(shape):
 def test_vgg16_from_blocks_equals_keras_applications():
     """Shapes and the 138,357,544 parameters, layer by layer (two 138M-parameter models)."""
     reference = keras.applications.VGG16(weights=None)
-    rebuilt = vgg16.build_vgg16_from_blocks()
+    rebuilt = lessons.build_vgg16()
     table = vgg16.compare_models(reference, rebuilt)
     assert table["same"].all(), table[~table["same"]]
     assert len(table) == 22                      # 13 conv + 5 pool + flatten + fc1 + fc2 + predictions
@@ -99,21 +99,17 @@ def test_vgg16_from_blocks_equals_keras_applications():
 
 def test_rebuilt_base_loads_the_same_weights_file(notop_weights_file):
     path, expected = notop_weights_file
-    rebuilt = vgg16.build_vgg16_from_blocks(include_top=False, input_shape=SMALL)
+    rebuilt = lessons.build_vgg16(include_top=False, input_shape=SMALL)
     weights._load_h5(rebuilt, path)
     for got, want in zip(rebuilt.get_weights(), expected):
         np.testing.assert_array_equal(got, want)
 
 
-def test_blocks_reject_bad_arguments():
-    assert len(vgg16.conv_block(3, 64, block=1)) == 4
-    assert [layer.name for layer in vgg16.fc_block(4096, "fc1", dropout=0.5)] == ["fc1", "fc1_dropout"]
-    with pytest.raises(ValueError, match="n_layers"):
-        vgg16.conv_block(0, 64, block=1)
-    with pytest.raises(ValueError, match="filters"):
-        vgg16.conv_block(2, 6.4, block=1)
-    with pytest.raises(ValueError, match="dropout"):
-        vgg16.fc_block(10, "fc1", dropout=1.0)
+def test_blocks_name_their_layers_as_keras_applications_does():
+    assert [layer.name for layer in lessons.conv_block(3, 64, block=1)] == \
+        ["block1_conv1", "block1_conv2", "block1_conv3", "block1_pool"]
+    assert [layer.name for layer in lessons.fc_block(4096, "fc1", dropout=0.5)] == ["fc1", "fc1_dropout"]
+    assert [layer.name for layer in lessons.fc_block(4096, "fc2")] == ["fc2"]
 
 
 # -- weights: found or missing (no random fallback, whatever the profile) -----------
@@ -211,7 +207,7 @@ def test_build_classifier_replaces_the_head(small_base, head):
 
 
 def test_build_classifier_with_imagenet_top_keeps_fc2():
-    base = vgg16.build_vgg16_from_blocks(include_top=True, input_shape=SMALL, classes=10)
+    base = lessons.build_vgg16(include_top=True, input_shape=SMALL, classes=10)
     base = keras.Model(base.inputs, base.outputs)  # functional, like keras.applications
     model = finetune.build_classifier(base, name="vgg16_fc")
     assert model.output_shape == (None, 1)
@@ -272,9 +268,7 @@ def test_dogs_cats_vgg16_punchline_runs(prepared_smoke, offline, monkeypatch, no
 
 
 def test_inference_model_drops_augmentation_and_loads_back(small_base, tmp_path):
-    from utils import augmentation
-
-    model = finetune.build_classifier(small_base, augmentation=augmentation.augmentation(seed=0),
+    model = finetune.build_classifier(small_base, augmentation=lessons.build_augmenter(seed=0),
                                    name="vgg16_frozen_aug")
     inference = finetune.inference_model(model, name="vgg16_finetune")
     assert inference.name == "vgg16_finetune"

@@ -24,10 +24,12 @@ Data: raw photos → checked split → batches
 
 Models and training
     conv_arithmetic    a convolution's output size and parameter count, worked out in 03
-    models             the MLP on pixels and the small CNNs (builders reused by later notebooks)
-    augmentation       the seed tutorials' augmentation settings as Keras 3 layers
+    lessons            GENERATED from the notebooks' ``#@save`` cells: the MLP (02), the CNNs (03),
+                       the augmenter, ``random_affine``/``augment_dataset`` and ``cnn_bn`` (04),
+                       VGG16's blocks (05), the transfer head (06), the Grad-CAM gradient (07); never edited by hand
+    augmentation       the seeds' augmentation settings, their checks, the seeds' Pillow way
     training           ``fit``: the learner's callbacks, epoch timing, TensorBoard logs
-    vgg16              VGG16, the lesson's reference: preprocessing, ``conv_block``/``fc_block``, comparison
+    vgg16              VGG16, the lesson's reference: ImageNet weights, preprocessing, ``compare_models``
     weights            VGG16's ImageNet weight files: lookup, download (offline-aware), loading
     finetune           a new head on a pretrained base, features computed once, splitting, freezing
     transfer           which pretrained backbone 05–06 use; backbone-neutral transfer steps

@@ -18,7 +18,7 @@ import time
 import keras
 import numpy as np
 
-from utils import config, transfer, vgg16
+from utils import config, lessons, transfer, vgg16
 
 def _preprocessing_for(model):
     """The preprocessing layer of the backbone ``model`` is built on (VGG16 or EfficientNet-Lite0)."""
@@ -43,7 +43,7 @@ def build_classifier(base, head: str = "dense", *, augmentation=None, units: int
         ``"dense"``: Flatten → Dense(units, relu) → Dropout; ``"pool"``:
         GlobalAveragePooling2D → Dropout (fewer parameters).
     augmentation : keras.Layer, optional
-        E.g. ``augmentation.augmentation(seed=...)``; active only in training.
+        E.g. ``lessons.build_augmenter(seed=...)`` (notebook 04); active only in training.
     units : int, default 256
     dropout : float, default 0.5
     trainable_base : bool, default False
@@ -62,13 +62,13 @@ def build_classifier(base, head: str = "dense", *, augmentation=None, units: int
     ValueError
         If ``head`` is unknown or ``dropout`` outside [0, 1).
     """
-    if head not in ("dense", "pool"):
-        raise ValueError(f"head must be 'dense' or 'pool', not {head!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), not {dropout!r}")
+    head_stack = lessons.head_layers(head, units=units, dropout=dropout)   # notebook 06's cell; checks head
     has_top = any(layer.name == "predictions" for layer in base.layers)
-    if has_top:
+    if has_top:   # fast.ai's way: keep fc1 and fc2, replace only the 1000-way softmax
         base = keras.Model(base.inputs, base.get_layer("fc2").output, name=base.name + "_fc2")
+        head_stack = [layer for layer in head_stack if layer.name in ("head_dropout", "p_dog")]
     base.trainable = trainable_base
     inputs = keras.Input(shape=tuple(base.input_shape[1:]), name="image")
     x = inputs
@@ -76,15 +76,9 @@ def build_classifier(base, head: str = "dense", *, augmentation=None, units: int
         x = augmentation(x)
     x = _preprocessing_for(base)(x)
     x = base(x, training=False)
-    if not has_top:
-        if head == "dense":
-            x = keras.layers.Flatten(name="flatten")(x)
-            x = keras.layers.Dense(units, activation="relu", name="head_dense")(x)
-        else:
-            x = keras.layers.GlobalAveragePooling2D(name="head_pool")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = keras.layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32")(x)
+    for layer in head_stack:
+        x = layer(x)
+    outputs = x
     model = keras.Model(inputs, outputs, name=name)
     model.weights_source = getattr(base, "weights_source", None)
     return model
@@ -116,18 +110,8 @@ def build_feature_head(feature_shape, units: int = 256, dropout: float = 0.5,
     ValueError
         If ``head`` is unknown.
     """
-    if head == "dense":
-        middle = [keras.layers.Flatten(name="flatten"),
-                  keras.layers.Dense(units, activation="relu", name="head_dense")]
-    elif head == "pool":
-        middle = [keras.layers.GlobalAveragePooling2D(name="head_pool")]
-    else:
-        raise ValueError(f"head must be 'dense' or 'pool', not {head!r}")
-    return keras.Sequential([
-        keras.Input(shape=tuple(feature_shape)), *middle,
-        keras.layers.Dropout(dropout, name="head_dropout"),
-        keras.layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32"),
-    ], name=name)
+    return keras.Sequential([keras.Input(shape=tuple(feature_shape)),
+                             *lessons.head_layers(head, units=units, dropout=dropout)], name=name)
 
 
 def feature_extractor(base, name: str = "vgg16_feature_extractor"):

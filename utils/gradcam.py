@@ -19,6 +19,8 @@ import warnings
 
 import numpy as np
 
+from utils import lessons
+
 
 def _walk(layer, path=()):
     """Every layer inside ``layer`` (depth first, in order), with the models containing it."""
@@ -103,43 +105,6 @@ class _Hook:
         return False
 
 
-def _value_and_grad(function, x):
-    """``function(x)`` (a scalar) and its gradient with respect to ``x``, on the active backend.
-
-    The one place that differs by backend, as in *Deep Learning with Python*,
-    3rd ed., ch. 10: ``tf.GradientTape``, ``jax.value_and_grad`` or
-    ``torch.autograd.grad``.
-
-    Raises
-    ------
-    NotImplementedError
-        On a backend other than tensorflow, jax and torch.
-    """
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        x = tf.convert_to_tensor(x)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            value = function(x)
-        return value, tape.gradient(value, x)
-    if backend == "jax":
-        import jax
-
-        return jax.value_and_grad(function)(x)
-    if backend == "torch":
-        import torch
-
-        x = x.detach().clone().requires_grad_(True)
-        value = function(x)
-        gradient = torch.autograd.grad(value, x, allow_unused=True)[0]
-        return value.detach(), gradient
-    raise NotImplementedError(f"Grad-CAM needs gradients: backend {backend!r} is not supported")
-
-
 def gradcam_heatmap(model, image, layer_name=None, class_index=None) -> np.ndarray:
     """Grad-CAM heatmap of one image (Selvaraju et al. 2017), on any Keras 3 backend.
 
@@ -201,7 +166,7 @@ def gradcam_heatmap(model, image, layer_name=None, class_index=None) -> np.ndarr
             return sign * (out if hook.swap else _logit(out))
 
         feature_maps = hook.captured
-        _, gradients = _value_and_grad(score, feature_maps)
+        _, gradients = lessons.value_and_grad(score, feature_maps)   # notebook 07's cell
     if gradients is None:
         raise ValueError(f"the output does not depend on layer {target.name!r}")
     maps = ops.convert_to_numpy(feature_maps).astype(np.float32)

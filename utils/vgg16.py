@@ -1,9 +1,9 @@
 """VGG16, the lesson's reference: ImageNet's VGG16 with its weights, its
-preprocessing, VGG16 rebuilt from ``conv_block``/``fc_block``, a layer-by-layer
-comparison, and ImageNet's cat and dog classes.
+preprocessing, a layer-by-layer comparison, and ImageNet's cat and dog classes.
 
-Notebook 05 writes the blocks and the preprocessing in its cells and checks them
-against these (and against ``keras.applications``); the weight files are found by
+Notebook 05 writes ``conv_block``, ``fc_block`` and ``build_vgg16`` in its cells
+(exported to :mod:`utils.lessons` by ``#@save``) and checks the result against
+``keras.applications``' VGG16 with :func:`compare_models`; the weight files are found by
 :mod:`utils.weights`; reusing a base with a new head is :mod:`utils.finetune`.
 
 Sources: K. Simonyan and A. Zisserman, "Very Deep Convolutional Networks for
@@ -28,9 +28,6 @@ TOP_INPUT_SHAPE = (224, 224, 3)
 
 #: Parameters of the complete VGG16 (with its 1000-class head).
 VGG16_PARAMS = 138_357_544
-
-#: VGG16's convolutional blocks as ``(n_layers, filters)``: 13 conv layers.
-VGG16_BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
 
 #: ImageNet class indices that are dog breeds (151 Chihuahua … 268 Mexican hairless)
 #: and domestic cats (281 tabby … 285 Egyptian cat).
@@ -150,116 +147,7 @@ def preprocessing_layer(name: str = "vgg_preprocessing") -> VggPreprocessing:
     return VggPreprocessing(name=name)
 
 
-# -- VGG16 from blocks --------------------------------------------------------
-
-def conv_block(n_layers: int, filters: int, block: int) -> list:
-    """One VGG block: ``n_layers`` 3×3 convolutions (ReLU, "same" padding), then 2×2 max pooling.
-
-    The seed's ``ConvBlock`` added ``ZeroPadding2D((1, 1))`` before each
-    unpadded convolution (Keras 1, channels first); ``padding="same"`` is the
-    same computation. Layer names follow ``keras.applications``
-    (``block{block}_conv{i}``, ``block{block}_pool``), so its weights load.
-
-    Parameters
-    ----------
-    n_layers : int
-        Convolutions in the block (2 or 3 in VGG16).
-    filters : int
-        Filters of each convolution.
-    block : int
-        Block number, 1-based (names the layers).
-
-    Returns
-    -------
-    list of keras.layers.Layer
-        ``n_layers`` Conv2D and one MaxPooling2D, to add to a ``keras.Sequential``.
-
-    Raises
-    ------
-    ValueError
-        If an argument is not a positive integer.
-    """
-    for label, value in (("n_layers", n_layers), ("filters", filters), ("block", block)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{label} must be a positive integer, not {value!r}")
-    layers = [
-        keras.layers.Conv2D(filters, (3, 3), activation="relu", padding="same",
-                            name=f"block{block}_conv{i}")
-        for i in range(1, n_layers + 1)
-    ]
-    layers.append(keras.layers.MaxPooling2D((2, 2), strides=(2, 2), name=f"block{block}_pool"))
-    return layers
-
-
-def fc_block(units: int, name: str, dropout: float = 0.0) -> list:
-    """One fully connected block: ``Dense(units, relu)``, optionally followed by ``Dropout``.
-
-    The seed's ``FCBlock`` used ``Dense(4096, relu)`` + ``Dropout(0.5)``;
-    ``keras.applications.VGG16`` has no dropout (the default here). Dropout
-    holds no weights, so the same weight files load either way.
-
-    Parameters
-    ----------
-    units : int
-        Units of the Dense layer (4096 in VGG16).
-    name : str
-        Name of the Dense layer (``"fc1"``, ``"fc2"`` in ``keras.applications``).
-    dropout : float, default 0.0
-        Dropout rate in [0, 1); 0 adds no Dropout layer.
-
-    Returns
-    -------
-    list of keras.layers.Layer
-
-    Raises
-    ------
-    ValueError
-        If ``units`` is not a positive integer or ``dropout`` is outside [0, 1).
-    """
-    if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
-        raise ValueError(f"units must be a positive integer, not {units!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), not {dropout!r}")
-    layers = [keras.layers.Dense(units, activation="relu", name=name)]
-    if dropout:
-        layers.append(keras.layers.Dropout(dropout, name=f"{name}_dropout"))
-    return layers
-
-
-def build_vgg16_from_blocks(include_top: bool = True, input_shape=TOP_INPUT_SHAPE,
-                            classes: int = 1000, fc_dropout: float = 0.0,
-                            name: str = "vgg16_from_blocks"):
-    """VGG16 written out as five :func:`conv_block` and two :func:`fc_block`.
-
-    Channels-last Keras 3, with ``keras.applications.VGG16``'s layer names and
-    order, so the same weights load (:func:`load_imagenet_weights`).
-
-    Parameters
-    ----------
-    include_top : bool, default True
-        Add Flatten, fc1, fc2 and the ``classes``-way softmax ``predictions``.
-    input_shape : tuple of int, default (224, 224, 3)
-    classes : int, default 1000
-    fc_dropout : float, default 0.0
-        Dropout after fc1 and fc2 (the seed used 0.5).
-    name : str
-
-    Returns
-    -------
-    keras.Sequential
-        Uncompiled; takes preprocessed images. 138,357,544 parameters with the
-        top and 1000 classes.
-    """
-    layers = [keras.Input(shape=tuple(input_shape))]
-    for block, (n_layers, filters) in enumerate(VGG16_BLOCKS, start=1):
-        layers += conv_block(n_layers, filters, block=block)
-    if include_top:
-        layers.append(keras.layers.Flatten(name="flatten"))
-        layers += fc_block(4096, name="fc1", dropout=fc_dropout)
-        layers += fc_block(4096, name="fc2", dropout=fc_dropout)
-        layers.append(keras.layers.Dense(classes, activation="softmax", name="predictions"))
-    return keras.Sequential(layers, name=name)
-
+# -- comparing two builds of a network -------------------------------------------
 
 def compare_models(reference, candidate):
     """Layer-by-layer table of two models: names, output shapes, parameters.

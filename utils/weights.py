@@ -212,7 +212,7 @@ def _load_h5(model, path: Path) -> None:
 def load_imagenet_weights(model, include_top: bool | None = None, *, download: bool = True) -> Path:
     """Load VGG16's ImageNet weights into ``model`` (matched by layer name).
 
-    Works for ``keras.applications.VGG16`` and for :func:`build_vgg16_from_blocks`
+    Works for ``keras.applications.VGG16`` and for :func:`utils.lessons.build_vgg16` (notebook 05)
     (same layer names).
 
     Parameters
