@@ -136,6 +136,12 @@ def test_missing_requirements_skips_what_is_installed_and_jupyter():
     assert cloud.missing_requirements() == [], "this environment has every requirement"
 
 
+def test_missing_requirements_leaves_out_what_this_python_does_not_need():
+    """``tomli; python_version < '3.11'`` is installed on 3.10 only; a marker that holds keeps it."""
+    required = ["tomli>=1.1,<3; python_version < '3.0'", "tomli>=1.1,<3; python_version >= '3.0'"]
+    assert cloud.missing_requirements(required, installed=lambda name: False) == required[1:]
+
+
 def test_install_runs_pip_only_for_missing(capsys):
     calls = []
     cloud.install([], runner=lambda *a, **k: calls.append(a))

@@ -9,7 +9,7 @@ Settings and files
     errors             the data flow's errors (``DataError``, ``DataNotFoundError``, ``UnsafeArchiveError``)
     files              atomic writes (``atomic_open``, fsync before rename), atomic ``model.save``
     kerascache         ``$KERAS_HOME`` and Keras' model download caches, computed once
-    pyproject          ``pyproject.toml`` read with tomllib, tomli, or a small reader (Python 3.10)
+    pyproject          ``pyproject.toml`` read with tomllib (tomli on Python 3.10)
     devices            where training runs: one device, every GPU, or several machines
     cloud              Colab/Kaggle first cell: install what is missing, find the photos
 
