@@ -43,16 +43,6 @@ _DATA_NAMES = re.compile(r"^(dogs-vs-cats(-redux-kernels-edition)?\.zip|train\.z
                          r"kagglecatsanddogs.*\.zip)$", re.IGNORECASE)
 
 
-def on_colab() -> bool:
-    """True inside Google Colab."""
-    return "google.colab" in sys.modules or bool(os.environ.get("COLAB_RELEASE_TAG"))
-
-
-def on_kaggle() -> bool:
-    """True inside a Kaggle notebook."""
-    return bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE")) or KAGGLE_INPUT.is_dir()
-
-
 def requirements(pyproject: Path | None = None) -> list[str]:
     """The ``[project] dependencies`` of ``pyproject.toml`` (the one list the course keeps).
 
