@@ -32,6 +32,7 @@ Models and training
     finetune           a new head on a pretrained base, features computed once, splitting, freezing
     transfer           which pretrained backbone 05–06 use; backbone-neutral transfer steps
     efficientnet_lite  EfficientNet-Lite0 in Keras 3 (the CPU-friendly backbone)
+    custom_layers      the preprocessing layers' one base; ``register_all`` so saved models load
     lite0_weights      Lite0's ImageNet weights: the registry's PyTorch file to a cached Keras file
     torch_weights      read a PyTorch ``state_dict`` into NumPy, with or without torch
 
