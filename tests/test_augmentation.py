@@ -1,4 +1,4 @@
-"""Tests of utils.augmentation and utils.plots.plot_augmentations (tiny synthetic images)."""
+"""Augmentation changes images only in training: seeded, shape and dtype kept, the identity at inference."""
 
 import matplotlib
 

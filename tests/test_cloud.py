@@ -1,4 +1,4 @@
-"""Colab and Kaggle: badges, the platform cell (a no-op in a clone) and utils.cloud's data search."""
+"""On Colab/Kaggle the first cell installs what is missing and finds the photos; in a clone it does nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""utils.config: profiles, paths, seeds."""
+"""Settings come from one place: profiles, paths from the environment, checked seeds, the cores a run may use."""
 
 from __future__ import annotations
 

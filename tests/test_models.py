@@ -1,4 +1,4 @@
-"""Tests of utils.models: MLP and CNN builders, optimizers."""
+"""The MLP and CNN builders give the lessons' layers and parameter counts and refuse bad arguments."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""utils.predict: every common image format, EXIF orientation, bad files, the model's answer."""
+"""A photo in any common format reaches the model as the training data did; bad files give clear errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""make slides / make site / make site-check, on a small executed course built in tmp_path.
+"""make slides and make site publish make course's copies, each page saying how it ran, nothing from a CDN.
 
 The course here is three tiny lessons with the outputs ``make course`` would
 have left (a report line, a figure, a skip), so the tests take seconds and

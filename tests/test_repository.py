@@ -1,4 +1,4 @@
-"""The project's own hygiene: dependencies in step, notebooks stored clean, no import-time work."""
+"""The repository stays clean: dependencies in step, notebooks stored bare, utils imported without side effects."""
 
 from __future__ import annotations
 

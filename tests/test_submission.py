@@ -1,4 +1,4 @@
-"""Tests of utils.submission (the Kaggle CSV writer and clipping) and its log-loss plot."""
+"""A submission is written atomically as sorted ``id,label`` rows of clipped P(dog); clipping caps a mistake's cost."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Tests of utils.transfer: the backbone choice, and the transfer steps on EfficientNet-Lite0."""
+"""Without VGG16's weights, 05-06 choose EfficientNet-Lite0 and say why; the transfer steps work on Lite0."""
 
 import keras
 import numpy as np

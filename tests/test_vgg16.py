@@ -1,4 +1,4 @@
-"""Tests of utils.vgg16: preprocessing, VGG16 from blocks, the new head, weights offline.
+"""VGG16 from blocks equals keras.applications' (weights, preprocessing); no weights offline: a clear error.
 
 Never touches the network: the Keras cache points to an empty folder and the
 download is replaced by a function that fails (or fails the test if called).
