@@ -1,4 +1,4 @@
-"""utils.archives: hostile zips (bombs, deep nesting, too many members, lying headers, names)."""
+"""utils.archives refuses hostile zips (bombs, deep nesting, lying headers, unsafe names); real archives pass."""
 
 from __future__ import annotations
 

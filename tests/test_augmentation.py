@@ -1,4 +1,4 @@
-"""Augmentation as the lessons write it (notebook 04's cells, via utils.lessons), the seeds' Pillow way, and plot_augmentations."""
+"""Augmentation changes images only in training: seeded, shape and dtype kept, the identity at inference (notebook 04's cells, via utils.lessons; the seeds' Pillow way)."""
 
 import matplotlib
 

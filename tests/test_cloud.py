@@ -1,4 +1,4 @@
-"""Colab and Kaggle: badges, the platform cell (a no-op in a clone) and utils.cloud's data search."""
+"""On Colab/Kaggle the first cell installs what is missing and finds the photos; in a clone it does nothing."""
 
 from __future__ import annotations
 
@@ -134,6 +134,12 @@ def test_missing_requirements_skips_what_is_installed_and_jupyter():
     assert cloud.missing_requirements(required, installed) == ["kagglehub>=0.3,<2", "jax[cpu]>=0.4"]
     assert "tensorflow>=2.17,<2.22" in cloud.requirements()
     assert cloud.missing_requirements() == [], "this environment has every requirement"
+
+
+def test_missing_requirements_leaves_out_what_this_python_does_not_need():
+    """``tomli; python_version < '3.11'`` is installed on 3.10 only; a marker that holds keeps it."""
+    required = ["tomli>=1.1,<3; python_version < '3.0'", "tomli>=1.1,<3; python_version >= '3.0'"]
+    assert cloud.missing_requirements(required, installed=lambda name: False) == required[1:]
 
 
 def test_install_runs_pip_only_for_missing(capsys):

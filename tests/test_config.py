@@ -1,4 +1,4 @@
-"""utils.config: profiles, paths, seeds."""
+"""Settings come from one place: profiles, paths from the environment, checked seeds, the cores a run may use."""
 
 from __future__ import annotations
 
@@ -73,8 +73,17 @@ def test_versions_and_hardware():
     found = config.versions()
     assert found["keras"].startswith("3.")
     info = config.hardware()
-    assert info["cpu_cores"] >= 1 and isinstance(info["gpus"], list)
-    assert "CPU" in config.describe_hardware({**info, "gpus": []})
+    assert isinstance(info["gpus"], list)
+    assert f"CPU only ({info['cpu_cores']} cores: " in config.describe_hardware({**info, "gpus": []})
+
+
+def test_hardware_counts_the_cores_this_process_may_use(monkeypatch):
+    """On a machine of 8 cores where the process is pinned to 3 (taskset, a container), 3 cores."""
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert config.hardware()["cpu_cores"] == 3
 
 
 def test_relative_archive_path_is_found_from_the_notebooks_folder(monkeypatch, tmp_path):

@@ -1,4 +1,4 @@
-"""Tests of utils.conv_arithmetic: output sizes, parameter counts, the integer rule."""
+"""A convolution's output size and parameter count follow notebook 03's formulas; non-integer sizes are refused."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Kill tests: ``prepare`` and the course runner killed (SIGKILL) at named steps, then run again.
+"""``prepare`` or the course runner killed (SIGKILL) at any named step resumes cleanly, never half-written.
 
 Each run happens in a child process (a fork) that kills itself at a step named by
 ``DOGSCATS_KILL_AT`` (:func:`utils.files.checkpoint`): during extraction, while

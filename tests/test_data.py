@@ -1,4 +1,4 @@
-"""utils.data: hostile inputs built here, and the real Kaggle images."""
+"""Preparing the data keeps every valid photo, quarantines broken ones and lets no photo leak across splits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""utils.devices: the switches, and data parallelism over two CPU devices matching one device."""
+"""Training on two devices (CPUs, workers, processes) gives the loss of one; the switches are checked."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Tests of utils.efficientnet_lite and utils.lite0_weights: the Keras rebuild, the conversion of the registry's
+"""Our Keras EfficientNet-Lite0 takes the registry's PyTorch weights and names cat and dog breeds in photos.
+
+utils.efficientnet_lite and utils.lite0_weights: the Keras rebuild, the conversion of the registry's
 PyTorch weights (every tensor's name and shape), and real ImageNet answers on our photos."""
 
 import numpy as np

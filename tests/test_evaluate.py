@@ -1,4 +1,4 @@
-"""Tests of utils.evaluate: metrics, error views, result-record fields."""
+"""Metrics, error views and record fields are right, use one decision threshold and leave the inputs unchanged."""
 
 from __future__ import annotations
 

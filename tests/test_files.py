@@ -1,4 +1,4 @@
-"""utils.files: atomic writes."""
+"""A write that fails or is killed leaves the old file, folder or model whole and no temporary behind."""
 
 import stat
 

@@ -1,4 +1,4 @@
-"""utils.predict: every common image format, EXIF orientation, bad files, the model's answer."""
+"""A photo in any common format reaches the model as the training data did; bad files give clear errors."""
 
 from __future__ import annotations
 
@@ -403,3 +403,30 @@ def test_heic_says_how_to_convert_it(tmp_path):
     path.write_bytes(content)
     check = audit.check_image(path)
     assert not check.ok and "HEIC" in check.reason
+
+
+def test_load_model_knows_the_course_layers_with_only_predict_imported(tmp_path):
+    """A saved model holding VGG16's and Lite0's preprocessing loads in a fresh Python that imports utils.predict alone."""
+    import subprocess
+    import sys
+
+    from utils import config, efficientnet_lite, vgg16
+
+    model = keras.Sequential([keras.Input((4, 4, 3)), vgg16.preprocessing_layer(),
+                              efficientnet_lite.preprocessing_layer()])
+    model.save(tmp_path / "m.keras")
+    image = np.full((1, 4, 4, 3), 200.0, np.float32)
+    np.save(tmp_path / "image.npy", image)
+    code = ("import sys, numpy as np\n"
+            "from utils import predict\n"
+            "assert 'utils.vgg16' not in sys.modules and 'utils.efficientnet_lite' not in sys.modules\n"
+            "model = predict.load_model(sys.argv[1])\n"
+            "print([type(layer).__name__ for layer in model.layers])\n"
+            "np.save(sys.argv[2], np.asarray(model(np.load(sys.argv[3]))))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m.keras"), str(tmp_path / "out.npy"),
+                          str(tmp_path / "image.npy")], cwd=config.PROJECT_ROOT, capture_output=True,
+                         text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "['VggPreprocessing', 'LitePreprocessing']"
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"),
+                               keras.ops.convert_to_numpy(model(image)), rtol=1e-6)

@@ -1,4 +1,4 @@
-"""make slides / make site / make site-check, on a small executed course built in tmp_path.
+"""make slides and make site publish make course's copies, each page saying how it ran, nothing from a CDN.
 
 The course here is three tiny lessons with the outputs ``make course`` would
 have left (a report line, a figure, a skip), so the tests take seconds and
@@ -331,3 +331,12 @@ def test_published_pages_load_no_badge_image_and_drop_the_platform_cell():
     assert "![" not in text and ".svg" not in text and "next cell" not in text
     assert "[Open in Colab](https://c.example/nb)" in text and "[Open in Kaggle](https://k.example/nb)" in text
     assert [c.id for c in notebook.cells][2] == "platform-setup", "the caller's notebook is not changed"
+
+
+def test_site_and_slides_commands_report_a_missing_course_and_exit_2(tmp_path, monkeypatch, capsys):
+    """``make site`` and ``make slides`` with nothing executed: the reason on stderr, status 2."""
+    monkeypatch.setenv("DOGSCATS_RESULTS", str(tmp_path))
+    for command in (site.main, slides.main):
+        assert command(["--profile", "smoke", "--out", str(tmp_path / "out")]) == 2
+        assert "make course" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

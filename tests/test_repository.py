@@ -1,4 +1,4 @@
-"""The project's own hygiene: dependencies in step, notebooks stored clean, no import-time work."""
+"""The repository stays clean: dependencies in step, notebooks stored bare, utils imported without side effects."""
 
 from __future__ import annotations
 
@@ -40,26 +40,6 @@ def test_environment_yml_matches_pyproject():
     listed = [r for r in _environment_pip_requirements() if not r.startswith("-e")]
     assert sorted(map(_normalise, listed)) == sorted(map(_normalise, wanted)), (
         "environment.yml and pyproject.toml list different dependencies")
-
-
-def test_pyproject_reads_the_same_without_tomllib():
-    """Python 3.10 has no tomllib: the fallback reader must see what tomllib sees."""
-    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    simple = pyproject.parse_simple(text)
-    toml = pyproject._toml_module()
-    if toml is None:
-        pytest.skip("neither tomllib nor tomli to compare with")
-    full = toml.loads(text)
-    assert simple["project"]["dependencies"] == full["project"]["dependencies"]
-    assert simple["project"]["optional-dependencies"] == full["project"]["optional-dependencies"]
-    assert simple["project"]["urls"] == full["project"]["urls"]
-    assert simple["tool"]["pytest"]["ini_options"]["markers"] == full["tool"]["pytest"]["ini_options"]["markers"]
-    with pytest.raises(ValueError):
-        pyproject.parse_simple("key = 1979-05-27T07:32:00Z")
-
-
-def test_environment_parser_sees_every_requirement():
-    assert len(_environment_pip_requirements()) >= 15
 
 
 def test_notebooks_are_numbered_in_order():

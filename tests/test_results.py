@@ -1,4 +1,4 @@
-"""utils.results: records saved and loaded back (missing, corrupt, mixed profiles), the tables of 07."""
+"""Result records are saved and read back whole (bad or other profiles' ones left out, with a reason)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""course.run.runner: statuses, resume, FORCE, atomic outputs, the data check (no real notebooks)."""
+"""make course reports each notebook's status, re-runs only what changed (saying why) and writes atomically."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Slide metadata: the rules of course.publish.slides_tags, and the committed notebooks follow them."""
+"""Every cell gets its slide type from course.publish.slides_tags, and the committed notebooks follow it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""utils.sources: finding, downloading and safely extracting the raw photos."""
+"""The raw photos are found where a learner puts them and extracted safely; missing ones give a clear error."""
 
 from __future__ import annotations
 

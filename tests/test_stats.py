@@ -1,4 +1,4 @@
-"""Tests of utils.stats: the Wilson interval and McNemar's exact test, against worked values."""
+"""The Wilson interval and McNemar's exact test give the worked values and refuse bad or unpaired input."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Tests of utils.submission (the Kaggle CSV writer and clipping) and its log-loss plot."""
+"""A submission is written atomically as sorted ``id,label`` rows of clipped P(dog); clipping caps a mistake's cost."""
 
 import math
 
@@ -44,8 +44,6 @@ def test_clipping_caps_the_cost_of_a_confident_mistake():
     clipped = submission.log_loss(y, submission.clip_probabilities(p))
     assert clipped < raw
     assert submission.worst_case_log_loss(0.02) == pytest.approx(-math.log(0.02))
-    assert submission.log_loss_of_wrong_answer(1 - 1e-7) == pytest.approx(16.118, abs=1e-3)
-    assert submission.log_loss_of_wrong_answer(0.5) == pytest.approx(math.log(2))
 
 
 def test_log_loss_values_floor_and_one_class():
@@ -61,8 +59,6 @@ def test_log_loss_rejects_bad_labels_and_lengths():
         submission.log_loss([0, 2], [0.1, 0.2])
     with pytest.raises(ValueError, match="2 labels for 3"):
         submission.log_loss([0, 1], [0.1, 0.2, 0.3])
-    with pytest.raises(ValueError, match="\\[0, 1\\)"):
-        submission.log_loss_of_wrong_answer(1.0)
 
 
 def test_write_submission_format_order_and_clipping(tmp_path):
@@ -72,9 +68,6 @@ def test_write_submission_format_order_and_clipping(tmp_path):
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "id,label"
     assert lines[1:] == ["1,0.980000", "2,0.020000", "10,0.900000", "33,0.250000"]
-    read_ids, labels = submission.read_submission(path)
-    assert read_ids.tolist() == [1, 2, 10, 33]       # integers, ascending, one row each
-    assert labels.min() >= 0.02 and labels.max() <= 0.98
     assert not list(path.parent.glob(".*.tmp"))     # no temporary file left behind
 
 
@@ -105,13 +98,6 @@ def test_write_submission_replaces_atomically(tmp_path):
     with pytest.raises(ValueError):
         submission.write_submission([1, 1], [0.5, 0.5], path)
     assert path.read_text().splitlines() == ["id,label", "1,0.500000"]  # old file intact
-
-
-def test_read_submission_rejects_bad_header(tmp_path):
-    path = tmp_path / "bad.csv"
-    path.write_text("image,p\n1,0.5\n")
-    with pytest.raises(ValueError, match="header"):
-        submission.read_submission(path)
 
 
 def test_clipping_table():

@@ -1,4 +1,4 @@
-"""Tests of utils.torch_weights: PyTorch state dicts read without torch, strides honoured.
+"""PyTorch state dicts are read into NumPy without torch, strides honoured, bad files refused.
 
 Small files in both of torch's formats are written here by hand (with a stand-in
 ``torch`` module, so pickle can name torch's functions), so the reader is

@@ -1,4 +1,4 @@
-"""Tests of utils.training.fit on tiny synthetic data (seconds, no real images)."""
+"""training.fit times epochs, reports the best, adds no hidden callbacks and keeps the learner's own."""
 
 from __future__ import annotations
 

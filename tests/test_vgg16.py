@@ -1,4 +1,4 @@
-"""Tests of utils.vgg16: preprocessing, VGG16 from blocks, the new head, weights offline.
+"""VGG16 from blocks equals keras.applications' (weights, preprocessing); no weights offline: a clear error.
 
 Never touches the network: the Keras cache points to an empty folder and the
 download is replaced by a function that fails (or fails the test if called).
@@ -264,7 +264,8 @@ def test_dogs_cats_vgg16_punchline_runs(prepared_smoke, offline, monkeypatch, no
     history = helper.fit(train_ds, valid_ds, epochs=1, verbose=0)
     assert set(history.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert helper.model.output_shape == (None, 1)
-    assert helper.model.get_layer("head_dense") is not None
+    head_dense = helper.model.get_layer("head_dense")   # on block5's 1x1x512 map of a 32x32 image, flattened
+    assert isinstance(head_dense, keras.layers.Dense) and head_dense.kernel.shape[0] == 512
 
 
 def test_inference_model_drops_augmentation_and_loads_back(small_base, tmp_path):

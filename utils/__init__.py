@@ -9,7 +9,7 @@ Settings and files
     errors             the data flow's errors (``DataError``, ``DataNotFoundError``, ``UnsafeArchiveError``)
     files              atomic writes (``atomic_open``, fsync before rename), atomic ``model.save``
     kerascache         ``$KERAS_HOME`` and Keras' model download caches, computed once
-    pyproject          ``pyproject.toml`` read with tomllib, tomli, or a small reader (Python 3.10)
+    pyproject          ``pyproject.toml`` read with tomllib (tomli on Python 3.10)
     devices            where training runs: one device, every GPU, or several machines
     cloud              Colab/Kaggle first cell: install what is missing, find the photos
 
@@ -34,6 +34,7 @@ Models and training
     finetune           a new head on a pretrained base, features computed once, splitting, freezing
     transfer           which pretrained backbone 05–06 use; backbone-neutral transfer steps
     efficientnet_lite  EfficientNet-Lite0 in Keras 3 (the CPU-friendly backbone)
+    custom_layers      the preprocessing layers' one base; ``register_all`` so saved models load
     lite0_weights      Lite0's ImageNet weights: the registry's PyTorch file to a cached Keras file
     torch_weights      read a PyTorch ``state_dict`` into NumPy, with or without torch
 

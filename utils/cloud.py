@@ -43,16 +43,6 @@ _DATA_NAMES = re.compile(r"^(dogs-vs-cats(-redux-kernels-edition)?\.zip|train\.z
                          r"kagglecatsanddogs.*\.zip)$", re.IGNORECASE)
 
 
-def on_colab() -> bool:
-    """True inside Google Colab."""
-    return "google.colab" in sys.modules or bool(os.environ.get("COLAB_RELEASE_TAG"))
-
-
-def on_kaggle() -> bool:
-    """True inside a Kaggle notebook."""
-    return bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE")) or KAGGLE_INPUT.is_dir()
-
-
 def requirements(pyproject: Path | None = None) -> list[str]:
     """The ``[project] dependencies`` of ``pyproject.toml`` (the one list the course keeps).
 
@@ -82,9 +72,13 @@ def missing_requirements(required=None, installed=None) -> list[str]:
     Returns
     -------
     list of str
-        The requirement strings to pass to ``pip install``.
+        The requirement strings to pass to ``pip install``; those whose
+        environment marker rules this Python out (``tomli; python_version < "3.11"``
+        on 3.11+) are left out too.
     """
     from importlib import metadata
+
+    from packaging.markers import Marker
 
     def is_installed(name):
         for candidate in (name, name + "-cpu"):
@@ -99,7 +93,8 @@ def missing_requirements(required=None, installed=None) -> list[str]:
     missing = []
     for requirement in (requirements() if required is None else required):
         name = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
-        if name in NOT_NEEDED_THERE:
+        marker = requirement.partition(";")[2].strip()
+        if name in NOT_NEEDED_THERE or (marker and not Marker(marker).evaluate()):
             continue
         if not installed(name):
             missing.append(requirement)

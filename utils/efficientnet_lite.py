@@ -41,6 +41,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from utils import custom_layers
+
 #: The backbone's name in records and in ``DOGSCATS_BACKBONE``.
 NAME = "efficientnet_lite0"
 
@@ -251,14 +253,10 @@ def preprocess(images):
 
 
 @keras.saving.register_keras_serializable(package="dogscats")
-class LitePreprocessing(keras.layers.Layer):
+class LitePreprocessing(custom_layers.ImagePreprocessing):
     """:func:`preprocess` as a Keras layer (registered, so saved models load)."""
 
-    def call(self, inputs):
-        return preprocess(inputs)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
+    preprocess = staticmethod(preprocess)
 
 
 def preprocessing_layer(name: str = "lite_preprocessing") -> LitePreprocessing:

@@ -277,24 +277,16 @@ def predict_p_dog(model, images, batch_size: int = 32) -> np.ndarray:
 def load_saved_model(cfg: config.Profile, model_id: str):
     """Load ``cfg.models_dir / f"{model_id}.keras"``, or return None if it is not there.
 
-    Imports :mod:`utils.vgg16` first when present, so the custom layers of the
-    VGG16 models are registered.
+    Loads with :func:`load_model`, which registers the course's own layers first.
 
     Raises
     ------
     ValueError
         If the file exists but cannot be loaded (the message names it).
     """
-    import keras
-
     path = cfg.models_dir / f"{model_id}.keras"
     if not path.is_file():
         return None
-    for module in ("utils.models", "utils.augmentation", "utils.vgg16"):
-        try:
-            __import__(module)
-        except ImportError:
-            pass
     try:
         return load_model(path)
     except Exception as error:  # corrupt file, unknown layer: say which file
@@ -318,9 +310,18 @@ def load_model(path, compile: bool = False):
     Returns
     -------
     keras.Model
+
+    Notes
+    -----
+    The course's own layers (VGG16's and Lite0's preprocessing) are
+    registered first (:func:`utils.custom_layers.register_all`), so a saved
+    model holding one loads wherever this is called.
     """
     import keras
 
+    from utils import custom_layers
+
+    custom_layers.register_all()
     with _symmetric_shear_configs():
         return keras.models.load_model(path, compile=compile)
 

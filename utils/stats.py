@@ -11,7 +11,7 @@
   uneven as ``b`` : ``c``. Pairing makes it far more sensitive than
   comparing two intervals.
 
-Both call SciPy (``scipy.stats.binomtest``, installed with scikit-learn).
+Both call SciPy (``scipy.stats.binomtest``, a declared dependency).
 
 Sources: E. B. Wilson, "Probable inference, the law of succession, and
 statistical inference", JASA 22 (1927) 209–212; A. Agresti and B. A. Coull,

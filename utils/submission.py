@@ -112,31 +112,6 @@ def log_loss(y_true, p_dog, floor: float = 1e-15) -> float:
     return float(sklearn_log_loss(y, p, labels=[0, 1]))
 
 
-def log_loss_of_wrong_answer(p_wrong):
-    """Log loss of one image when the model gives probability ``p_wrong`` to the wrong class.
-
-    Parameters
-    ----------
-    p_wrong : float or array-like, in [0, 1)
-        Predicted probability of the wrong answer (e.g. P(dog) for a cat).
-
-    Returns
-    -------
-    float or numpy.ndarray
-        ``-ln(1 - p_wrong)``: 0.69 at 0.5, 3.9 at 0.98, 16.1 at 1 - 1e-7.
-
-    Raises
-    ------
-    ValueError
-        If a value lies outside [0, 1).
-    """
-    array = np.asarray(p_wrong, dtype=np.float64)
-    if not np.all(np.isfinite(array)) or np.any(array < 0) or np.any(array >= 1):
-        raise ValueError("p_wrong must lie in [0, 1): a certain mistake costs infinite log loss")
-    result = -np.log1p(-array)
-    return float(result) if result.ndim == 0 else result
-
-
 def write_submission(ids, p_dog, path, eps=DEFAULT_EPS) -> Path:
     """Write a Kaggle submission ``id,label`` (label = clipped P(dog)), atomically.
 
@@ -191,26 +166,6 @@ def write_submission(ids, p_dog, path, eps=DEFAULT_EPS) -> Path:
         for index in order:
             writer.writerow([int(as_int[index]), f"{probabilities[index]:.6f}"])
     return path
-
-
-def read_submission(path):
-    """Read a submission back: ``(ids int64 (n,), labels float64 (n,))``, checked.
-
-    Raises
-    ------
-    ValueError
-        If the header is not ``id,label`` or a row is malformed.
-    """
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = list(csv.reader(handle))
-    if not rows or rows[0] != ["id", "label"]:
-        raise ValueError(f"{path}: the header must be 'id,label'")
-    try:
-        ids = np.array([int(row[0]) for row in rows[1:]], dtype=np.int64)
-        labels = np.array([float(row[1]) for row in rows[1:]], dtype=np.float64)
-    except (ValueError, IndexError) as error:
-        raise ValueError(f"{path}: malformed row ({error})") from None
-    return ids, labels
 
 
 def clipping_table(y_true, p_dog, eps_values=(None, 0.005, 0.01, 0.02, 0.05)):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from utils import config, weights
+from utils import config, custom_layers, weights
 from utils import efficientnet_lite  # noqa: F401  registers LitePreprocessing, so saved Lite0 models load
 
 #: [0, 255] scale (the "caffe" preprocessing VGG16 was trained with).
@@ -128,18 +128,15 @@ def preprocess(images):
 
 
 @keras.saving.register_keras_serializable(package="dogscats")
-class VggPreprocessing(keras.layers.Layer):
+class VggPreprocessing(custom_layers.ImagePreprocessing):
     """:func:`preprocess` as a Keras layer: raw RGB in [0, 255] in, VGG16's BGR, mean-centred out.
 
     Registered with Keras, so a saved model holding it loads with
-    ``keras.models.load_model`` once ``utils.vgg16`` is imported.
+    ``keras.models.load_model`` once ``utils.vgg16`` is imported (and always
+    with :func:`utils.predict.load_model`).
     """
 
-    def call(self, inputs):
-        return preprocess(inputs)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
+    preprocess = staticmethod(preprocess)
 
 
 def preprocessing_layer(name: str = "vgg_preprocessing") -> VggPreprocessing:

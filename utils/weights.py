@@ -80,18 +80,9 @@ WEIGHTS_FILES = {
     ),
 }
 
-#: ImageNet's class names, as ``keras.applications.vgg16.decode_predictions`` gets them.
-CLASS_INDEX_FILE = WeightsFile(
-    name="imagenet_class_index.json",
-    url="https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json",
-    md5="c2c37ea517e94d9795004a39431a14cb",
-    megabytes=1,
-    include_top=False,
-)
-
 
 class WeightsUnavailableError(config.LessonSkipped):
-    """VGG16's ImageNet weights (or class names) are not on this machine.
+    """VGG16's ImageNet weights are not on this machine.
 
     The message says which file is needed, where to get it and where to put it;
     ``make course`` reports the notebook as skipped with it.

@@ -10,6 +10,7 @@ Modules, one job each:
   registry, so that nothing loads from a CDN;
 - :mod:`course.publish.slides`: ``make slides``, one reveal.js deck per lesson;
 - :mod:`course.publish.site`: ``make site``, the static website;
+- :mod:`course.publish.command`: the command line both share (``--profile``, ``--out``);
 - :mod:`course.publish.browser`: the headless-Chromium check of both.
 
 It is part of :mod:`course`, outside :mod:`utils`: ``make course`` re-runs every

@@ -28,14 +28,13 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import html
 import re
 import shutil
 import sys
 from pathlib import Path
 
-from course.publish import executed, slides, vendor
+from course.publish import command, executed, slides, vendor
 from utils import config, results as records_module
 from utils.files import atomic_write
 
@@ -179,18 +178,10 @@ def write_index(cfg: config.Profile, lessons, pages: list[dict], records: list[d
 
 def main(argv=None) -> int:
     """Command line of ``make site``."""
-    parser = argparse.ArgumentParser(prog="python -m course.publish.site", description="Build the course's website.")
-    parser.add_argument("--profile", choices=config.PROFILE_NAMES, help="default: DOGSCATS_PROFILE, else sample")
-    parser.add_argument("--out", type=Path, help="output folder (default results/<profile>/site)")
-    args = parser.parse_args(argv)
-    cfg = config.get_profile(args.profile) if args.profile else config.current()
-    try:
-        index = build_site(cfg, args.out)
-    except (FileNotFoundError, vendor.VendorError) as error:
-        print(error, file=sys.stderr)
-        return 2
-    print(f"Site: {index}")
-    return 0
+    return command.build_command(argv, prog="python -m course.publish.site",
+                                 description="Build the course's website.",
+                                 default_out="results/<profile>/site", build=build_site,
+                                 summary=lambda index, out: f"Site: {index}")
 
 
 if __name__ == "__main__":

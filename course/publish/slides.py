@@ -25,14 +25,13 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import html
 import re
 import shutil
 import sys
 from pathlib import Path
 
-from course.publish import executed, slides_tags, vendor
+from course.publish import command, executed, slides_tags, vendor
 from utils import config, results as records_module
 from utils.files import atomic_write
 
@@ -252,18 +251,10 @@ def build_slides(cfg: config.Profile, out_dir: Path | None = None, source_dir: P
 
 def main(argv=None) -> int:
     """Command line of ``make slides``."""
-    parser = argparse.ArgumentParser(prog="python -m course.publish.slides", description="Build reveal.js decks.")
-    parser.add_argument("--profile", choices=config.PROFILE_NAMES, help="default: DOGSCATS_PROFILE, else sample")
-    parser.add_argument("--out", type=Path, help="output folder (default results/<profile>/slides)")
-    args = parser.parse_args(argv)
-    cfg = config.get_profile(args.profile) if args.profile else config.current()
-    try:
-        decks = build_slides(cfg, args.out)
-    except (FileNotFoundError, vendor.VendorError) as error:
-        print(error, file=sys.stderr)
-        return 2
-    print(f"{len(decks)} decks in {decks[0].parent if decks else args.out}")
-    return 0
+    return command.build_command(
+        argv, prog="python -m course.publish.slides", description="Build reveal.js decks.",
+        default_out="results/<profile>/slides", build=build_slides,
+        summary=lambda decks, out: f"{len(decks)} decks in {decks[0].parent if decks else out}")
 
 
 if __name__ == "__main__":

@@ -155,32 +155,18 @@ def quiet_kernel_environment(environ=None) -> dict:
     return added
 
 
-def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
-                      progress: Callable[[int, int], None], log_path: Path | None = None) -> Outcome:
-    """Execute one notebook with nbclient in a fresh ``python3`` kernel of this environment.
+def _watching_client(notebook, *, cwd: Path, timeout: int | None,
+                     progress: Callable[[int, int], None]):
+    """An nbclient client that reports each code cell and Keras epoch to ``progress``.
 
-    Parameters
-    ----------
-    path : pathlib.Path
-        The notebook.
-    cwd : pathlib.Path
-        The kernel's working directory.
-    timeout : int or None
-        Seconds one cell may run (None: no limit).
-    progress : callable(cell_number, cell_count[, detail=str])
-        Called as each code cell starts (1-based among code cells), and with
-        ``detail="epoch 3/30"`` when the running cell prints Keras' ``Epoch 3/30``
-        (only if the callable accepts ``detail``).
-    log_path : pathlib.Path, optional
-        Where the kernel process's own stdout/stderr go (TensorFlow's start-up
-        messages, warnings); default: this process's. Cell outputs are in the
-        notebook either way.
+    Returns
+    -------
+    (nbclient.NotebookClient, dict)
+        The client, and ``{"index": i}``: the index of the cell running now
+        (None before the first).
     """
-    import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    notebook = nbformat.read(path, as_version=4)
     code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     current = {"index": None}
 
@@ -222,6 +208,54 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
                             kernel_name="python3", timeout=timeout,
                             resources={"metadata": {"path": str(cwd)}},
                             on_cell_start=on_cell_start, on_notebook_start=on_notebook_start)
+    return client, current
+
+
+def _outcome_of_execution_error(error: Exception, notebook, cell: int | None, timeout: int | None,
+                                log_path: Path | None) -> Outcome | None:
+    """What an error nbclient raised means: a skip or failure in ``cell``; None for another error."""
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    if isinstance(error, CellExecutionError):
+        outcome = outcome_of_error(error.ename, error.evalue, cell, notebook)
+        if outcome.status == SKIPPED:
+            clean_skip_outputs(notebook)
+        return outcome
+    if isinstance(error, CellTimeoutError):
+        return Outcome(notebook, FAILED, cell=cell, error=f"timed out: the cell ran longer "
+                       f"than {timeout} s (--timeout to change)")
+    if isinstance(error, DeadKernelError):
+        where = f"; its log: {log_path}" if log_path is not None else ""
+        return Outcome(notebook, FAILED, cell=cell,
+                       error=f"the kernel died (out of memory?): {error}{where}")
+    return None
+
+
+def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
+                      progress: Callable[[int, int], None], log_path: Path | None = None) -> Outcome:
+    """Execute one notebook with nbclient in a fresh ``python3`` kernel of this environment.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The notebook.
+    cwd : pathlib.Path
+        The kernel's working directory.
+    timeout : int or None
+        Seconds one cell may run (None: no limit).
+    progress : callable(cell_number, cell_count[, detail=str])
+        Called as each code cell starts (1-based among code cells), and with
+        ``detail="epoch 3/30"`` when the running cell prints Keras' ``Epoch 3/30``
+        (only if the callable accepts ``detail``).
+    log_path : pathlib.Path, optional
+        Where the kernel process's own stdout/stderr go (TensorFlow's start-up
+        messages, warnings); default: this process's. Cell outputs are in the
+        notebook either way.
+    """
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    client, current = _watching_client(notebook, cwd=cwd, timeout=timeout, progress=progress)
     handler = signal.getsignal(signal.SIGINT)
     log = None
     if log_path is not None:
@@ -233,19 +267,10 @@ def nbclient_executor(path: Path, *, cwd: Path, timeout: int | None,
         if INTERRUPTED.is_set() or getattr(error, "ename", None) == "KeyboardInterrupt":
             raise KeyboardInterrupt from None  # Ctrl-C, seen by nbclient or by the kernel
         cell = None if current["index"] is None else current["index"] + 1
-        if isinstance(error, CellExecutionError):
-            outcome = outcome_of_error(error.ename, error.evalue, cell, notebook)
-            if outcome.status == SKIPPED:
-                clean_skip_outputs(notebook)
-            return outcome
-        if isinstance(error, CellTimeoutError):
-            return Outcome(notebook, FAILED, cell=cell, error=f"timed out: the cell ran longer "
-                           f"than {timeout} s (--timeout to change)")
-        if isinstance(error, DeadKernelError):
-            where = f"; its log: {log_path}" if log_path is not None else ""
-            return Outcome(notebook, FAILED, cell=cell,
-                           error=f"the kernel died (out of memory?): {error}{where}")
-        raise
+        outcome = _outcome_of_execution_error(error, notebook, cell, timeout, log_path)
+        if outcome is None:
+            raise
+        return outcome
     finally:
         if log is not None:
             log.close()

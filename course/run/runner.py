@@ -167,6 +167,91 @@ def run_course(cfg: config.Profile, *, notebooks_dir: Path | None = None, only=N
                            project_root=project_root, progress=progress, write_index=write_index)
 
 
+def _reusable(previous: dict, weights: str) -> bool:
+    """Whether a last run may stand: ok, or skipped while Keras' weights cache is what it was then."""
+    return previous.get("status") == OK or (previous.get("status") == SKIPPED
+                                            and previous.get("weights") == weights)
+
+
+def _cached_result(name: str, previous: dict, ipynb_out: Path, html_out: Path) -> NotebookResult:
+    """The last run's result, reported again for a notebook that is not executed again."""
+    return NotebookResult(name, previous["status"], previous.get("seconds", 0.0),
+                          cached=True, cell=previous.get("cell"),
+                          reason=previous.get("reason"), ipynb=ipynb_out,
+                          html=html_out if html_out.is_file() else None)
+
+
+def _why_run(previous: dict, before: dict, key: str, force: bool, reusable: bool) -> str:
+    """Why a notebook is executed (again), as the progress line says it."""
+    if force:
+        return "forced"
+    if previous.get("status") not in (OK, SKIPPED):
+        return "first run" if not previous else f"last run {previous.get('status', 'unfinished')}"
+    if previous.get("key") != key:
+        return "changed: " + (", ".join(changed_inputs(previous, before)) or "inputs")
+    if not reusable:
+        return "skipped before; Keras' weights cache changed"
+    return "its executed copy is missing"
+
+
+def _execute(executor: Callable, path: Path, **kwargs) -> Outcome:
+    """``executor(path, **kwargs)``; an executor that breaks (e.g. no kernel) is a failed outcome.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        When the run was interrupted, during the notebook or as it ended.
+    """
+    try:
+        outcome = executor(path, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:  # the executor itself broke (e.g. no kernel)
+        if INTERRUPTED.is_set():
+            raise KeyboardInterrupt from error
+        outcome = Outcome(None, FAILED, error=f"{type(error).__name__}: {error}")
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+    return outcome
+
+
+def _write_copies(outcome: Outcome, result: NotebookResult, ipynb_out: Path, html_out: Path,
+                  html_exporter: Callable, progress: Progress, label: str) -> None:
+    """Write the executed notebook and its HTML, and note them in ``result``.
+
+    An HTML problem is reported and does not hide the run's status.
+    """
+    if outcome.notebook is None:
+        return
+    atomic_write(ipynb_out, _notebook_json(outcome.notebook))
+    result.ipynb = ipynb_out
+    try:
+        atomic_write(html_out, html_exporter(outcome.notebook))
+        result.html = html_out
+    except Exception as error:  # an HTML problem must not hide the run's status
+        progress.done(f"{label}: could not write HTML: {error}")
+
+
+def _record_run(state: dict, name: str, outcome: Outcome, seconds: float, before: dict,
+                after: dict, key: str) -> str:
+    """Store the run in ``state``; return the key the later notebooks chain.
+
+    Only an ok or skipped run whose code did not change while it ran can be
+    reused; any other run gets a key no later fingerprint matches.
+    """
+    same_code = all(after[k] == before[k] for k in ("notebook", "utils", "profile"))
+    if outcome.status in (OK, SKIPPED) and same_code:
+        key = key_of(after)
+        state[name] = {"key": key, "status": outcome.status, "seconds": seconds,
+                       "cell": outcome.cell, "reason": outcome.reason,
+                       "finished": _now(), "inputs": after, "weights": weights_digest()}
+        return key
+    # not reusable (failed, or the code changed while it ran), but it did take this long
+    state[name] = {"status": outcome.status, "seconds": seconds, "inputs": before,
+                   "finished": _now()}
+    return key_of({"failed": key})
+
+
 def _run_locked(cfg, *, notebooks_dir, only, force, executor, html_exporter, timeout,
                 project_root, progress, write_index) -> list[NotebookResult]:
     notebooks_dir = Path(notebooks_dir or Path(project_root) / "notebooks")
@@ -197,68 +282,26 @@ def _run_locked(cfg, *, notebooks_dir, only, force, executor, html_exporter, tim
                 continue
             before = fingerprint(path, cfg, earlier, project_root)
             key = key_of(before)
-            weights = weights_digest()
-            reusable = (previous.get("status") == OK or (previous.get("status") == SKIPPED
-                                                         and previous.get("weights") == weights))
+            reusable = _reusable(previous, weights_digest())
             if (not force and previous.get("key") == key and reusable and ipynb_out.is_file()):
-                result = NotebookResult(name, previous["status"], previous.get("seconds", 0.0),
-                                        cached=True, cell=previous.get("cell"),
-                                        reason=previous.get("reason"), ipynb=ipynb_out,
-                                        html=html_out if html_out.is_file() else None)
+                result = _cached_result(name, previous, ipynb_out, html_out)
                 progress.done(f"{label}: {result.status}, unchanged (not executed again)")
                 results.append(result)
                 earlier = key
                 continue
 
-            if force:
-                why = "forced"
-            elif previous.get("status") not in (OK, SKIPPED):
-                why = "first run" if not previous else f"last run {previous.get('status', 'unfinished')}"
-            elif previous.get("key") != key:
-                why = "changed: " + (", ".join(changed_inputs(previous, before)) or "inputs")
-            elif not reusable:
-                why = "skipped before; Keras' weights cache changed"
-            else:
-                why = "its executed copy is missing"
-            progress.start(f"{label} ({why})")
+            progress.start(f"{label} ({_why_run(previous, before, key, force, reusable)})")
             progress.label = label
             started = time.monotonic()
-            try:
-                outcome = executor(path, cwd=notebooks_dir, timeout=timeout, progress=progress.cell,
-                                   log_path=out_dir / "logs" / f"{name}.log")
-            except KeyboardInterrupt:
-                raise
-            except Exception as error:  # the executor itself broke (e.g. no kernel)
-                if INTERRUPTED.is_set():
-                    raise KeyboardInterrupt from error
-                outcome = Outcome(None, FAILED, error=f"{type(error).__name__}: {error}")
-            if INTERRUPTED.is_set():
-                raise KeyboardInterrupt
+            outcome = _execute(executor, path, cwd=notebooks_dir, timeout=timeout, progress=progress.cell,
+                               log_path=out_dir / "logs" / f"{name}.log")
             seconds = round(time.monotonic() - started, 1)
             result = NotebookResult(name, outcome.status, seconds, cell=outcome.cell,
                                     error=outcome.error, reason=outcome.reason)
-            if outcome.notebook is not None:
-                atomic_write(ipynb_out, _notebook_json(outcome.notebook))
-                result.ipynb = ipynb_out
-                try:
-                    atomic_write(html_out, html_exporter(outcome.notebook))
-                    result.html = html_out
-                except Exception as error:  # an HTML problem must not hide the run's status
-                    progress.done(f"{label}: could not write HTML: {error}")
+            _write_copies(outcome, result, ipynb_out, html_out, html_exporter, progress, label)
             after = fingerprint(path, cfg, earlier, project_root)
-            same_code = all(after[k] == before[k] for k in ("notebook", "utils", "profile"))
-            if outcome.status in (OK, SKIPPED) and same_code:
-                key = key_of(after)
-                state[name] = {"key": key, "status": outcome.status, "seconds": seconds,
-                               "cell": outcome.cell, "reason": outcome.reason,
-                               "finished": _now(), "inputs": after, "weights": weights_digest()}
-            else:
-                key = key_of({"failed": key})
-                # not reusable (failed, or the code changed while it ran), but it did take this long
-                state[name] = {"status": outcome.status, "seconds": seconds, "inputs": before,
-                               "finished": _now()}
+            earlier = _record_run(state, name, outcome, seconds, before, after, key)
             save_state(state_path, cfg.name, state)
-            earlier = key
             progress.done(f"{label}: {result.status} in {seconds:.0f} s"
                           + (f" · {result.note()}" if result.note() else ""))
             results.append(result)

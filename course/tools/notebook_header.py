@@ -53,7 +53,7 @@ def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
     """
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from utils import pyproject as pyproject_toml  # tomllib, or what Python 3.10 has
+    from utils import pyproject as pyproject_toml  # tomllib, or tomli on Python 3.10
 
     url = pyproject_toml.load(pyproject).get("project", {}).get("urls", {}).get("Repository", "")
     url = url.rstrip("/")
