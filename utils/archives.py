@@ -36,8 +36,8 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from utils.errors import DataError, UnsafeArchiveError
-from utils.files import checkpoint
+from utils import disk, files
+from utils.errors import DamagedArchiveError, DataError, DiskFullError, UnsafeArchiveError
 
 #: Environment variable of each limit (field of :class:`ArchiveLimits`).
 LIMIT_VARIABLES = {
@@ -202,12 +202,51 @@ def _check_sizes(archive: Path, members: list, budget: Budget) -> None:
                             f"({size:,} to {total:,} bytes)", "max_ratio", limits.max_ratio)
 
 
+#: The first bytes of a zip file (a local file header); an empty zip starts with ``PK\x05\x06``.
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def looks_like_zip(path) -> bool:
+    """True when ``path`` is a file that starts like a zip archive, readable or not."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) in ZIP_SIGNATURES
+    except OSError:
+        return False
+
+
+def damaged_archive(archive, why: str = "", expected_bytes: int | None = None) -> DamagedArchiveError:
+    """The error for a zip that cannot be read to its end (cut short, or failing its CRC).
+
+    Parameters
+    ----------
+    archive : path
+        The damaged file; its size on disk is given in the message.
+    why : str, optional
+        A few words on what is wrong (a member failing its check...).
+    expected_bytes : int, optional
+        The size it should have, when known (e.g. declared by an enclosing archive).
+    """
+    archive = Path(archive)
+    try:
+        amount = disk.format_size(archive.stat().st_size)
+    except OSError:
+        amount = "?"
+    if expected_bytes:
+        amount += f" of the expected {disk.format_size(expected_bytes)}"
+    detail = f"; {why}" if why else ""
+    return DamagedArchiveError(
+        f"{archive} is damaged or cut short ({amount}{detail}): download it again "
+        "(an interrupted download leaves such a file). It was only read; nothing of it was kept.")
+
+
 def _copy_member(handle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
                  archive: Path, budget: Budget) -> None:
     """Stream one member to ``target``, never past its declared size or the byte budget."""
     written = 0
     try:
-        with handle.open(info) as src, open(target, "wb") as out:
+        with disk.reporting_disk_full(target.parent, what=f"extracting {archive.name}", kind="data"), \
+                handle.open(info) as src, open(target, "wb") as out:
             while chunk := src.read(1 << 20):
                 written += len(chunk)
                 if written > info.file_size or budget.bytes + written > budget.limits.max_bytes:
@@ -215,17 +254,15 @@ def _copy_member(handle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
                         f"{archive}: member {info.filename!r} holds more than the "
                         f"{info.file_size:,} bytes its header declares; the archive is refused.")
                 out.write(chunk)
-    except zipfile.BadZipFile as error:  # CRC or size mismatch: headers that lie
-        raise UnsafeArchiveError(
-            f"{archive}: member {info.filename!r} does not match its header ({error}); "
-            "the archive is damaged or forged. Download it again.") from None
-    except (EOFError, OSError, RuntimeError, NotImplementedError) as error:
-        if isinstance(error, UnsafeArchiveError):
-            raise
+    except (DiskFullError, UnsafeArchiveError):
+        raise
+    except (zipfile.BadZipFile, EOFError) as error:  # CRC mismatch, data cut short
+        raise damaged_archive(archive, f"member {info.filename!r} fails its check ({error})") from None
+    except (OSError, RuntimeError, NotImplementedError) as error:
         raise DataError(f"{archive}: member {info.filename!r} cannot be read ({error}). "
                         "Download the archive again.") from None
     budget.bytes += written
-    checkpoint("extract")
+    files.checkpoint("extract")
 
 
 def safe_extract(archive, dest, *, budget: Budget | None = None,
@@ -254,6 +291,11 @@ def safe_extract(archive, dest, *, budget: Budget | None = None,
         A member would escape ``dest`` or lies about its size, or a limit is
         exceeded (the message names it and its variable). Nothing is written
         when the central directory already shows it.
+    DamagedArchiveError
+        It starts like a zip but its central directory is missing (cut short)
+        or a member fails its CRC check.
+    DiskFullError
+        The disk holding ``dest`` is full (never blamed on the archive).
     DataError
         If the file is not a zip archive, holds no files or cannot be read.
     """
@@ -262,6 +304,8 @@ def safe_extract(archive, dest, *, budget: Budget | None = None,
     try:
         handle = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
+        if looks_like_zip(archive):
+            raise damaged_archive(archive, "its central directory is missing") from None
         raise DataError(f"{archive} is not a readable zip archive ({error}).") from error
     with handle:
         members = [info for info in handle.infolist() if not info.is_dir()]
