@@ -37,7 +37,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from utils import disk, files
-from utils.errors import DamagedArchiveError, DataError, DiskFullError, UnsafeArchiveError
+from utils.errors import DamagedArchiveError, DataError, UnsafeArchiveError
 
 #: Environment variable of each limit (field of :class:`ArchiveLimits`).
 LIMIT_VARIABLES = {
@@ -242,11 +242,24 @@ def damaged_archive(archive, why: str = "", expected_bytes: int | None = None) -
 
 def _copy_member(handle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
                  archive: Path, budget: Budget) -> None:
-    """Stream one member to ``target``, never past its declared size or the byte budget."""
+    """Stream one member to ``target``, never past its declared size or the byte budget.
+
+    On any error the half-written ``target`` is deleted.
+    """
+    try:
+        written = _stream_member(handle, info, target, archive, budget)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    budget.bytes += written
+    files.checkpoint("extract")
+
+
+def _stream_member(handle, info, target: Path, archive: Path, budget: Budget) -> int:
+    """The bytes of one member, copied to ``target``; errors say whose fault they are."""
     written = 0
     try:
-        with disk.reporting_disk_full(target.parent, what=f"extracting {archive.name}", kind="data"), \
-                handle.open(info) as src, open(target, "wb") as out:
+        with handle.open(info) as src, open(target, "wb") as out:
             while chunk := src.read(1 << 20):
                 written += len(chunk)
                 if written > info.file_size or budget.bytes + written > budget.limits.max_bytes:
@@ -254,15 +267,19 @@ def _copy_member(handle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
                         f"{archive}: member {info.filename!r} holds more than the "
                         f"{info.file_size:,} bytes its header declares; the archive is refused.")
                 out.write(chunk)
-    except (DiskFullError, UnsafeArchiveError):
+    except UnsafeArchiveError:
         raise
-    except (zipfile.BadZipFile, EOFError) as error:  # CRC mismatch, data cut short
-        raise damaged_archive(archive, f"member {info.filename!r} fails its check ({error})") from None
-    except (OSError, RuntimeError, NotImplementedError) as error:
+    except OSError as error:
+        if disk.is_disk_full(error):  # the disk's fault, never the archive's: safe_extract says so
+            raise
         raise DataError(f"{archive}: member {info.filename!r} cannot be read ({error}). "
                         "Download the archive again.") from None
-    budget.bytes += written
-    files.checkpoint("extract")
+    except (zipfile.BadZipFile, EOFError) as error:  # CRC mismatch, data cut short
+        raise damaged_archive(archive, f"member {info.filename!r} fails its check ({error})") from None
+    except (RuntimeError, NotImplementedError) as error:
+        raise DataError(f"{archive}: member {info.filename!r} cannot be read ({error}). "
+                        "Download the archive again.") from None
+    return written
 
 
 def safe_extract(archive, dest, *, budget: Budget | None = None,
@@ -314,14 +331,20 @@ def safe_extract(archive, dest, *, budget: Budget | None = None,
             raise DataError(f"{archive} holds no files.")
         _check_sizes(archive, members, budget)
         budget.members += len(members)
-        dest.mkdir(parents=True, exist_ok=True)
-        root = dest.resolve()
-        written = []
-        for info in members:
-            target = (dest / targets[info]).resolve()
-            if root not in target.parents:
-                raise UnsafeArchiveError(f"{archive}: member {info.filename!r} escapes {dest}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _copy_member(handle, info, target, archive, budget)
-            written.append(target)
+        with disk.reporting_disk_full(dest, what=f"extracting {archive.name}", kind="data"):
+            return _extract_members(handle, members, targets, archive, dest, budget)
+
+
+def _extract_members(handle, members, targets, archive: Path, dest: Path, budget: Budget) -> list[Path]:
+    """Write every checked member under ``dest``; return the files written."""
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    written = []
+    for info in members:
+        target = (dest / targets[info]).resolve()
+        if root not in target.parents:
+            raise UnsafeArchiveError(f"{archive}: member {info.filename!r} escapes {dest}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy_member(handle, info, target, archive, budget)
+        written.append(target)
     return written

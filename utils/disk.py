@@ -88,14 +88,24 @@ def disk_full_error(folder, error: OSError | None = None, *, what: str = "writin
     message = (f"{cause.capitalize()}: {what} in {folder} stopped, {format_size(free)} free "
                f"there. Nothing half-written was kept; {ADVICE.get(kind, ADVICE[None])}, "
                "then run again.")
-    return DiskFullError(code, message, folder, free)
+    full = DiskFullError(code, message, folder, free)
+    full.what = what
+    return full
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path, folder = Path(path).absolute(), Path(folder).absolute()
+    return path == folder or folder in path.parents
 
 
 @contextlib.contextmanager
 def reporting_disk_full(folder, what: str = "writing", kind: str | None = None):
     """Turn ``ENOSPC``/``EDQUOT`` raised inside the block into a :class:`DiskFullError`.
 
-    Other errors, and a :class:`DiskFullError` already raised, pass unchanged.
+    A :class:`DiskFullError` raised deeper, for a folder inside ``folder``
+    (e.g. a scratch folder of :func:`utils.data.prepare`), is said again for
+    ``folder``, the one the learner knows, with the deeper step in brackets.
+    Other errors, and the space check's error, pass unchanged.
 
     Raises
     ------
@@ -104,8 +114,12 @@ def reporting_disk_full(folder, what: str = "writing", kind: str | None = None):
     """
     try:
         yield
-    except DiskFullError:
-        raise
+    except DiskFullError as error:
+        inner = getattr(error, "what", None)
+        if inner is None or error.needed_bytes is not None or Path(error.folder) == Path(folder) \
+                or not _inside(error.folder, folder):
+            raise
+        raise disk_full_error(folder, error, what=f"{what} ({inner})", kind=kind) from error
     except OSError as error:
         if is_disk_full(error):
             raise disk_full_error(folder, error, what=what, kind=kind) from error
