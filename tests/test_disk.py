@@ -212,3 +212,24 @@ def test_a_file_that_is_no_zip_at_all_is_still_called_so(tmp_path):
         data.prepare(_cfg(tmp_path), source=fake, progress=False)
     assert not isinstance(error.value, DamagedArchiveError)
     assert not archives.looks_like_zip(fake) and archives.looks_like_zip(_train_zip(tmp_path / "a.zip"))
+
+
+# --------------------------------------------------------------------------- what each profile needs
+def test_each_profile_needs_comes_from_the_reference_runs(tmp_path, capsys):
+    import json
+
+    run = tmp_path / "reference" / "sample"
+    (run / "records").mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"commit": "abc1234", "hardware": {"cpu_cores": 2},
+                                              "notebooks": {"02_mlp": {"seconds": 100.0},
+                                                            "03_cnn": {"seconds": 200.0}}}))
+    (run / "records" / "cnn_small.json").write_text(json.dumps({"params": 1_000_000}))
+    rows = disk.reference_needs(tmp_path / "reference")
+    assert [(r["profile"], r["seconds"], r["notebooks"], r["model_bytes"], r["partial"]) for r in rows] \
+        == [("sample", 300.0, 2, 4_000_000, False)]
+    source = _train_zip(tmp_path / "train.zip")
+    disk.report_needs(_cfg(tmp_path), [source], reference_dir=tmp_path / "reference")
+    shown = capsys.readouterr().out
+    assert f"about {disk.format_size(disk.preparation_needs([source]))} in {tmp_path / 'data'}" in shown
+    assert "sample:   5 min for 2 notebooks, models 4 MB (reference run abc1234, 2 CPU cores)" in shown
+    assert disk.reference_needs(tmp_path / "nowhere") == []

@@ -254,7 +254,8 @@ def reference_needs(reference_dir) -> list[dict]:
         One per profile found, in the order smoke, sample, full: ``profile``,
         ``seconds`` (the notebooks' run times added up), ``notebooks`` (how
         many ran), ``model_bytes`` (trained parameters × 4 bytes, float32),
-        ``hardware`` (the run's ``hardware`` dict), ``commit``.
+        ``hardware`` (the run's ``hardware`` dict), ``commit``, ``partial`` (the
+        run carries a note, e.g. only some notebooks were run).
     """
     rows = []
     for profile in ("smoke", "sample", "full"):
@@ -269,7 +270,8 @@ def reference_needs(reference_dir) -> list[dict]:
         rows.append({"profile": profile,
                      "seconds": sum(entry.get("seconds") or 0 for entry in notebooks.values()),
                      "notebooks": len(notebooks), "model_bytes": 4 * params,
-                     "hardware": run.get("hardware") or {}, "commit": run.get("commit", "?")})
+                     "hardware": run.get("hardware") or {}, "commit": run.get("commit", "?"),
+                     "partial": bool(run.get("note"))})
     return rows
 
 
@@ -296,10 +298,12 @@ def report_needs(cfg, raw_sources=(), reference_dir=None) -> None:
               f"{cfg.data_dir} (the split serves every profile)")
     print(f"Free space     : {format_size(free_bytes(cfg.data_dir))} where the data goes "
           f"({cfg.data_dir}), {format_size(free_bytes(cfg.results_dir))} for results")
+    print("Reference runs : time for the notebooks, trained weights (float32) under results")
     for row in reference_needs(reference_dir):
         hardware = row["hardware"]
         where = f"{hardware.get('cpu_cores', '?')} CPU cores" + (
             f", {len(hardware['gpus'])} GPU(s)" if hardware.get("gpus") else "")
-        print(f"  {row['profile']:<6}: {row['seconds'] / 60:5.0f} min for {row['notebooks']} "
-              f"notebooks, models {format_size(row['model_bytes'])} "
+        minutes = f"{row['seconds'] / 60:.0f} min" if row["seconds"] >= 120 else f"{row['seconds']:.0f} s"
+        print(f"  {row['profile']:<6}: {minutes:>7} for {row['notebooks']} notebooks"
+              f"{' (partial run)' if row['partial'] else ''}, models {format_size(row['model_bytes'])} "
               f"(reference run {row['commit']}, {where})")
