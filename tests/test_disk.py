@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from utils import archives, config, data, disk, files, results, sources, splitting
+from utils import archives, config, data, disk, files, results, splitting
 from utils.errors import DamagedArchiveError, DataError, DiskFullError
 
 from .conftest import image_bytes
@@ -125,7 +125,7 @@ def test_disk_full_while_preparing_names_the_data_folder_and_leaves_nothing(tmp_
     with pytest.raises(DiskFullError) as error:
         data.prepare(cfg, source=source, progress=False)
     message = str(error.value)
-    assert message.startswith(f"Disk full: preparing the photos") and f" in {cfg.data_dir} stopped" in message
+    assert message.startswith("Disk full: preparing the photos") and f" in {cfg.data_dir} stopped" in message
     assert "DOGSCATS_DATA" in message and "download" not in message.lower()
     assert _left_behind(cfg) == [] and not data.is_prepared(cfg)
 
