@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -166,3 +169,52 @@ def make_image():
         return path
 
     return write
+
+
+def killer(spec: str):
+    """A stand-in for :func:`utils.files.checkpoint` that kills this process at a named step.
+
+    ``spec`` is ``"step"`` (the first call with that step name) or ``"step@N"``
+    (the N-th, counted from the moment it is installed). The kill is a real
+    ``SIGKILL``: no clean-up, no ``finally``. The crash tests install it in a
+    forked child (``files.checkpoint = killer("swap")``); production code
+    only marks its steps.
+    """
+    name, _, nth = spec.partition("@")
+    wanted = int(nth) if nth else 1
+    calls, lock = [0], threading.Lock()
+
+    def checkpoint(step: str) -> None:
+        if step != name:
+            return
+        with lock:
+            calls[0] += 1
+            count = calls[0]
+        if count == wanted:
+            os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
+
+    return checkpoint
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``small_disk(kib)``: a folder on a tmpfs of that many KiB, unmounted afterwards.
+
+    Gives real ``ENOSPC`` errors; skipped where mounting is not allowed (not
+    root, or a container without the capability).
+    """
+    mounted = []
+
+    def make(kib: int) -> Path:
+        folder = tmp_path / f"disk-{len(mounted)}"
+        folder.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here ({result.stderr.strip() or 'not root'})")
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

@@ -1,7 +1,7 @@
 """``prepare`` or the course runner killed (SIGKILL) at any named step resumes cleanly, never half-written.
 
-Each run happens in a child process (a fork) that kills itself at a step named by
-``DOGSCATS_KILL_AT`` (:func:`utils.files.checkpoint`): during extraction, while
+Each run happens in a child process (a fork) whose :func:`utils.files.checkpoint`
+is replaced by :func:`tests.conftest.killer`, which kills it at a named step: during extraction, while
 checking images, while writing the split, between the two renames that swap a
 new split in, while writing a record/notebook/state file. The next run must
 reuse the last complete result or rebuild it, never read a half-written file,
@@ -27,7 +27,7 @@ import pytest
 
 from utils import config, data, files
 
-from .conftest import image_bytes
+from .conftest import image_bytes, killer
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(signal, "SIGKILL"),
                                 reason="needs fork and SIGKILL (POSIX)")
@@ -59,10 +59,8 @@ def in_child(target, kill_at=None, log=None) -> int:
             os.dup2(out, 1)
             os.dup2(out, 2)
             sys.stdout = sys.stderr = open(out, "w", buffering=1, closefd=False)  # not pytest's
-            files._calls.clear()
-            os.environ.pop(files.KILL_VARIABLE, None)
             if kill_at:
-                os.environ[files.KILL_VARIABLE] = kill_at
+                files.checkpoint = killer(kill_at)  # this child only: it never returns
             result = target()
             code = result if isinstance(result, int) else 0
         except BaseException:

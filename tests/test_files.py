@@ -1,10 +1,16 @@
-"""A write that fails or is killed leaves the old file, folder or model whole and no temporary behind."""
+"""A write that fails, is killed or meets a full disk leaves the old file, folder or model whole and no temporary behind."""
 
+import errno
+import os
+import signal
 import stat
 
 import pytest
 
 from utils import files
+from utils.errors import DiskFullError
+
+from .conftest import killer
 
 
 def test_atomic_write_replaces_whole_file_and_is_world_readable(tmp_path):
@@ -46,21 +52,41 @@ def test_atomic_open_syncs_the_file_before_the_rename(tmp_path, monkeypatch):
     assert events[2:] == ["fsync"], "and the folder after the rename"
 
 
-def test_checkpoint_does_nothing_unless_asked(monkeypatch):
-    monkeypatch.delenv(files.KILL_VARIABLE, raising=False)
-    files.checkpoint("swap")
-    monkeypatch.setenv(files.KILL_VARIABLE, "other-step")
-    files.checkpoint("swap")
-
-
-def test_checkpoint_kills_at_the_named_step_and_count(monkeypatch):
+def test_checkpoint_is_a_no_op_in_production_whatever_the_environment(monkeypatch):
     killed = []
-    monkeypatch.setattr(files.os, "kill", lambda pid, sig: killed.append(sig))
-    monkeypatch.setattr(files, "_calls", {})
-    monkeypatch.setenv(files.KILL_VARIABLE, "write-image@3")
-    for _ in range(5):
-        files.checkpoint("write-image")
-    assert len(killed) == 1
+    monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append(sig))
+    monkeypatch.setenv("DOGSCATS_KILL_AT", "swap")  # the old test hook's variable: ignored now
+    for step in ("swap", "atomic-write", "extract"):
+        files.checkpoint(step)
+    assert killed == [], "production code never kills itself"
+
+
+def test_the_crash_hook_kills_at_the_named_step_and_count(monkeypatch):
+    killed = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    hook = killer("write-image@3")
+    for n in range(1, 6):
+        hook("check-image")
+        hook("write-image")
+        if n == 2:
+            assert killed == [], "not before the third write-image"
+    assert killed == [(os.getpid(), signal.SIGKILL)], "once, at the third"
+
+
+def test_the_crash_hook_is_seen_by_atomic_writes_and_leaves_the_old_file(tmp_path, monkeypatch):
+    class Killed(BaseException):
+        pass
+
+    def kill(pid, sig):
+        raise Killed  # stands for SIGKILL, without ending pytest
+
+    path = tmp_path / "record.json"
+    path.write_text("old")
+    monkeypatch.setattr(os, "kill", kill)
+    monkeypatch.setattr(files, "checkpoint", killer("atomic-write"))
+    with pytest.raises(Killed):
+        files.atomic_write(path, "new")
+    assert path.read_text() == "old"
 
 
 def _complete(folder, text):
@@ -129,25 +155,67 @@ def test_remove_stale_temporaries_only_touches_hidden_temporaries(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "record.json"]
 
 
-def test_best_model_checkpoint_saves_only_improvements_atomically(tmp_path, monkeypatch):
-    import keras
-    import numpy as np
+# --------------------------------------------------------------------------- a full disk
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
 
-    saved = []
-    real_save = files.save_model
-    monkeypatch.setattr(files, "save_model", lambda model, path: (saved.append(path),
-                                                                  real_save(model, path))[1])
-    path = tmp_path / "models" / "tiny.keras"
-    callback = files.best_model_checkpoint(path, monitor="loss", mode="min")
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(optimizer="sgd", loss="mse")
-    for value in (0.5, 0.7, 0.4, float("nan"), 0.4):
-        callback.set_model(model)
-        callback.on_epoch_end(0, {"loss": value})
-    assert len(saved) == 2, "saved at 0.5 and 0.4 only"
-    reloaded = keras.models.load_model(path)
-    x = np.ones((1, 2), np.float32)
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    assert [p.name for p in path.parent.iterdir()] == ["tiny.keras"]
-    with pytest.raises(ValueError, match="mode"):
-        files.best_model_checkpoint(path, mode="best")
+
+class _Model:
+    """Stands for a keras.Model: writes half a file, then the disk fills."""
+
+    def save(self, path, overwrite=True):
+        assert str(path).endswith(".keras")
+        with open(path, "wb") as handle:
+            handle.write(b"half a model")
+        _no_space()
+
+
+def _write_record(path):
+    with files.atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write("{")
+        _no_space()
+
+
+@pytest.mark.parametrize("write", [
+    lambda path: files.atomic_write(path, "new"),   # notebooks, run state, site, slides
+    _write_record,                                  # results records, submissions, caches
+    lambda path: files.save_model(_Model(), path),  # saved models
+], ids=["atomic_write", "atomic_open", "save_model"])
+def test_a_full_disk_is_named_as_such_and_leaves_the_old_file(tmp_path, monkeypatch, write):
+    path = tmp_path / "out" / "cnn_small.keras"
+    path.parent.mkdir()
+    path.write_bytes(b"old")
+    monkeypatch.setattr(os, "fsync", _no_space)  # where the atomic_write case meets the full disk
+    with pytest.raises(DiskFullError) as error:
+        write(path)
+    message = str(error.value)
+    assert message.startswith("Disk full: writing cnn_small.keras in ") and str(path.parent) in message
+    assert " free there" in message and "DOGSCATS_RESULTS" in message
+    assert error.value.errno == errno.ENOSPC and error.value.folder == path.parent
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in path.parent.iterdir()] == ["cnn_small.keras"], "no temporary left"
+
+
+def test_a_quota_exceeded_is_named_too(tmp_path, monkeypatch):
+    if not hasattr(errno, "EDQUOT"):
+        pytest.skip("no EDQUOT on this system")
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EDQUOT, "quota")))
+    with pytest.raises(DiskFullError, match="^Quota exceeded: writing x.json"):
+        files.atomic_write(tmp_path / "x.json", "{}")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_write_errors_pass_unchanged(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O")))
+    with pytest.raises(OSError) as error:
+        files.atomic_write(tmp_path / "x.json", "{}")
+    assert not isinstance(error.value, DiskFullError) and error.value.errno == errno.EIO
+
+
+def test_a_real_full_disk_gives_the_same_message(small_disk):
+    folder = small_disk(64)
+    (folder / "keep.json").write_text("old")
+    with pytest.raises(DiskFullError, match=f"Disk full: writing keep.json in {folder}"):
+        files.atomic_write(folder / "keep.json", b"x" * 200_000)
+    assert (folder / "keep.json").read_text() == "old"
+    assert [p.name for p in folder.iterdir()] == ["keep.json"]

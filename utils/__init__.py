@@ -6,7 +6,8 @@ never the reverse.
 
 Settings and files
     config             profiles (smoke/sample/full), paths, seeds, ``CLASS_NAMES``, ``SPLITS``
-    errors             the data flow's errors (``DataError``, ``DataNotFoundError``, ``UnsafeArchiveError``)
+    errors             the data flow's errors (``DataError``, ``DamagedArchiveError``, ``DiskFullError``...)
+    disk               free space, the space check before preparing, "disk full" named as such
     files              atomic writes (``atomic_open``, fsync before rename), atomic ``model.save``
     kerascache         ``$KERAS_HOME`` and Keras' model download caches, computed once
     pyproject          ``pyproject.toml`` read with tomllib (tomli on Python 3.10)

@@ -36,8 +36,8 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from utils.errors import DataError, UnsafeArchiveError
-from utils.files import checkpoint
+from utils import disk, files
+from utils.errors import DamagedArchiveError, DataError, UnsafeArchiveError
 
 #: Environment variable of each limit (field of :class:`ArchiveLimits`).
 LIMIT_VARIABLES = {
@@ -202,9 +202,61 @@ def _check_sizes(archive: Path, members: list, budget: Budget) -> None:
                             f"({size:,} to {total:,} bytes)", "max_ratio", limits.max_ratio)
 
 
+#: The first bytes of a zip file (a local file header); an empty zip starts with ``PK\x05\x06``.
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def looks_like_zip(path) -> bool:
+    """True when ``path`` is a file that starts like a zip archive, readable or not."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) in ZIP_SIGNATURES
+    except OSError:
+        return False
+
+
+def damaged_archive(archive, why: str = "", expected_bytes: int | None = None) -> DamagedArchiveError:
+    """The error for a zip that cannot be read to its end (cut short, or failing its CRC).
+
+    Parameters
+    ----------
+    archive : path
+        The damaged file; its size on disk is given in the message.
+    why : str, optional
+        A few words on what is wrong (a member failing its check...).
+    expected_bytes : int, optional
+        The size it should have, when known (e.g. declared by an enclosing archive).
+    """
+    archive = Path(archive)
+    try:
+        amount = disk.format_size(archive.stat().st_size)
+    except OSError:
+        amount = "?"
+    if expected_bytes:
+        amount += f" of the expected {disk.format_size(expected_bytes)}"
+    detail = f"; {why}" if why else ""
+    return DamagedArchiveError(
+        f"{archive} is damaged or cut short ({amount}{detail}): download it again "
+        "(an interrupted download leaves such a file). It was only read; nothing of it was kept.")
+
+
 def _copy_member(handle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
                  archive: Path, budget: Budget) -> None:
-    """Stream one member to ``target``, never past its declared size or the byte budget."""
+    """Stream one member to ``target``, never past its declared size or the byte budget.
+
+    On any error the half-written ``target`` is deleted.
+    """
+    try:
+        written = _stream_member(handle, info, target, archive, budget)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    budget.bytes += written
+    files.checkpoint("extract")
+
+
+def _stream_member(handle, info, target: Path, archive: Path, budget: Budget) -> int:
+    """The bytes of one member, copied to ``target``; errors say whose fault they are."""
     written = 0
     try:
         with handle.open(info) as src, open(target, "wb") as out:
@@ -215,17 +267,19 @@ def _copy_member(handle: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path,
                         f"{archive}: member {info.filename!r} holds more than the "
                         f"{info.file_size:,} bytes its header declares; the archive is refused.")
                 out.write(chunk)
-    except zipfile.BadZipFile as error:  # CRC or size mismatch: headers that lie
-        raise UnsafeArchiveError(
-            f"{archive}: member {info.filename!r} does not match its header ({error}); "
-            "the archive is damaged or forged. Download it again.") from None
-    except (EOFError, OSError, RuntimeError, NotImplementedError) as error:
-        if isinstance(error, UnsafeArchiveError):
+    except UnsafeArchiveError:
+        raise
+    except OSError as error:
+        if disk.is_disk_full(error):  # the disk's fault, never the archive's: safe_extract says so
             raise
         raise DataError(f"{archive}: member {info.filename!r} cannot be read ({error}). "
                         "Download the archive again.") from None
-    budget.bytes += written
-    checkpoint("extract")
+    except (zipfile.BadZipFile, EOFError) as error:  # CRC mismatch, data cut short
+        raise damaged_archive(archive, f"member {info.filename!r} fails its check ({error})") from None
+    except (RuntimeError, NotImplementedError) as error:
+        raise DataError(f"{archive}: member {info.filename!r} cannot be read ({error}). "
+                        "Download the archive again.") from None
+    return written
 
 
 def safe_extract(archive, dest, *, budget: Budget | None = None,
@@ -254,6 +308,11 @@ def safe_extract(archive, dest, *, budget: Budget | None = None,
         A member would escape ``dest`` or lies about its size, or a limit is
         exceeded (the message names it and its variable). Nothing is written
         when the central directory already shows it.
+    DamagedArchiveError
+        It starts like a zip but its central directory is missing (cut short)
+        or a member fails its CRC check.
+    DiskFullError
+        The disk holding ``dest`` is full (never blamed on the archive).
     DataError
         If the file is not a zip archive, holds no files or cannot be read.
     """
@@ -262,6 +321,8 @@ def safe_extract(archive, dest, *, budget: Budget | None = None,
     try:
         handle = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
+        if looks_like_zip(archive):
+            raise damaged_archive(archive, "its central directory is missing") from None
         raise DataError(f"{archive} is not a readable zip archive ({error}).") from error
     with handle:
         members = [info for info in handle.infolist() if not info.is_dir()]
@@ -270,14 +331,20 @@ def safe_extract(archive, dest, *, budget: Budget | None = None,
             raise DataError(f"{archive} holds no files.")
         _check_sizes(archive, members, budget)
         budget.members += len(members)
-        dest.mkdir(parents=True, exist_ok=True)
-        root = dest.resolve()
-        written = []
-        for info in members:
-            target = (dest / targets[info]).resolve()
-            if root not in target.parents:
-                raise UnsafeArchiveError(f"{archive}: member {info.filename!r} escapes {dest}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _copy_member(handle, info, target, archive, budget)
-            written.append(target)
+        with disk.reporting_disk_full(dest, what=f"extracting {archive.name}", kind="data"):
+            return _extract_members(handle, members, targets, archive, dest, budget)
+
+
+def _extract_members(handle, members, targets, archive: Path, dest: Path, budget: Budget) -> list[Path]:
+    """Write every checked member under ``dest``; return the files written."""
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    written = []
+    for info in members:
+        target = (dest / targets[info]).resolve()
+        if root not in target.parents:
+            raise UnsafeArchiveError(f"{archive}: member {info.filename!r} escapes {dest}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy_member(handle, info, target, archive, budget)
+        written.append(target)
     return written

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from utils import config, files, sources
+from utils import config, disk, files, sources
 from utils.sources import DataError, DataNotFoundError  # noqa: F401  (raised here too)
 from utils.splitting import HELD_OUT_PER_CLASS, PrepareReport, build_split
 
@@ -179,6 +179,11 @@ def prepare(cfg: config.Profile | None = None, *, source=None, progress: bool = 
         No raw data anywhere (the message says how to get it).
     utils.sources.UnsafeArchiveError
         An archive member would escape the data folder, or an archive exceeds a limit.
+    utils.errors.DamagedArchiveError
+        An archive is cut short (no central directory) or fails its CRC: download it again.
+    utils.errors.DiskFullError
+        The sources cannot fit in ``cfg.data_dir`` (checked before extracting),
+        or the disk filled up on the way; nothing half-written is kept.
     DataError
         An archive is unreadable or empty, or a class has fewer than 3 valid images.
     """
@@ -218,22 +223,26 @@ def _prepare_locked(cfg, source, progress, force, limits, start) -> PrepareRepor
         if {k: previous.get(k) for k in state} == state:
             return _reuse_report(cfg, start)
 
-    scratch = Path(tempfile.mkdtemp(dir=cfg.data_dir, prefix=".tmp-raw-"))
-    build = Path(tempfile.mkdtemp(dir=cfg.data_dir, prefix=".tmp-dogscats-"))
+    disk.check_space(paths, cfg.data_dir)  # before a single byte is extracted
+    scratch = build = None
     try:
-        items = sources.collect(paths, scratch, limits=limits)
-        report = build_split(items, build, cfg, progress)
-        report.source = ", ".join(str(p) for p in paths)
-        state["counts"] = report.counts
-        state["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        state["source"] = report.source
-        if hasattr(os, "sync"):
-            os.sync()  # every image on disk before the split is declared complete
-        files.atomic_write(build / "prepare.json", json.dumps(state, indent=2) + "\n")
-        files.swap_folder(build, cfg.dataset_dir)
+        with disk.reporting_disk_full(cfg.data_dir, what="preparing the photos", kind="data"):
+            scratch = Path(tempfile.mkdtemp(dir=cfg.data_dir, prefix=".tmp-raw-"))
+            build = Path(tempfile.mkdtemp(dir=cfg.data_dir, prefix=".tmp-dogscats-"))
+            items = sources.collect(paths, scratch, limits=limits)
+            report = build_split(items, build, cfg, progress)
+            report.source = ", ".join(str(p) for p in paths)
+            state["counts"] = report.counts
+            state["created"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            state["source"] = report.source
+            if hasattr(os, "sync"):
+                os.sync()  # every image on disk before the split is declared complete
+            files.atomic_write(build / "prepare.json", json.dumps(state, indent=2) + "\n")
+            files.swap_folder(build, cfg.dataset_dir)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-        shutil.rmtree(build, ignore_errors=True)
+        for folder in (scratch, build):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
     report.seconds = time.perf_counter() - start
     return report
 

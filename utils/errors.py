@@ -20,3 +20,47 @@ class UnsafeArchiveError(DataError):
     extracted, too many members, compressed too well, nested too deep). The
     message names the member or the limit and how to raise it.
     """
+
+
+class DamagedArchiveError(DataError):
+    """A file that starts like a zip archive but cannot be read to its end.
+
+    Its central directory is missing (a download cut short) or a member fails
+    its CRC check. The message gives the file's size (and the expected size
+    when known) and says to download it again; a file that is no zip at all is
+    a plain :class:`DataError` instead.
+    """
+
+
+class DiskFullError(OSError):
+    """A write failed because the disk (or the user's quota) is full: ``ENOSPC`` or ``EDQUOT``.
+
+    Raised by every write of the course (extraction, preparation, records,
+    saved models, executed notebooks, site, slides) and by the space check
+    :func:`utils.disk.check_space` before preparation starts. It is an
+    :class:`OSError` with the original ``errno``, so code catching ``OSError``
+    still catches it; never an archive's fault.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        Where the write was going.
+    free_bytes : int or None
+        Free space there when the error was raised, in bytes (None if unknown).
+    needed_bytes : int or None
+        What the failed step needed, in bytes, when known (the space check).
+    """
+
+    def __init__(self, errno: int, message: str, folder, free_bytes=None, needed_bytes=None):
+        super().__init__(errno, message)
+        self.message = message
+        self.folder = folder
+        self.free_bytes = free_bytes
+        self.needed_bytes = needed_bytes
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):
+        return (type(self), (self.errno, self.message, self.folder, self.free_bytes,
+                             self.needed_bytes))

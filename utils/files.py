@@ -1,50 +1,35 @@
-"""Writing files so that an interrupted run never leaves half of one behind.
+"""Writing files so that an interrupted run, or a full disk, never leaves half of one behind.
 
-Also the test hook :func:`checkpoint`: the crash tests set ``DOGSCATS_KILL_AT``
-to make a process kill itself (``SIGKILL``, no clean-up at all) at a named step,
-so they can show that the next run recovers, without guessing at timings.
+Every write goes to a hidden temporary file beside its target, is synced, then
+renamed (:func:`atomic_open`, :func:`atomic_write`, :func:`save_model`); a
+full disk (``ENOSPC``/``EDQUOT``) becomes :class:`~utils.errors.DiskFullError`
+naming the folder and its free space (:mod:`utils.disk`).
+
+:func:`checkpoint` marks the named steps where a crash matters; it does nothing
+here. The crash tests (``tests/test_crash.py``) replace it in a child process
+with one that kills that process at a chosen step.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import tempfile
-import threading
 from pathlib import Path
 
-#: Environment variable naming the step at which :func:`checkpoint` kills the process.
-KILL_VARIABLE = "DOGSCATS_KILL_AT"
-
-_calls: dict = {}
-_calls_lock = threading.Lock()
+from utils import disk
 
 
 def checkpoint(step: str) -> None:
-    """Kill this process with ``SIGKILL`` here when ``DOGSCATS_KILL_AT`` names ``step``.
-
-    A crash-test hook; it does nothing unless the variable is set.
-    ``DOGSCATS_KILL_AT=step`` kills at the first call with that step name,
-    ``DOGSCATS_KILL_AT=step@N`` at the N-th (counted in this process).
+    """Mark a step where a kill must leave no damage; a no-op (the crash tests replace it).
 
     Steps named in the code: ``extract`` (after each archive member),
     ``check-image`` (each image decoded), ``write-image`` (each image written
     into the new split), ``swap`` (between the two renames that put a new split
     in place), ``swap-done`` (before the old split is deleted), ``atomic-write``
     (an atomic file written but not yet renamed: records, models, notebooks).
+    Callers look it up as ``files.checkpoint`` so that a replacement is seen.
     """
-    wanted = os.environ.get(KILL_VARIABLE)
-    if not wanted:
-        return
-    name, _, nth = wanted.partition("@")
-    if name != step:
-        return
-    with _calls_lock:
-        _calls[step] = _calls.get(step, 0) + 1
-        count = _calls[step]
-    if count == (int(nth) if nth else 1):
-        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def fsync_dir(folder) -> None:
@@ -59,6 +44,55 @@ def fsync_dir(folder) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix: str = ".tmp"):
+    """A temporary path beside ``path``, renamed to ``path`` only when the block succeeds.
+
+    The one temporary-file/sync/rename sequence of :func:`atomic_open` and
+    :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file to (re)write; its folder is created if needed.
+    suffix : str, default ".tmp"
+        End of the temporary name (``.tmp.keras`` for Keras, which checks it).
+
+    Yields
+    ------
+    pathlib.Path
+        An empty hidden file ``.<name>.*<suffix>`` to write. When the block ends
+        normally it is synced to disk (``fsync``), made readable by everyone
+        (like any ordinary file), renamed to ``path`` in one step and the folder
+        is synced, so even a power cut leaves either the old or the new file.
+        If the block raises, even ``KeyboardInterrupt``, the temporary file is
+        deleted and ``path`` is left as it was; a process killed outright leaves
+        at most the hidden temporary (:func:`remove_stale_temporaries`).
+
+    Raises
+    ------
+    utils.errors.DiskFullError
+        When the disk or quota is full (``ENOSPC``/``EDQUOT``), naming the folder
+        and its free space; nothing of the new file is left.
+    """
+    path = Path(path)
+    with disk.reporting_disk_full(path.parent, what=f"writing {path.name}"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        os.close(fd)
+        try:
+            yield Path(tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes it private
+            checkpoint("atomic-write")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        fsync_dir(path.parent)
 
 
 @contextlib.contextmanager
@@ -77,45 +111,30 @@ def atomic_open(path, mode: str = "w", **kwargs):
     Yields
     ------
     file object
-        Write to it; when the ``with`` block ends normally the content is
-        flushed to disk (``fsync``), the file replaces ``path`` in one rename
-        (readable by everyone, like any ordinary file) and the folder is synced,
-        so even a power cut leaves either the old or the new file. If the block
-        raises, even ``KeyboardInterrupt``, the temporary file is deleted and
-        ``path`` is left as it was; a process killed outright leaves at most a
-        hidden ``.<name>.*.tmp`` beside it, never a half-written ``path``.
+        Write to it; see :func:`atomic_path` for what happens when the block
+        ends, raises, or the process is killed.
 
     Raises
     ------
     ValueError
         If ``mode`` is not a write mode.
+    utils.errors.DiskFullError
+        When the disk is full; ``path`` is left as it was.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"mode must be 'w' or 'wb', not {mode!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **kwargs) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        _move_into_place(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
-def _move_into_place(tmp, path: Path) -> None:
-    """Rename the finished, synced temporary file ``tmp`` to ``path`` (readable by all)."""
-    os.chmod(tmp, 0o644)  # mkstemp makes it private
-    checkpoint("atomic-write")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as handle:
+        yield handle
 
 
 def atomic_write(path, content: str | bytes) -> Path:
-    """Write ``content`` (text as UTF-8, or bytes) to ``path`` atomically; return the path."""
+    """Write ``content`` (text as UTF-8, or bytes) to ``path`` atomically; return the path.
+
+    Raises
+    ------
+    utils.errors.DiskFullError
+        When the disk is full; ``path`` is left as it was.
+    """
     with atomic_open(path, "wb") as handle:
         handle.write(content.encode("utf-8") if isinstance(content, str) else content)
     return Path(path)
@@ -134,21 +153,15 @@ def save_model(model, path) -> Path:
     -------
     pathlib.Path
         ``path``; a kill at any moment leaves the previous file or the new one.
+
+    Raises
+    ------
+    utils.errors.DiskFullError
+        When the disk is full; the previous file is left as it was.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.keras")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".tmp.keras") as tmp:
         model.save(tmp, overwrite=True)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        _move_into_place(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-    return path
+    return Path(path)
 
 
 def remove_stale_temporaries(folder, pattern: str = ".*.tmp*") -> int:
@@ -231,52 +244,3 @@ def recover_folder(final, marker: str) -> str:
         if leftover.exists():
             shutil.rmtree(leftover, ignore_errors=True)
     return done
-
-
-def best_model_checkpoint(path, monitor: str = "val_loss", mode: str = "min"):
-    """A Keras callback that saves the best model so far with :func:`save_model` (atomically).
-
-    The same choice as ``keras.callbacks.ModelCheckpoint(path, monitor, mode,
-    save_best_only=True)``: after each epoch whose ``monitor`` improves on the
-    best so far (strictly lower for ``mode="min"``, higher for ``"max"``), but
-    a kill while saving leaves the previous best file, never half of one.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        ``<model_id>.keras``.
-    monitor : str, default "val_loss"
-        A key of the epoch's logs.
-    mode : {"min", "max"}
-
-    Returns
-    -------
-    keras.callbacks.Callback
-
-    Raises
-    ------
-    ValueError
-        If ``mode`` is neither ``"min"`` nor ``"max"``.
-    """
-    import math
-
-    import keras
-
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', not {mode!r}")
-    sign = 1.0 if mode == "min" else -1.0
-
-    class AtomicBestModel(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.best = math.inf
-
-        def on_epoch_end(self, epoch, logs=None):
-            value = (logs or {}).get(monitor)
-            if value is None or not math.isfinite(float(value)):
-                return
-            if sign * float(value) < self.best:
-                self.best = sign * float(value)
-                save_model(self.model, path)
-
-    return AtomicBestModel()

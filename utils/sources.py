@@ -43,8 +43,9 @@ _CLASS_FOLDERS = {"cat": "cats", "cats": "cats", "dog": "dogs", "dogs": "dogs"}
 
 # --------------------------------------------------------------------------- errors
 # defined in utils.errors, importable from here as ever
-from utils.errors import DataError, DataNotFoundError, UnsafeArchiveError  # noqa: E402
-from utils.archives import ArchiveLimits, Budget, safe_extract  # noqa: E402
+from utils.errors import (DamagedArchiveError, DataError, DataNotFoundError,  # noqa: E402,F401
+                          DiskFullError, UnsafeArchiveError)
+from utils.archives import ArchiveLimits, Budget, damaged_archive, looks_like_zip, safe_extract  # noqa: E402
 
 
 HOW_TO_GET_DATA = """\
@@ -240,8 +241,12 @@ def collect(paths, workdir, *, limits: ArchiveLimits | None = None) -> list[Item
     UnsafeArchiveError
         From :func:`utils.archives.safe_extract` (a hostile name or an exceeded
         limit), or archives nested deeper than ``limits.max_depth``.
+    DamagedArchiveError
+        A zip cut short (no central directory) or failing its CRC: download it again.
+    DiskFullError
+        The disk holding ``workdir`` filled up while extracting.
     DataError
-        From :func:`utils.archives.safe_extract`.
+        A file that is no zip archive at all, or from :func:`utils.archives.safe_extract`.
     """
     workdir = Path(workdir)
     items: list[Item] = []
@@ -252,6 +257,8 @@ def collect(paths, workdir, *, limits: ArchiveLimits | None = None) -> list[Item
         nonlocal counter
         if path.is_file():
             if not zipfile.is_zipfile(path):
+                if looks_like_zip(path):
+                    raise damaged_archive(path, "its central directory is missing")
                 raise DataError(
                     f"{path} is not a zip archive or a folder. Give DOGSCATS_ARCHIVE a zip file "
                     "(dogs-vs-cats.zip, train.zip, test1.zip, kagglecatsanddogs_*.zip) or a folder.")
@@ -277,7 +284,7 @@ def collect(paths, workdir, *, limits: ArchiveLimits | None = None) -> list[Item
             for name in sorted(names):
                 path = Path(root) / name
                 relative = PurePosixPath(path.relative_to(folder).as_posix())
-                if name.lower().endswith(".zip") and zipfile.is_zipfile(path):
+                if name.lower().endswith(".zip") and (zipfile.is_zipfile(path) or looks_like_zip(path)):
                     parent = "" if str(relative.parent) == "." else f"{relative.parent}/"
                     visit(path, f"{origin_prefix}{parent}", depth)
                     continue

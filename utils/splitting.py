@@ -148,32 +148,95 @@ def _safe_quarantine_name(origin: str, used: set) -> str:
 
 
 
+class _Quarantine:
+    """Files left out of the split: copied to ``quarantine/`` with a reason each."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.folder.mkdir()
+        self.rows: list[dict] = []
+        self._used: set = set()
+
+    def add(self, item: sources.Item, reason: str) -> None:
+        name = _safe_quarantine_name(item.origin, self._used)
+        shutil.copyfile(item.path, self.folder / name)
+        self.rows.append({"file": f"quarantine/{name}", "origin": item.origin, "reason": reason})
+
+
+class _SplitWriter:
+    """Writes images into ``build`` and keeps the manifest, the counts and the conversions."""
+
+    def __init__(self, build: Path, total: int, progress: bool):
+        from tqdm.auto import tqdm
+
+        self.build = build
+        self.subsets = {name: config.get_profile(name) for name in ("sample", "smoke")}
+        self.manifest: list[dict] = []
+        self.counts = {"full": {}, "sample": {}, "smoke": {}}
+        self.converted = 0
+        self.bar = tqdm(total=total, desc="Writing split", unit="img", disable=not progress)
+
+    def write(self, item, check, folder: str, name: str, label: str, inside: dict) -> None:
+        """One image into ``folder/name``, linked into each subset whose ``inside`` is true."""
+        dest = self.build / folder / name
+        _write_image(item.path, check, dest)
+        self.converted += check.needs_conversion
+        split = folder.split("/")[0]
+        for subset, chosen in inside.items():
+            if chosen:
+                _link_or_copy(dest, self.build / subset / folder / name)
+                _count(self.counts[subset], split, label)
+        _count(self.counts["full"], split, label)
+        self.manifest.append({
+            "file": f"{folder}/{name}", "source": item.origin,
+            "class": "" if label == "unlabelled" else label, "split": split,
+            "sha256": check.sha256, "width": check.width, "height": check.height,
+            "format": check.format, "converted": int(check.needs_conversion),
+            **{subset: int(chosen) for subset, chosen in inside.items()}})
+        self.bar.update()
+
+
 def build_split(items: list[sources.Item], build: Path, cfg: config.Profile, progress: bool) -> PrepareReport:
-    """Check, split and write every item into ``build`` (the future ``data/dogscats``)."""
-    from tqdm.auto import tqdm
+    """Check, split and write every item into ``build`` (the future ``data/dogscats``).
 
+    Raises
+    ------
+    DataError
+        If a class has fewer than 3 distinct valid images.
+    """
     checks = audit.check_images([item.path for item in items], progress=progress)
-    quarantine_dir = build / "quarantine"
-    quarantine_dir.mkdir()
-    quarantined, used_names = [], set()
+    quarantine = _Quarantine(build / "quarantine")
+    labelled, unlabelled = _sort_checked(items, checks, quarantine)
+    groups = _group_identical(_drop_conflicting(labelled, quarantine))
+    duplicates = [[item.origin for item, _ in members] for members in groups.values() if len(members) > 1]
+    assignment = assign_splits(_hashes_by_class(groups), cfg.seed)
 
-    def to_quarantine(item: sources.Item, reason: str):
-        name = _safe_quarantine_name(item.origin, used_names)
-        shutil.copyfile(item.path, quarantine_dir / name)
-        quarantined.append({"file": f"quarantine/{name}", "origin": item.origin, "reason": reason})
+    writer = _SplitWriter(build, sum(len(m) for m in groups.values()) + len(unlabelled), progress)
+    _make_folders(build, writer.subsets)
+    _write_labelled(writer, assignment, groups)
+    _write_unlabelled(writer, unlabelled, quarantine)
+    writer.bar.close()
+    _write_reports(build, writer.manifest, quarantine.rows, duplicates)
+    return PrepareReport(cfg.dataset_dir, "", writer.counts, quarantine.rows, duplicates, writer.converted)
 
+
+def _sort_checked(items, checks, quarantine: _Quarantine) -> tuple[list, list]:
+    """Quarantine unlabelled-by-name and unreadable files; return (labelled, test1) pairs."""
     labelled, unlabelled = [], []
     for item, check in zip(items, checks):
         if item.label is None:
-            to_quarantine(item, "no label in the file name (expected cat.N.jpg or dog.N.jpg)")
+            quarantine.add(item, "no label in the file name (expected cat.N.jpg or dog.N.jpg)")
         elif not check.ok:
-            to_quarantine(item, check.reason)
+            quarantine.add(item, check.reason)
         elif item.label == "test1":
             unlabelled.append((item, check))
         else:
             labelled.append((item, check))
+    return labelled, unlabelled
 
-    # identical content under both labels cannot be trusted either way
+
+def _drop_conflicting(labelled: list, quarantine: _Quarantine) -> list:
+    """Quarantine identical content under both labels: it cannot be trusted either way."""
     labels_of_hash: dict[str, set] = {}
     for item, check in labelled:
         labels_of_hash.setdefault(check.sha256, set()).add(item.label)
@@ -181,14 +244,22 @@ def build_split(items: list[sources.Item], build: Path, cfg: config.Profile, pro
     kept = []
     for item, check in labelled:
         if check.sha256 in conflicting:
-            to_quarantine(item, "the same image appears as both a cat and a dog")
+            quarantine.add(item, "the same image appears as both a cat and a dog")
         else:
             kept.append((item, check))
+    return kept
 
+
+def _group_identical(kept: list) -> dict:
+    """``{sha256: [(item, check), ...]}``: identical photos travel together."""
     groups: dict[str, list] = {}
     for item, check in kept:
         groups.setdefault(check.sha256, []).append((item, check))
-    duplicates = [[item.origin for item, _ in members] for members in groups.values() if len(members) > 1]
+    return groups
+
+
+def _hashes_by_class(groups: dict) -> dict:
+    """``{class: [sha256, ...]}``, refusing a class with fewer than 3 distinct images."""
     by_class: dict[str, list] = {}
     for digest, members in groups.items():
         by_class.setdefault(members[0][0].label, []).append(digest)
@@ -197,77 +268,53 @@ def build_split(items: list[sources.Item], build: Path, cfg: config.Profile, pro
             raise DataError(
                 f"Only {len(by_class.get(label, []))} valid {label} images were found in the "
                 f"source; at least 3 of each class are needed. Is this the Dogs vs. Cats data?")
-    assignment = assign_splits(by_class, cfg.seed)
+    return by_class
 
-    subsets = {name: config.get_profile(name) for name in ("sample", "smoke")}
-    manifest, used, converted = [], set(), 0
-    counts = {"full": {}, "sample": {}, "smoke": {}}
+
+def _make_folders(build: Path, subsets: dict) -> None:
     folders = [build / split / label for split in SPLITS for label in config.CLASS_NAMES]
     folders += [build / name / split / label for name in subsets
                 for split in SPLITS for label in config.CLASS_NAMES]
+    folders += [build / "test1"] + [build / name / "test1" for name in subsets]
     for folder in folders:
         folder.mkdir(parents=True)
-    total = sum(len(m) for m in groups.values()) + len(unlabelled)
-    bar = tqdm(total=total, desc="Writing split", unit="img", disable=not progress)
+
+
+def _write_labelled(writer: _SplitWriter, assignment: dict, groups: dict) -> None:
+    """Each group into its split; a subset takes the first images of each shuffled list."""
+    used: set = set()
     for label in config.CLASS_NAMES:
         for split in SPLITS:
-            limits = {name: getattr(p, f"{split}_per_class") for name, p in subsets.items()}
+            limits = {name: getattr(p, f"{split}_per_class") for name, p in writer.subsets.items()}
             for position, digest in enumerate(assignment[label][split]):
+                inside = {subset: limit is None or position < limit for subset, limit in limits.items()}
                 for item, check in groups[digest]:
                     name = _unique(Path(item.name).stem + ".jpg", used)
-                    dest = build / split / label / name
-                    _write_image(item.path, check, dest)
-                    converted += check.needs_conversion
-                    member = {}
-                    for subset, limit in limits.items():
-                        inside = limit is None or position < limit
-                        member[subset] = int(inside)
-                        if inside:
-                            _link_or_copy(dest, build / subset / split / label / name)
-                            _count(counts[subset], split, label)
-                    _count(counts["full"], split, label)
-                    manifest.append({
-                        "file": f"{split}/{label}/{name}", "source": item.origin, "class": label,
-                        "split": split, "sha256": check.sha256, "width": check.width,
-                        "height": check.height, "format": check.format,
-                        "converted": int(check.needs_conversion), **member})
-                    bar.update()
+                    writer.write(item, check, f"{split}/{label}", name, label, inside)
+
+
+def _write_unlabelled(writer: _SplitWriter, unlabelled: list, quarantine: _Quarantine) -> None:
+    """Kaggle's test1 photos in id order; a repeated id is quarantined."""
     unlabelled.sort(key=lambda pair: sources.natural_key(pair[0].name))
-    for folder in [build / "test1"] + [build / name / "test1" for name in subsets]:
-        folder.mkdir(parents=True)
-    seen_ids = set()
-    for position, (item, check) in enumerate(unlabelled):
+    seen_ids: set = set()
+    for item, check in unlabelled:
         name = Path(item.name).stem + ".jpg"
         if name in seen_ids:
-            to_quarantine(item, "duplicate test1 id")
+            quarantine.add(item, "duplicate test1 id")
             continue
         seen_ids.add(name)
-        dest = build / "test1" / name
-        _write_image(item.path, check, dest)
-        converted += check.needs_conversion
-        member = {}
-        for subset, profile in subsets.items():
-            inside = profile.test1_limit is None or len(seen_ids) <= profile.test1_limit
-            member[subset] = int(inside)
-            if inside:
-                _link_or_copy(dest, build / subset / "test1" / name)
-                _count(counts[subset], "test1", "unlabelled")
-        _count(counts["full"], "test1", "unlabelled")
-        manifest.append({"file": f"test1/{name}", "source": item.origin, "class": "",
-                         "split": "test1", "sha256": check.sha256, "width": check.width,
-                         "height": check.height, "format": check.format,
-                         "converted": int(check.needs_conversion), **member})
-        bar.update()
-    bar.close()
-    del position
+        inside = {subset: p.test1_limit is None or len(seen_ids) <= p.test1_limit
+                  for subset, p in writer.subsets.items()}
+        writer.write(item, check, "test1", name, "unlabelled", inside)
 
+
+def _write_reports(build: Path, manifest: list, quarantined: list, duplicates: list) -> None:
     _write_csv(build / "manifest.csv", manifest,
                ["file", "source", "class", "split", "sha256", "width", "height", "format",
                 "converted", "sample", "smoke"])
     _write_csv(build / "quarantine.csv", quarantined, ["file", "origin", "reason"])
     _write_csv(build / "duplicates.csv",
                [{"files": ";".join(group)} for group in duplicates], ["files"])
-    return PrepareReport(cfg.dataset_dir, "", counts, quarantined, duplicates, converted)
 
 
 def _unique(name: str, used: set) -> str:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -129,7 +128,7 @@ def build_site(cfg: config.Profile, out_dir: Path | None = None, source_dir: Pat
     lessons = executed.lessons(cfg, source_dir)
     out_dir = Path(out_dir) if out_dir else cfg.profile_results_dir / "site"
     out_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(TEMPLATES / "site.css", out_dir / "site.css")
+    atomic_write(out_dir / "site.css", (TEMPLATES / "site.css").read_bytes())  # disk full named
     records = records_module.load_records(cfg)
     published = [lesson for lesson in lessons if lesson.executed is not None]
     pages, math = [], False

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -217,7 +216,7 @@ def build_slides(cfg: config.Profile, out_dir: Path | None = None, source_dir: P
     out_dir.mkdir(parents=True, exist_ok=True)
     vendor.install("reveal.js", out_dir)
     vendor.install("mathjax", out_dir)
-    shutil.copyfile(STYLE, out_dir / "slides.css")
+    atomic_write(out_dir / "slides.css", STYLE.read_bytes())  # disk full named
     records = records_module.load_records(cfg)
     export = exporter()
     decks = []
