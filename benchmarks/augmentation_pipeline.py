@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from utils import augmentation, config, data, lessons, loading  # noqa: E402
+from utils import augmentation, config, data, lessons, loading, settings  # noqa: E402
 
 
 def batches_of(x, batch_size):
@@ -234,7 +234,7 @@ def measure_training(x, y, batch_size, steps, seed, image_size):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default=os.environ.get("DOGSCATS_PROFILE", "sample"),
+    parser.add_argument("--profile", default=settings.read("DOGSCATS_PROFILE"),
                         choices=config.PROFILE_NAMES)
     parser.add_argument("--images", type=int, default=512, help="images to augment per pass")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the profile's")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils import config, data, evaluate, lessons, loading, results, training  # noqa: E402
+from utils import config, data, devices, evaluate, lessons, loading, results, training  # noqa: E402
 
 MODEL_IDS = ("mlp_pixels", "cnn_small")
 FIGURES = ("image_size", "train_count", "valid_count", "test_count", "epochs", "best_epoch",
@@ -130,6 +130,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     args = parser.parse_args(argv)
 
+    devices.configure()   # DOGSCATS_DEVICES, DOGSCATS_MIXED_PRECISION, as the notebooks' setup cell
     cfg = config.get_profile(args.profile)
     config.report(cfg)
     data.require_prepared(cfg)

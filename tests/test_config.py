@@ -69,6 +69,21 @@ def test_report_says_what_it_runs_on(capsys, tmp_path):
         assert needle in out
 
 
+def test_report_changes_no_setting(capsys, monkeypatch, tmp_path):
+    """report only reports: DOGSCATS_MIXED_PRECISION=1 is applied by devices.configure, never by report."""
+    import keras
+
+    from utils import devices
+
+    monkeypatch.setattr(devices, "_configured", None)
+    monkeypatch.setenv("DOGSCATS_MIXED_PRECISION", "1")
+    before = keras.mixed_precision.global_policy().name
+    config.report(config.get_profile("smoke", data_dir=tmp_path))
+    assert devices.configured() is None, "report configured the devices"
+    assert keras.mixed_precision.global_policy().name == before
+    assert "not configured yet" in capsys.readouterr().out
+
+
 def test_versions_and_hardware():
     found = config.versions()
     assert found["keras"].startswith("3.")

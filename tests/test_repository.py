@@ -75,6 +75,9 @@ def test_notebook_follows_the_course_shape(path):
     cells = lesson
     setup = "".join(cells[1]["source"])
     assert "cfg = config.current()" in setup and "config.report(cfg)" in setup
+    # Keras' global settings change in a call the learner sees, before anything is built or reported
+    assert 0 <= setup.find("devices.configure()") < setup.find("config.report(cfg)"), \
+        "the setup cell calls devices.configure() before config.report(cfg)"
     last = "".join(cells[-1]["source"]) + "".join(cells[-2]["source"])
     assert "## What we learned" in last or "## What we learned" in "".join(
         "".join(c["source"]) for c in cells[-3:])

@@ -657,3 +657,20 @@ def test_index_page_escapes_notes_and_links_what_exists(tmp_path):
     assert "<script>" not in page and "&amp; more" in page
     assert 'href="02_mlp' not in page, "no link to an output that was not written"
     assert "<table" in page.split("Published figures")[1], "the anchors table is rendered, not escaped"
+
+
+def test_the_resume_switches_are_the_settings_that_change_results():
+    from course.run import state
+    from utils import settings
+
+    assert state.SWITCHES == tuple(s.name for s in settings.SETTINGS if s.changes_results)
+    assert {"DOGSCATS_BACKBONE", "DOGSCATS_DEVICES", "DOGSCATS_MIXED_PRECISION"} <= set(state.SWITCHES)
+    assert not {"DOGSCATS_DATA", "DOGSCATS_RESULTS", "DOGSCATS_CHROMIUM"} & set(state.SWITCHES), "where, not what"
+    default = state.switches({})
+    assert "DOGSCATS_DEVICES=one" in default and "DOGSCATS_MIXED_PRECISION=0" in default
+    assert state.switches({"DOGSCATS_DEVICES": " ONE ", "DOGSCATS_MIXED_PRECISION": "no"}) == default, \
+        "the default, written out or not, is the same key"
+    assert state.switches({"DOGSCATS_BACKBONE": "vgg16"}) != default
+    with pytest.raises(ValueError, match="DOGSCATS_DEVICES must be one of one, all"):
+        state.switches({"DOGSCATS_DEVICES": "two"})
+    assert all(name in state.INPUT_NAMES["switches"] for name in state.SWITCHES)

@@ -5,13 +5,14 @@ call ``module.name``. One line a module, by job; higher ones import lower ones,
 never the reverse.
 
 Settings and files
+    settings           every ``DOGSCATS_*`` variable declared once (type, default, meaning); ``read``
     config             profiles (smoke/sample/full), paths, seeds, ``CLASS_NAMES``, ``SPLITS``
     errors             the data flow's errors (``DataError``, ``DamagedArchiveError``, ``DiskFullError``...)
     disk               free space, the space check before preparing, "disk full" named as such
     files              atomic writes (``atomic_open``, fsync before rename), atomic ``model.save``
     kerascache         ``$KERAS_HOME`` and Keras' model download caches, computed once
     pyproject          ``pyproject.toml`` read with tomllib (tomli on Python 3.10)
-    devices            where training runs: one device, every GPU, or several machines
+    devices            where training runs (one device, every GPU, several machines), in which precision
     cloud              Colab/Kaggle first cell: install what is missing, find the photos
 
 Data: raw photos → checked split → batches

@@ -36,7 +36,7 @@ import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from utils import disk, files
+from utils import disk, files, settings
 from utils.errors import DamagedArchiveError, DataError, UnsafeArchiveError
 
 #: Environment variable of each limit (field of :class:`ArchiveLimits`).
@@ -88,20 +88,8 @@ class ArchiveLimits:
         ValueError
             If a variable is not a positive number (``2e10`` is accepted for bytes).
         """
-        environ = os.environ if environ is None else environ
-        values = {}
-        for field, variable in LIMIT_VARIABLES.items():
-            text = environ.get(variable, "").strip()
-            if not text:
-                continue
-            try:
-                value = float(text)
-            except ValueError:
-                value = -1.0
-            if not value > 0:
-                raise ValueError(f"{variable} must be a positive number, not {text!r}")
-            values[field] = value if field == "max_ratio" else int(value)
-        return cls(**values)
+        values = {field: settings.read(variable, environ) for field, variable in LIMIT_VARIABLES.items()}
+        return cls(**{field: value for field, value in values.items() if value is not None})
 
 
 class Budget:

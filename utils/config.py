@@ -15,17 +15,10 @@ Choose one with the environment variable ``DOGSCATS_PROFILE`` (default
 ``sample``). Nothing here runs at import time: :func:`current` reads the
 environment when it is called.
 
-Environment variables
----------------------
-DOGSCATS_PROFILE   smoke | sample | full (default sample)
-DOGSCATS_ARCHIVE   where the raw data is: Kaggle's ``dogs-vs-cats.zip``, a bare
-                   ``train.zip``/``test1.zip``, a folder holding them, Microsoft's
-                   ``PetImages`` layout (zipped or not) or an extracted folder
-DOGSCATS_DATA      data folder (default ``<repo>/data``)
-DOGSCATS_RESULTS   results folder (default ``<repo>/results``)
-DOGSCATS_SEED      the seed of every split, shuffle and initialisation (default 42)
-KERAS_BACKEND      tensorflow | jax | torch: Keras 3's own switch (default tensorflow)
-DOGSCATS_DEVICES   one | all, and DOGSCATS_MIXED_PRECISION 0 | 1: see :mod:`utils.devices`
+Every ``DOGSCATS_*`` variable (profile, data and results folders, seed, archive,
+devices, ...) is declared in :mod:`utils.settings`, with its type, default and
+meaning; the README's table of them is generated from there. ``KERAS_BACKEND``
+(tensorflow | jax | torch) is Keras 3's own switch (default tensorflow).
 """
 
 from __future__ import annotations
@@ -35,19 +28,22 @@ import os
 import platform
 from pathlib import Path
 
+from utils import settings
+
 #: Class names in label order: alphabetical, so ``cats`` = 0 and ``dogs`` = 1,
 #: and a sigmoid output is P(dog), Kaggle's ``label``.
 CLASS_NAMES = ("cats", "dogs")
 #: The labelled splits of the prepared data, in the order the course uses them.
 SPLITS = ("train", "valid", "test")
 
-#: Names of the profiles, smallest first.
-PROFILE_NAMES = ("smoke", "sample", "full")
+#: Names of the profiles, smallest first (the choices of ``DOGSCATS_PROFILE``).
+PROFILE_NAMES = settings.declared("DOGSCATS_PROFILE").choices
 
 #: The project's root folder (the one holding ``utils/``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-DEFAULT_SEED = 42
+#: The seed when ``DOGSCATS_SEED`` is unset.
+DEFAULT_SEED = settings.declared("DOGSCATS_SEED").default
 
 #: Prefix of the message of every :class:`LessonSkipped` error; ``make course``
 #: looks for it to report a notebook as skipped rather than failed.
@@ -209,13 +205,13 @@ _PROFILES = {
 }
 
 
-def _resolve(text: str) -> Path:
+def _resolve(path: Path) -> Path:
     """A path from the environment: relative to the working folder, else to the project.
 
     Notebooks run with ``notebooks/`` as their working folder while a learner types
     paths relative to the project (``DOGSCATS_ARCHIVE=../shared/... make course``).
     """
-    path = Path(text).expanduser()
+    path = Path(path).expanduser()
     if path.is_absolute() or path.exists():
         return path.resolve()
     from_root = (PROJECT_ROOT / path).resolve()
@@ -235,31 +231,28 @@ def get_profile(name: str, **overrides) -> Profile:
     Raises
     ------
     ValueError
-        If ``name`` is not a profile, or ``DOGSCATS_SEED`` is not an integer.
+        If ``name`` is not a profile, or a ``DOGSCATS_*`` variable it reads
+        (data, results, archive, seed, devices) has a bad value
+        (:func:`utils.settings.read`).
     """
     if name not in _PROFILES:
         raise ValueError(
             f"Unknown profile {name!r}: set DOGSCATS_PROFILE to one of "
             f"{', '.join(PROFILE_NAMES)}."
         )
-    env = os.environ
-    seed_text = env.get("DOGSCATS_SEED", str(DEFAULT_SEED))
-    try:
-        seed = int(seed_text)
-    except ValueError:
-        raise ValueError(f"DOGSCATS_SEED must be an integer, not {seed_text!r}.") from None
+    data_dir = settings.read("DOGSCATS_DATA")
+    results_dir = settings.read("DOGSCATS_RESULTS")
+    archive = settings.read("DOGSCATS_ARCHIVE")
     fields = dict(_PROFILES[name])
     fields["epochs"] = dict(fields["epochs"])
     fields.update(
         name=name,
-        seed=seed,
-        data_dir=Path(env["DOGSCATS_DATA"]).expanduser().resolve()
-        if env.get("DOGSCATS_DATA") else PROJECT_ROOT / "data",
-        results_dir=Path(env["DOGSCATS_RESULTS"]).expanduser().resolve()
-        if env.get("DOGSCATS_RESULTS") else PROJECT_ROOT / "results",
-        archive=_resolve(env["DOGSCATS_ARCHIVE"]) if env.get("DOGSCATS_ARCHIVE") else None,
+        seed=settings.read("DOGSCATS_SEED"),
+        data_dir=data_dir.resolve() if data_dir else PROJECT_ROOT / "data",
+        results_dir=results_dir.resolve() if results_dir else PROJECT_ROOT / "results",
+        archive=_resolve(archive) if archive else None,
     )
-    if env.get("DOGSCATS_DEVICES", "").strip().lower() == "all":
+    if settings.read("DOGSCATS_DEVICES") == "all":
         from . import devices   # one batch per device: the global batch grows with them
 
         fields["batch_size"] = devices.scale_batch_size(fields["batch_size"])
@@ -273,10 +266,10 @@ def current(**overrides) -> Profile:
     Raises
     ------
     ValueError
-        If ``DOGSCATS_PROFILE`` names no profile.
+        If ``DOGSCATS_PROFILE`` names no profile (or another setting is bad:
+        :func:`get_profile`).
     """
-    name = os.environ.get("DOGSCATS_PROFILE", "sample").strip().lower() or "sample"
-    return get_profile(name, **overrides)
+    return get_profile(settings.read("DOGSCATS_PROFILE"), **overrides)
 
 
 def seed_everything(cfg: Profile) -> int:
@@ -373,9 +366,15 @@ def report(cfg: Profile) -> None:
     """Print the profile, library versions, backend, CPU/GPU, devices, data folder and seed.
 
     Every notebook's setup cell calls it, so an executed notebook always says
-    what it ran on. It also applies ``DOGSCATS_DEVICES`` and
-    ``DOGSCATS_MIXED_PRECISION`` (:func:`utils.devices.configure`; nothing
-    changes with their defaults), so the models built after it use them.
+    what it ran on. It only reports: it changes no setting. Where training runs
+    and in which precision (``DOGSCATS_DEVICES``, ``DOGSCATS_MIXED_PRECISION``)
+    is applied by :func:`utils.devices.configure`, which the setup cell calls
+    first; before that call the line says what is requested.
+
+    Raises
+    ------
+    ValueError
+        If ``DOGSCATS_DEVICES`` or ``DOGSCATS_MIXED_PRECISION`` has a bad value.
     """
     found = versions()
     print(f"Profile     : {cfg.name}  (set DOGSCATS_PROFILE=smoke|sample|full to change)")
@@ -391,7 +390,7 @@ def report(cfg: Profile) -> None:
     print(f"Hardware    : {describe_hardware()}")
     from . import devices
 
-    print(f"Devices     : {devices.configure().describe()}")
+    print(f"Devices     : {devices.describe_current()}")
     prepared = (cfg.split_dir / "train").is_dir()
     print(f"Data folder : {cfg.split_dir}  ({'prepared' if prepared else 'not prepared yet: run 01_data_preparation'})")
     print(f"Results     : {cfg.profile_results_dir}")

@@ -1,6 +1,8 @@
 """Where training runs: one device, every GPU of the machine, or several machines.
 
-Two switches, read from the environment when :func:`configure` is called:
+Two switches (declared in :mod:`utils.settings`), read from the environment when
+:func:`configure` is called; every notebook's setup cell calls it, before
+:func:`utils.config.report`, which only reports what it set up:
 
 =========================  ==================================================
 ``DOGSCATS_DEVICES``       ``one`` (default): Keras' own choice, one device.
@@ -44,8 +46,10 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from utils import settings
+
 #: Values of ``DOGSCATS_DEVICES``.
-DEVICE_CHOICES = ("one", "all")
+DEVICE_CHOICES = settings.declared("DOGSCATS_DEVICES").choices
 
 _configured = None
 
@@ -136,33 +140,61 @@ def native_bfloat16(cpuinfo="/proc/cpuinfo") -> bool:
 def requested_devices(environ=None) -> str:
     """``DOGSCATS_DEVICES`` checked: ``"one"`` or ``"all"``.
 
+    Parameters
+    ----------
+    environ : mapping, optional
+        Default ``os.environ``.
+
     Raises
     ------
     ValueError
         For any other value.
     """
-    environ = os.environ if environ is None else environ
-    value = environ.get("DOGSCATS_DEVICES", "one").strip().lower() or "one"
-    if value not in DEVICE_CHOICES:
-        raise ValueError(f"DOGSCATS_DEVICES must be one of {', '.join(DEVICE_CHOICES)}, not {value!r}")
-    return value
+    return settings.read("DOGSCATS_DEVICES", environ)
 
 
 def requested_mixed_precision(environ=None) -> bool:
-    """``DOGSCATS_MIXED_PRECISION`` as a bool (``1/true/yes`` or ``0/false/no``).
+    """``DOGSCATS_MIXED_PRECISION`` as a bool (``1/true/yes/on`` or ``0/false/no/off``).
+
+    Parameters
+    ----------
+    environ : mapping, optional
+        Default ``os.environ``.
 
     Raises
     ------
     ValueError
         For any other value.
     """
-    environ = os.environ if environ is None else environ
-    value = environ.get("DOGSCATS_MIXED_PRECISION", "0").strip().lower() or "0"
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"DOGSCATS_MIXED_PRECISION must be 0 or 1, not {value!r}")
+    return settings.read("DOGSCATS_MIXED_PRECISION", environ)
+
+
+def configured() -> Plan | None:
+    """The :class:`Plan` :func:`configure` set up in this process, or None before its first call.
+
+    Only looks: it imports nothing and changes nothing.
+    """
+    return _configured
+
+
+def describe_current(environ=None) -> str:
+    """One line on where training runs: the configured plan, or what is requested before it.
+
+    Changes nothing (:func:`utils.config.report` prints it): before
+    :func:`configure` has run, the line says what the switches ask for and that
+    nothing is applied yet.
+
+    Raises
+    ------
+    ValueError
+        Bad switch values.
+    """
+    if _configured is not None:
+        return _configured.describe()
+    wanted = requested_devices(environ)
+    mixed = "mixed precision" if requested_mixed_precision(environ) else "float32"
+    return (f"not configured yet (DOGSCATS_DEVICES={wanted}, {mixed} requested): "
+            "devices.configure() applies it")
 
 
 def _multi_worker(environ) -> bool:

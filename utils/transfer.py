@@ -21,18 +21,18 @@ its preprocessing.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import keras
 import numpy as np
 
-from utils import config, efficientnet_lite, lite0_weights, vgg16, weights
+from utils import config, efficientnet_lite, lite0_weights, settings, vgg16, weights
 
 #: Environment variable choosing the backbone.
 BACKBONE_ENV = "DOGSCATS_BACKBONE"
 
-#: The backbones, VGG16 first (the lesson, and the default when its weights are here).
-BACKBONES = ("vgg16", efficientnet_lite.NAME)
+#: The backbones, VGG16 first (the lesson, and the default when its weights are here):
+#: the choices of ``DOGSCATS_BACKBONE`` (:mod:`utils.settings`).
+BACKBONES = settings.declared(BACKBONE_ENV).choices
 
 #: Where each backbone's base is cut for fine-tuning: the layers *after* this
 #: one are fine-tuned, the ones up to it are computed once. VGG16: block 5.
@@ -82,10 +82,8 @@ def choose_backbone(include_top: bool = False) -> BackboneChoice:
     ValueError
         If ``DOGSCATS_BACKBONE`` names an unknown backbone.
     """
-    named = os.environ.get(BACKBONE_ENV, "").strip().lower()
+    named = settings.read(BACKBONE_ENV)   # ValueError names the choices
     if named:
-        if named not in BACKBONES:
-            raise ValueError(f"{BACKBONE_ENV}={named!r}: choose one of {', '.join(BACKBONES)}")
         return BackboneChoice(named, f"{named} (chosen with {BACKBONE_ENV}={named}).")
     try:
         found = weights.locate_weights(include_top)

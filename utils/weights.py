@@ -25,7 +25,7 @@ from pathlib import Path
 
 import keras
 
-from utils import config, kerascache
+from utils import config, kerascache, settings
 
 WEIGHTS_ENV = "DOGSCATS_VGG16_WEIGHTS"
 
@@ -139,9 +139,9 @@ def locate_weights(include_top: bool = False) -> Path | None:
         or a base-only file when the classifier is needed).
     """
     wanted = [WEIGHTS_FILES["top"]] if include_top else [WEIGHTS_FILES["notop"], WEIGHTS_FILES["top"]]
-    named = os.environ.get(WEIGHTS_ENV, "").strip()
-    if named:
-        path = Path(named).expanduser()
+    path = settings.read(WEIGHTS_ENV)
+    if path is not None:
+        named = str(path)
         if path.is_dir():
             for file in wanted:
                 if (path / file.name).is_file():

@@ -23,14 +23,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from utils import config
+from utils import config, settings
 
 #: Launch flags for a headless, quiet, offline Chromium.
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -41,7 +40,8 @@ TRACEBACK = "Traceback (most recent call last)"
 
 def chromium_path() -> str | None:
     """``DOGSCATS_CHROMIUM``, else ``chromium`` / ``chromium-browser`` on the PATH."""
-    return os.environ.get("DOGSCATS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    named = settings.read("DOGSCATS_CHROMIUM")
+    return str(named) if named else shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 class Browser:

@@ -6,20 +6,20 @@ formulas. :func:`install` fetches the package once from the npm registry with
 ``npm pack`` (into ``build/vendor/``, which git ignores), and copies only the
 files a page loads next to the pages. Nothing third-party is committed.
 
-Environment
------------
-DOGSCATS_VENDOR   folder for the downloaded tarballs (default ``<repo>/build/vendor``);
-                  put ``reveal.js-<version>.tgz`` / ``mathjax-<version>.tgz`` there
-                  by hand on a machine without the npm registry.
+``DOGSCATS_VENDOR`` (declared in :mod:`utils.settings`) names the folder of the
+downloaded tarballs (default ``<repo>/build/vendor``); put
+``reveal.js-<version>.tgz`` / ``mathjax-<version>.tgz`` there by hand on a machine
+without the npm registry.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tarfile
 from pathlib import Path
+
+from utils import settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ class VendorError(RuntimeError):
 
 def cache_dir() -> Path:
     """Where tarballs are kept: ``DOGSCATS_VENDOR`` or ``<repo>/build/vendor``."""
-    return Path(os.environ.get("DOGSCATS_VENDOR") or ROOT / "build" / "vendor").expanduser()
+    return settings.read("DOGSCATS_VENDOR") or ROOT / "build" / "vendor"
 
 
 def tarball(name: str) -> Path:

@@ -15,7 +15,7 @@ import os
 import platform
 from pathlib import Path
 
-from utils import config, kerascache
+from utils import config, kerascache, settings
 from utils.files import atomic_write
 
 STATE_FILE = "state.json"
@@ -90,24 +90,39 @@ def fingerprint(notebook: Path, cfg: config.Profile, earlier: str,
     }
 
 
-#: Environment switches that change what a notebook computes (not only how fast).
-SWITCHES = ("DOGSCATS_BACKBONE", "DOGSCATS_DEVICES", "DOGSCATS_MIXED_PRECISION")
+#: Environment switches that change what a notebook computes (not only how fast):
+#: the settings declared with ``changes_results`` (:mod:`utils.settings`).
+SWITCHES = settings.results_switches()
+
+
+def _switch_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 def switches(environ=None) -> str:
-    """``"DOGSCATS_BACKBONE=efficientnet_lite0, DOGSCATS_DEVICES=, ..."``: part of the resume key.
+    """``"DOGSCATS_PROFILE=smoke, DOGSCATS_SEED=42, DOGSCATS_DEVICES=one, ..."``: part of the resume key.
 
-    Another backbone (05–06), data parallelism or mixed precision gives other
+    Each value as :func:`utils.settings.read` gives it (defaults filled in, so
+    unset and set to the default read the same). Another profile or seed,
+    another backbone (05–06), data parallelism or mixed precision gives other
     results, so a notebook run under other switches is executed again.
+
+    Raises
+    ------
+    ValueError
+        If a switch has a bad value.
     """
-    environ = os.environ if environ is None else environ
-    return ", ".join(f"{name}={environ.get(name, '').strip().lower()}" for name in SWITCHES)
+    return ", ".join(f"{name}={_switch_text(settings.read(name, environ))}" for name in SWITCHES)
 
 
 #: Names of the inputs of :func:`fingerprint`, as the summary reports changes.
 INPUT_NAMES = {"notebook": "the notebook", "utils": "utils/*.py", "profile": "the profile's settings",
                "manifest": "the data manifest", "earlier": "an earlier notebook",
-               "switches": "DOGSCATS_BACKBONE, DOGSCATS_DEVICES or DOGSCATS_MIXED_PRECISION",
+               "switches": ", ".join(SWITCHES[:-1]) + " or " + SWITCHES[-1],
                "versions": "Python/TensorFlow/Keras versions or the Keras backend"}
 
 
@@ -117,9 +132,9 @@ def weights_digest() -> str:
     SHA-256 of :func:`keras_weights_listing` and of ``DOGSCATS_VGG16_WEIGHTS``
     (the weights file a learner may name instead, with its size).
     """
-    named = os.environ.get("DOGSCATS_VGG16_WEIGHTS", "")
-    size = Path(named).expanduser().stat().st_size if named and Path(named).expanduser().is_file() else None
-    text = f"{keras_weights_listing()}|{named}:{size}"
+    named = settings.read("DOGSCATS_VGG16_WEIGHTS")
+    size = named.stat().st_size if named is not None and named.is_file() else None
+    text = f"{keras_weights_listing()}|{named or ''}:{size}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

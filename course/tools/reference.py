@@ -245,8 +245,14 @@ def generated_sections(reference_dir: Path = REFERENCE_DIR) -> dict:
             "anchors": anchors_table()}
 
 
-def render_readme(text: str, sections: dict) -> str:
-    """``text`` with each ``<!-- reference:NAME -->…<!-- /reference:NAME -->`` block filled.
+def render_readme(text: str, sections: dict, prefix: str = "reference") -> str:
+    """``text`` with each ``<!-- PREFIX:NAME -->…<!-- /PREFIX:NAME -->`` block filled.
+
+    Parameters
+    ----------
+    prefix : str, default "reference"
+        The markers' tool: ``reference`` here, ``settings`` for
+        :mod:`course.tools.settings_table`.
 
     Raises
     ------
@@ -254,10 +260,11 @@ def render_readme(text: str, sections: dict) -> str:
         If a section's markers are missing from ``text``.
     """
     for name, body in sections.items():
-        pattern = re.compile(rf"(<!-- reference:{name} -->\n)(?:.*?\n)?(<!-- /reference:{name} -->)", re.S)
+        marker = re.escape(f"{prefix}:{name}")
+        pattern = re.compile(rf"(<!-- {marker} -->\n)(?:.*?\n)?(<!-- /{marker} -->)", re.S)
         if not pattern.search(text):
-            raise ValueError(f"README.md lacks the markers <!-- reference:{name} --> … "
-                             f"<!-- /reference:{name} -->")
+            raise ValueError(f"README.md lacks the markers <!-- {prefix}:{name} --> … "
+                             f"<!-- /{prefix}:{name} -->")
         text = pattern.sub(lambda m: m.group(1) + body.rstrip("\n") + "\n" + m.group(2), text)
     return text
 
