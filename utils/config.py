@@ -276,11 +276,19 @@ def seed_everything(cfg: Profile) -> int:
     """Seed Python, NumPy and the Keras backend from ``cfg.seed``; return it.
 
     Call it in the cell that builds a model, so every run starts from the same
-    weights and the same shuffles.
+    weights and the same shuffles. Under ``smoke`` (the profile of the tests and
+    their golden notebooks) TensorFlow's op determinism is switched on too, so a
+    training run repeats to the last digit on the same machine; it is left off
+    for ``sample`` and ``full``, where it would cost speed. The JAX and PyTorch
+    backends have no such switch (see ``tests/golden/README.md``).
     """
     import keras
 
     keras.utils.set_random_seed(cfg.seed)
+    if cfg.name == "smoke" and backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     return cfg.seed
 
 
