@@ -113,6 +113,26 @@ def file_hashes(folder) -> "pandas.DataFrame":
     return pd.DataFrame(rows, columns=["file", "split", "class", "sha256"])
 
 
+def split_fingerprint(hashes) -> str:
+    """One SHA-256 for a whole split: which image content sits in which split and class.
+
+    Parameters
+    ----------
+    hashes : pandas.DataFrame
+        With columns ``split``, ``class`` and ``sha256`` (e.g. from :func:`file_hashes`).
+
+    Returns
+    -------
+    str
+        64 hex digits; the same on every machine for the same photos and seed,
+        different as soon as one photo changes split or class. File names and
+        row order do not enter it.
+    """
+    lines = sorted(f"{split}/{label}/{digest}" for split, label, digest
+                   in zip(hashes["split"], hashes["class"], hashes["sha256"]))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
 def find_leaks(hashes) -> "pandas.DataFrame":
     """Images whose content sits in more than one split.
 
