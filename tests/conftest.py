@@ -218,3 +218,14 @@ def small_disk(tmp_path):
     yield make
     for folder in mounted:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Keep the golden comparison's ignored share in sight: compared and ignored code cells per notebook."""
+    from course.tools import goldens
+
+    if not (goldens.GOLDEN_DIR / goldens.PROFILE).is_dir():
+        return
+    terminalreporter.write_sep("-", "golden comparison (tests/golden/ignore.toml): code cells per notebook")
+    for line in goldens.summary_lines():
+        terminalreporter.write_line(line)
