@@ -6,6 +6,9 @@
 #   make test-jax     the same tests on the JAX backend
 #   make test-torch   the same tests on the PyTorch backend (installs a CPU torch first)
 #   make tensorboard  open the training runs' TensorBoard logs
+#   make goldens      re-execute the notebooks under smoke into tests/golden/smoke (GOLDENS="03")
+#   make regress      before a release: the course under sample against reference/sample
+#   make regress-selftest  five planted regressions, each must be caught
 #   make lab          JupyterLab, with RISE to present a notebook live
 # For instructors, from what `make course` executed (same DOGSCATS_PROFILE):
 #   make slides   every lesson as reveal.js slides   -> results/<profile>/slides/
@@ -61,8 +64,10 @@ PROFILE ?= $(or $(DOGSCATS_PROFILE),sample)
 
 PYTEST     = $(PY) -m pytest -p no:cacheprovider --durations=15
 NBVAL      = --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+NBVAL_GOLDEN = --nbval --nbval-current-env --nbval-cell-timeout=900 \
+	--nbval-sanitize-with tests/golden/sanitize.cfg
 
-.PHONY: lessons course test test-extended test-jax test-torch unit notebooks lab tensorboard slides site site-check tag-slides \
+.PHONY: lessons course test goldens goldens-check regress regress-selftest test-extended test-jax test-torch unit notebooks lab tensorboard slides site site-check tag-slides \
 	clean-results env help
 
 help:
@@ -88,14 +93,51 @@ $(STAMP): pyproject.toml
 course: $(STAMP)
 	$(PY) -m course.run.runner
 
+# On TensorFlow, nbval compares the notebooks' outputs with the golden executed notebooks
+# of tests/golden/smoke/ (tests/golden/README.md): `goldens compose` puts the current cells
+# of notebooks/ together with the goldens' outputs in the test folder, nbval runs those
+# without --nbval-lax (instead of the lax run, not besides it), then the records the
+# notebooks wrote are checked against reference/smoke/records. Other backends print
+# other numbers: they run notebooks/ with --nbval-lax.
 test: $(STAMP)
 	$(call in_test_dirs,first=1; for backend in $(TEST_BACKENDS); do \
 		echo "== make test: KERAS_BACKEND=$$backend"; start=$$(date +%s); \
 		if [ -n "$$first" ]; then only="not extended"; else only="not slow and not extended"; fi; \
-		KERAS_BACKEND=$$backend $(PYTEST) $(NBVAL) -m "$$only" tests notebooks || exit 1; \
+		if [ "$$backend" = tensorflow ]; then \
+			$(PY) -m course.tools.goldens compose "$$tmp/golden" || exit 1; \
+			IPYTHONDIR="$$tmp/golden/ipython" PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=$$backend \
+				$(PYTEST) $(NBVAL_GOLDEN) --rootdir=$(CURDIR) -m "$$only" tests "$$tmp/golden/notebooks" || exit 1; \
+			$(PY) -m course.tools.goldens records "$$tmp/results/smoke" || exit 1; \
+		else \
+			KERAS_BACKEND=$$backend $(PYTEST) $(NBVAL) -m "$$only" tests notebooks || exit 1; \
+		fi; \
 		echo "== make test: KERAS_BACKEND=$$backend passed in $$(( $$(date +%s) - start )) s"; \
 		first=""; \
 	done)
+
+# the golden comparison alone (TensorFlow, smoke): compose, nbval, records
+goldens-check: $(STAMP)
+	$(call in_test_dirs,$(PY) -m course.tools.goldens compose "$$tmp/golden" && \
+		IPYTHONDIR="$$tmp/golden/ipython" PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=tensorflow \
+		$(PYTEST) $(NBVAL_GOLDEN) --rootdir=$(CURDIR) "$$tmp/golden/notebooks" && \
+		$(PY) -m course.tools.goldens records "$$tmp/results/smoke")
+
+# after changing what a notebook prints, on purpose: re-execute under smoke and rewrite
+# its golden (GOLDENS="03 05" for some; all by default); the diff is printed for review
+goldens: $(STAMP)
+	$(PY) -m course.tools.goldens update $(if $(GOLDENS),--only $(GOLDENS))
+
+# before a release, run the regression check: the course under `sample` in temporary
+# folders, the lessons' claim cells (asserts) included, then each record against
+# reference/sample/records and each model's test predictions against the reference
+# run's by McNemar (fails on a significant drop)
+regress: $(STAMP)
+	$(PY) -m course.tools.regress run --profile sample
+
+# proof the suite bites: five planted regressions, each in a temporary copy of the
+# project, each must be caught by nbval (golden outputs) or the records check
+regress-selftest: $(STAMP)
+	$(PY) -m course.tools.regress selftest
 
 # the tests marked `extended` (a kill while checking the 10,000 shared photos, then a full rerun)
 test-extended: $(STAMP)
