@@ -105,6 +105,7 @@ test: $(STAMP)
 		if [ -n "$$first" ]; then only="not extended"; else only="not slow and not extended"; fi; \
 		if [ "$$backend" = tensorflow ]; then \
 			$(PY) -m course.tools.goldens compose "$$tmp/golden" || exit 1; \
+			$(PY) -m course.tools.goldens prepare || exit 1; \
 			IPYTHONDIR="$$tmp/golden/ipython" PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=$$backend \
 				$(PYTEST) $(NBVAL_GOLDEN) --rootdir=$(CURDIR) -m "$$only" tests "$$tmp/golden/notebooks" || exit 1; \
 			$(PY) -m course.tools.goldens records "$$tmp/results/smoke" || exit 1; \
@@ -118,6 +119,7 @@ test: $(STAMP)
 # the golden comparison alone (TensorFlow, smoke): compose, nbval, records
 goldens-check: $(STAMP)
 	$(call in_test_dirs,$(PY) -m course.tools.goldens compose "$$tmp/golden" && \
+		$(PY) -m course.tools.goldens prepare && \
 		IPYTHONDIR="$$tmp/golden/ipython" PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=tensorflow \
 		$(PYTEST) $(NBVAL_GOLDEN) --rootdir=$(CURDIR) "$$tmp/golden/notebooks" && \
 		$(PY) -m course.tools.goldens records "$$tmp/results/smoke")
