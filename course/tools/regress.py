@@ -122,7 +122,7 @@ PLANTS = (
           "IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)",
           "IMAGENET_MEAN_BGR = (123.68, 116.779, 103.939)", ("05",)),
     Plant("quarantine rule", "utils/audit.py", "    if not content:\n",
-          "    if content is None:  # planted: empty files no longer quarantined as such\n", ("01",)),
+          "    if len(content) < 1024:  # planted: a small photo quarantined as empty\n", ("01",)),
     Plant("augmentation default", "utils/augmentation.py", "    rotation_range=40,",
           "    rotation_range=30,", ("04",)),
 )
