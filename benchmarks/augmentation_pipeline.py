@@ -92,6 +92,11 @@ def measure_tf_data(x, batch_size, repeats, seed):
                .map(lambda images: augmenter(images, training=True),
                     num_parallel_calls=tf.data.AUTOTUNE)
                .prefetch(tf.data.AUTOTUNE))
+    return _time_dataset(dataset, repeats)
+
+
+def _time_dataset(dataset, repeats):
+    """Seconds per pass over ``dataset`` (after one warm-up batch), best of ``repeats``."""
     for _ in dataset.take(1):
         pass
 
@@ -133,14 +138,7 @@ def measure_augment_dataset(x, batch_size, repeats, seed):
     labels = np.zeros(len(x), np.float32)
     dataset = lessons.augment_dataset(
         tf.data.Dataset.from_tensor_slices((x, labels)).batch(batch_size), seed=seed)
-    for _ in dataset.take(1):
-        pass
-
-    def run_pass():
-        for _ in dataset:
-            pass
-
-    return time_passes(run_pass, repeats)
+    return _time_dataset(dataset, repeats)
 
 
 def seed_style_batches(paths, labels, image_size, batch_size, rng):

@@ -193,3 +193,53 @@ def test_kagglehub_download_fails_offline_with_a_clear_message(tmp_path, monkeyp
     with pytest.raises(sources.DataNotFoundError, match="kagglehub could not download 'dogs-vs-cats-redux-kernels-edition'") as error:
         cloud.find_platform_data(cfg, environ={}, kaggle_input=tmp_path / "none")
     assert "No Dogs vs. Cats images were found" in str(error.value)
+
+
+def _stub_colab(monkeypatch, secrets: dict, not_granted=()):
+    """A stand-in for ``google.colab.userdata``: Colab's two errors, by their names."""
+    import types
+
+    class SecretNotFoundError(Exception):
+        pass
+
+    class NotebookAccessError(Exception):
+        pass
+
+    def get(name):
+        if name in not_granted:
+            raise NotebookAccessError(name)
+        if name not in secrets:
+            raise SecretNotFoundError(name)
+        return secrets[name]
+
+    colab = types.ModuleType("google.colab")
+    colab.userdata = types.SimpleNamespace(get=get)
+    google = types.ModuleType("google")
+    google.colab = colab
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+
+
+def test_colab_token_secret_is_copied(monkeypatch):
+    _stub_colab(monkeypatch, {"KAGGLE_API_TOKEN": "KGAT_abc"})
+    environ = {}
+    assert cloud.colab_secrets_to_environment(environ) is True
+    assert environ == {"KAGGLE_API_TOKEN": "KGAT_abc"}
+
+
+def test_colab_legacy_pair_is_copied_and_half_a_pair_is_not(monkeypatch):
+    _stub_colab(monkeypatch, {"KAGGLE_USERNAME": "ann", "KAGGLE_KEY": "k"})
+    environ = {}
+    assert cloud.colab_secrets_to_environment(environ) is True
+    assert environ == {"KAGGLE_USERNAME": "ann", "KAGGLE_KEY": "k"}
+    _stub_colab(monkeypatch, {"KAGGLE_USERNAME": "ann"})
+    environ = {}
+    assert cloud.colab_secrets_to_environment(environ) is False and environ == {}
+
+
+def test_colab_secret_not_granted_gets_its_own_message(monkeypatch, capsys):
+    _stub_colab(monkeypatch, {"KAGGLE_API_TOKEN": "KGAT_abc"}, not_granted=("KAGGLE_API_TOKEN",))
+    environ = {}
+    assert cloud.colab_secrets_to_environment(environ) is False and environ == {}
+    out = capsys.readouterr().out
+    assert "KAGGLE_API_TOKEN" in out and "Notebook access" in out

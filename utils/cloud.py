@@ -10,7 +10,7 @@ site-packages) and calls :func:`setup`, which
    Keras, pandas...; only what is not installed at all is added), and
 2. finds the photos (:func:`find_platform_data`): a Kaggle dataset attached to
    the notebook under ``/kaggle/input/``, else ``kagglehub`` with the
-   ``KAGGLE_USERNAME``/``KAGGLE_KEY`` secrets of Colab or
+   ``KAGGLE_API_TOKEN`` (or ``KAGGLE_USERNAME``/``KAGGLE_KEY``) secrets of Colab or
    ``~/.kaggle/kaggle.json``. What it finds becomes ``DOGSCATS_ARCHIVE``, so the
    usual search of :mod:`utils.sources` takes it from there; with nothing found
    it prints the same instructions as everywhere else.
@@ -135,25 +135,54 @@ def kaggle_input_sources(root: Path = KAGGLE_INPUT) -> list[Path]:
     return found
 
 
+#: Colab secrets the course copies into the environment: kagglehub 1.0's token, or the two legacy names.
+KAGGLE_SECRETS = ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY")
+
+
 def colab_secrets_to_environment(environ=None) -> bool:
-    """Copy Colab's ``KAGGLE_USERNAME``/``KAGGLE_KEY`` secrets into the environment (kagglehub reads it).
+    """Copy Colab's Kaggle secrets into the environment, where kagglehub and the Kaggle API read them.
+
+    ``KAGGLE_API_TOKEN`` (the token kagglehub 1.0 reads) or the legacy pair
+    ``KAGGLE_USERNAME`` + ``KAGGLE_KEY``, as saved under Colab's key icon
+    (Secrets). A secret that exists but is not granted to this notebook is
+    named in a printed line that says how to grant it (Colab raises
+    ``NotebookAccessError`` for it, ``SecretNotFoundError`` for a missing one).
+
+    Parameters
+    ----------
+    environ : mutable mapping, optional
+        Default ``os.environ``.
 
     Returns
     -------
     bool
-        True when both were found (False outside Colab or without the secrets).
+        True when a usable set of credentials was copied (False outside Colab,
+        or without granted secrets).
     """
     environ = os.environ if environ is None else environ
     try:
         from google.colab import userdata  # only on Colab
     except ImportError:
         return False
-    try:
-        values = {name: userdata.get(name) for name in ("KAGGLE_USERNAME", "KAGGLE_KEY")}
-    except Exception:  # a secret not granted raises Colab's own errors
-        return False
-    if all(values.values()):
-        environ.update(values)
+    values, not_granted = {}, []
+    for name in KAGGLE_SECRETS:
+        try:
+            value = userdata.get(name)
+        except Exception as error:  # Colab's own error classes, by name: nothing to import outside Colab
+            if "access" in type(error).__name__.lower():
+                not_granted.append(name)
+            continue
+        if value:
+            values[name] = value
+    if not_granted:
+        print(f"Colab has the secret(s) {', '.join(not_granted)} but this notebook may not read them: "
+              "open the key icon (Secrets) on the left, switch on 'Notebook access' for each, "
+              "then run this cell again.")
+    if values.get("KAGGLE_API_TOKEN"):
+        environ["KAGGLE_API_TOKEN"] = values["KAGGLE_API_TOKEN"]
+        return True
+    if values.get("KAGGLE_USERNAME") and values.get("KAGGLE_KEY"):
+        environ.update({name: values[name] for name in ("KAGGLE_USERNAME", "KAGGLE_KEY")})
         return True
     return False
 

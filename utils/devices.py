@@ -138,33 +138,18 @@ def native_bfloat16(cpuinfo="/proc/cpuinfo") -> bool:
 
 
 def requested_devices(environ=None) -> str:
-    """``DOGSCATS_DEVICES`` checked: ``"one"`` or ``"all"``.
+    """``DOGSCATS_DEVICES`` of ``environ`` (default ``os.environ``): ``"one"`` or ``"all"``.
 
-    Parameters
-    ----------
-    environ : mapping, optional
-        Default ``os.environ``.
-
-    Raises
-    ------
-    ValueError
-        For any other value.
+    Raises ValueError for any other value (:func:`utils.settings.read`).
     """
     return settings.read("DOGSCATS_DEVICES", environ)
 
 
 def requested_mixed_precision(environ=None) -> bool:
-    """``DOGSCATS_MIXED_PRECISION`` as a bool (``1/true/yes/on`` or ``0/false/no/off``).
+    """``DOGSCATS_MIXED_PRECISION`` of ``environ`` (default ``os.environ``) as a bool.
 
-    Parameters
-    ----------
-    environ : mapping, optional
-        Default ``os.environ``.
-
-    Raises
-    ------
-    ValueError
-        For any other value.
+    ``1/true/yes/on`` or ``0/false/no/off``; ValueError for any other value
+    (:func:`utils.settings.read`).
     """
     return settings.read("DOGSCATS_MIXED_PRECISION", environ)
 

@@ -182,8 +182,7 @@ def download_from_kaggle(cfg: config.Profile | None = None, progress: bool = Tru
         raise DataNotFoundError(
             f"The Kaggle download failed: {error}\n"
             "If you are offline, download dogs-vs-cats.zip elsewhere and set DOGSCATS_ARCHIVE.\n"
-            "If Kaggle answered 403, accept the rules at "
-            "https://www.kaggle.com/c/dogs-vs-cats/rules first.") from error
+            f"If Kaggle answered 403, accept the rules at {KAGGLE_RULES_URL} first.") from error
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dest

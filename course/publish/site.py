@@ -6,14 +6,18 @@ notebooks, ``state.json``, result records) and writes to
 
 - ``index.html``: the course map (each lesson's title and summary, taken from
   the notebook, with its status) and the results table generated from the
-  records (:func:`utils.results.comparison_table`), beside the published
-  figures (:func:`utils.results.anchors_table`, theirs, not ours);
+  records (:func:`course.publish.tables.results_html`: rounded, units in the
+  headers, each model's full record in ``records/<model_id>.json``), beside the
+  published figures (:func:`utils.results.anchors_table`, theirs, not ours);
 - ``NN_name.html``: one page per executed lesson with its outputs and figures
   (nbconvert's ``lab`` page with :file:`course/publish/templates/course_page`),
   navigation to the previous and next lesson, and the profile, commit and
   hardware it was executed with (:func:`course.publish.executed.run_facts`); the
   solutions of ``notebooks/solutions/NN_*.ipynb``, when there are any, folded
   away in a ``<details>`` after the lesson's exercises;
+- ``instructor/NN_name.html``: an instructor's page per lesson (its time under
+  each profile, the claims it proves, its exercises, the questions learners ask;
+  :mod:`course.publish.instructor`);
 - ``site.css`` and ``mathjax/`` (a local copy: no page loads anything from
   the network, and every link is relative, so the folder works from
   ``file://`` and from any static host).
@@ -29,11 +33,12 @@ Usage::
 from __future__ import annotations
 
 import html
+import json
 import re
 import sys
 from pathlib import Path
 
-from course.publish import command, executed, slides, vendor
+from course.publish import command, executed, instructor, slides, tables, vendor
 from utils import config, results as records_module
 from utils.files import atomic_write
 
@@ -161,12 +166,17 @@ def write_index(cfg: config.Profile, lessons, pages: list[dict], records: list[d
     from nbconvert.filters.markdown import markdown2html
 
     hrefs = {page["lesson"].name: page["href"] for page in pages}
+    teaching = instructor.write_pages(lessons, out_dir, hrefs)
     course_map = [{"title": lesson.title, "href": hrefs.get(lesson.name), "status": lesson.status,
-                   "reason": lesson.reason, "summary": markdown2html(lesson.summary)} for lesson in lessons]
-    table = (records_module.comparison_table(records).to_html(
-        index=False, na_rep="—", float_format=lambda x: f"{x:.3f}", border=0, classes="results")
-        if records else "")
-    anchors = records_module.anchors_table().to_html(index=False, na_rep="—", border=0, classes="results")
+                   "reason": lesson.reason, "summary": markdown2html(lesson.summary),
+                   "instructor": teaching.get(lesson.name)} for lesson in lessons]
+    for record in records:   # the full record, one click from the table
+        atomic_write(out_dir / "records" / f"{record['model_id']}.json",
+                     json.dumps(record, indent=2, default=str) + "\n")
+    table = tables.results_html(records)
+    anchors = ('<div class="table-box">' + records_module.anchors_table().to_html(
+        index=False, na_rep="—", border=0, classes="results", formatters={"accuracy": lambda x: f"{x:.1%}"})
+        + "</div>")
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     page = environment.get_template("site_index.html.j2").render(
         profile=cfg.name, facts=_course_facts(pages), lessons=course_map, first=pages[0] if pages else None,

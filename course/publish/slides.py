@@ -13,9 +13,16 @@ Reads the executed notebooks ``make course`` wrote to
   figures so that nothing overflows a 1280×720 screen;
 - ``index.html``: a list of the decks.
 
-At build time, when the real outputs are known, markdown cells too long for
-one slide are cut at paragraph breaks into sub-slides, and a cell whose
-outputs would overflow its slide starts a sub-slide (:func:`repaginate`); the
+At build time, when the real outputs are known, :func:`present` lays each
+lesson out as slides that present (:func:`layout`): a slide is a point, a
+picture or a cell; a markdown cell is cut at its headings and callouts; a prose
+block longer than its share of :data:`SLIDE_WORDS` keeps its lead on the slide
+and goes whole to the speaker notes (:mod:`course.publish.prose`); a ``> **Note**``
+goes to the notes, and whatever follows its heading in the same cell is
+presented (so "What we learned" and "Try this" are always slides); a slide that
+would show only a heading or a few words is merged with a neighbour; figures
+take the height the slide leaves them, and long outputs scroll in their box.
+``slide:`` tags (:mod:`course.publish.slides_tags`) win over these rules. The
 notebook itself is left as it is.
 
 Usage::
@@ -25,12 +32,13 @@ Usage::
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 import sys
 from pathlib import Path
 
-from course.publish import command, executed, slides_tags, vendor
+from course.publish import command, executed, prose, slides_tags, vendor
 from utils import config, results as records_module
 from utils.files import atomic_write
 
@@ -48,67 +56,16 @@ def has_math(notebook) -> bool:
     return any(cell.cell_type == "markdown" and _MATH.search(cell.source) for cell in notebook.cells)
 
 
-def _chunks(text: str, limit: int) -> list[str]:
-    """Paragraphs of markdown ``text`` grouped into pieces of at most ``limit`` estimated lines.
-
-    Never cuts inside a fenced code block; one paragraph longer than the limit
-    stays whole.
-    """
-    paragraphs, current, fenced = [], [], False
-    for line in text.splitlines():
-        if line.strip().startswith("```"):
-            fenced = not fenced
-        if not line.strip() and not fenced and current:
-            paragraphs.append("\n".join(current))
-            current = []
-        elif line.strip() or current:
-            current.append(line)
-    if current:
-        paragraphs.append("\n".join(current))
-    pieces, piece, used = [], [], 0
-    for paragraph in paragraphs:
-        size = slides_tags.estimated_lines({"cell_type": "markdown", "source": paragraph})
-        if piece and used + size > limit:
-            pieces.append("\n\n".join(piece))
-            piece, used = [], 0
-        piece.append(paragraph)
-        used += size
-    if piece:
-        pieces.append("\n\n".join(piece))
-    return pieces
-
-
-def split_long_markdown(notebook, limit: int = slides_tags.SLIDE_LINES) -> int:
-    """Cut markdown cells longer than ``limit`` lines into sub-slides, in place; return cuts made.
-
-    The first piece keeps the cell's slide type, each further piece is a
-    ``subslide`` (a ``notes`` or ``skip`` cell is left whole).
-    """
-    import nbformat
-
-    cells, cuts = [], 0
-    for cell in notebook.cells:
-        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
-        if cell.cell_type != "markdown" or kind in ("notes", "skip") \
-                or slides_tags.estimated_lines(cell) <= limit:
-            cells.append(cell)
-            continue
-        pieces = _chunks(cell.source, limit)
-        cell.source = pieces[0]
-        cells.append(cell)
-        for number, piece in enumerate(pieces[1:], 1):
-            extra = nbformat.v4.new_markdown_cell(piece, id=f"{cell.get('id', 'cell')}-{number}")
-            extra.metadata["slideshow"] = {"slide_type": "subslide"}
-            cells.append(extra)
-            cuts += 1
-    notebook.cells = cells
-    return cuts
-
-
+#: Words of prose a slide shows at most; the browser check allows :data:`MAX_WORDS`.
+SLIDE_WORDS, MAX_WORDS = 55, 60
+#: Fewest words a slide with no cell, figure or table shows besides its heading.
+MIN_WORDS = 8
+#: Least words a prose block keeps on its slide when several share one.
+MIN_LEAD = 15
 #: What fits on one 1280×720 slide, in the lines of :func:`shown_lines`.
 BUDGET = 20
-#: The deck's style caps (slides.css): code boxes and output boxes, in lines.
-CODE_CAP, OUTPUT_CAP = 9, 9
+#: The deck's style caps (slides.css): code boxes, output boxes and tables, in lines.
+CODE_CAP, OUTPUT_CAP, TABLE_CAP = 9, 9, 12
 
 
 def _output_lines(output) -> int:
@@ -122,58 +79,263 @@ def _output_lines(output) -> int:
     return min(len(str(text).splitlines()) + 1, OUTPUT_CAP)
 
 
-#: Height of a figure on a slide in CSS pixels, and the least it is shrunk to
-#: when one cell draws several; one line of :func:`shown_lines` is about 28 px.
-FIGURE_PX, FIGURE_MIN_PX, LINE_PX = 330, 160, 28
+#: Height of a figure on a slide in CSS pixels: at least FIGURE_MIN_PX, at most
+#: FIGURE_MAX_PX, else what the slide's other content leaves (one line ≈ LINE_PX).
+FIGURE_MIN_PX, FIGURE_MAX_PX, LINE_PX = 200, 540, 28
+#: Height a slide's content may fill (the slide less its margins and the footer).
+USABLE_PX = HEIGHT - 70
 
 
 def _is_figure(output) -> bool:
     return bool({"image/png", "image/jpeg", "image/svg+xml"} & set(output.get("data", {})))
 
 
-def fit_figures(cell) -> int:
-    """Share :data:`FIGURE_PX` among a cell's figures (at least :data:`FIGURE_MIN_PX` each).
+def _figures(cell) -> list:
+    return [o for o in cell.get("outputs", []) if _is_figure(o)]
+
+
+def fit_figures(cell, room_px: int = FIGURE_MIN_PX * 2) -> int:
+    """Share ``room_px`` among a cell's figures, each between the figure bounds.
 
     Writes ``course_max_height`` into each figure output's metadata (the deck's
-    image template reads it) and returns the pixels the figures take in all.
+    image template gives the image that height) and returns the pixels the
+    figures take in all.
     """
-    figures = [o for o in cell.get("outputs", []) if _is_figure(o)]
+    figures = _figures(cell)
     if not figures:
         return 0
-    height = max(FIGURE_PX // len(figures), FIGURE_MIN_PX)
+    height = min(max(room_px // len(figures), FIGURE_MIN_PX), FIGURE_MAX_PX)
     for output in figures:
         output.setdefault("metadata", {})["course_max_height"] = height
     return height * len(figures)
 
 
 def shown_lines(cell) -> int:
-    """Lines a cell takes on a slide with its real outputs, as the deck's style caps them."""
+    """Lines a cell takes on a slide with its real outputs, as the deck's style caps them
+    (a figure counted at its least height)."""
     if cell.cell_type != "code":
+        if cell.source.lstrip().startswith("|"):
+            return min(cell.source.count("\n") + 1, TABLE_CAP)
         return slides_tags.estimated_lines(cell)
     code = min(len(cell.source.rstrip().splitlines()), CODE_CAP) + 1
-    figures = -(-fit_figures(cell) // LINE_PX)
+    figures = -(-FIGURE_MIN_PX * len(_figures(cell)) // LINE_PX)
     text = min(sum(_output_lines(o) for o in cell.get("outputs", []) if not _is_figure(o)), OUTPUT_CAP)
     return code + figures + text   # texts share one scrolling box
 
 
-def repaginate(notebook, budget: int = BUDGET) -> int:
-    """Start a sub-slide wherever a cell, with its real outputs, would overflow the slide.
+@dataclasses.dataclass
+class Piece:
+    """One thing a deck shows: a heading, a prose block, a cell or table, or speaker notes.
 
-    Works on the executed copy at build time (the notebook keeps the rules'
-    metadata); returns how many cells were moved to a new sub-slide.
+    ``role`` is ``heading``, ``prose``, ``body`` (a code cell, a table, a fenced
+    block: what a slide is built around) or ``notes``; ``forced`` the slide type
+    a ``slide:`` tag asks for; ``kind`` the type the rules gave the source cell.
     """
-    used, moved = 0, 0
-    for cell in notebook.cells:
-        slideshow = cell.metadata.setdefault("slideshow", {"slide_type": "-"})
-        kind = slideshow.get("slide_type") or "-"
-        if kind in ("skip", "notes"):
+
+    cell: object
+    role: str
+    kind: str = "-"
+    forced: str | None = None
+    level: int = 0
+    words: int = 0
+    lines: int = 0
+
+
+def _markdown(text: str, cell, number: int, kind: str = "-"):
+    import nbformat
+
+    new = nbformat.v4.new_markdown_cell(text, id=f"{str(cell.get('id') or 'cell')[:50]}-p{number}")
+    new.metadata["slideshow"] = {"slide_type": kind}
+    return new
+
+
+def _budgets(found: list) -> list[int]:
+    """Each prose block's word budget: :data:`SLIDE_WORDS` shared by a run of prose blocks."""
+    budgets, run = [0] * len(found), []
+    for i, block in enumerate(found + [prose.Block("heading", "")]):
+        if i < len(found) and block.kind in ("prose", "list", "quote"):
+            run.append(i)
             continue
-        size = shown_lines(cell)
-        if kind in ("-", "fragment") and used and used + size > budget:
-            slideshow["slide_type"] = kind = "subslide"
-            moved += 1
-        used = size if kind in ("slide", "subslide") else used + size
-    return moved
+        for j in run:
+            budgets[j] = max(MIN_LEAD, SLIDE_WORDS // len(run))
+        run = []
+    return budgets
+
+
+def pieces(notebook) -> list[Piece]:
+    """The notebook's cells as :class:`Piece` s: markdown cut into blocks, long prose cut
+    to its lead with the whole block as notes (:func:`course.publish.prose.condense`).
+
+    A markdown cell the rules made ``notes`` (a ``> **Note**`` callout) is notes
+    up to its first heading: what follows a heading in it is presented.
+    """
+    found = []
+    for cell in notebook.cells:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type") or "-"
+        forced = slides_tags.override(cell)
+        if kind == "skip":
+            continue
+        if cell.cell_type != "markdown":
+            found.append(Piece(cell, "notes" if kind == "notes" else "body", kind, forced,
+                               lines=shown_lines(cell)))
+            continue
+        blocks = prose.blocks(cell.source)
+        budgets, as_notes, first = _budgets(blocks), kind == "notes", len(found)
+        for number, (block, budget) in enumerate(zip(blocks, budgets)):
+            if block.kind == "heading":
+                as_notes = False
+            if as_notes or block.kind == "note":
+                found.append(Piece(_markdown(block.text, cell, number, "notes"), "notes"))
+                continue
+            if block.kind == "heading":
+                found.append(Piece(_markdown(block.text, cell, number), "heading", level=block.level, lines=2))
+                continue
+            if block.kind in ("table", "code"):
+                piece = Piece(_markdown(block.text, cell, number), "body")
+                piece.lines = shown_lines(piece.cell)
+                found.append(piece)
+                continue
+            cut = prose.condense(block, budget)
+            shown = cut.shown + (" " + prose.marker(cut.moved) if cut.notes else "")
+            piece = Piece(_markdown(shown, cell, number), "prose", words=prose.count_words(cut.shown))
+            piece.lines = slides_tags.estimated_lines({"cell_type": "markdown", "source": cut.shown}) + 1
+            found.append(piece)
+            if cut.notes:
+                found.append(Piece(_markdown(cut.notes, cell, f"{number}n", "notes"), "notes"))
+        if len(found) > first:
+            found[first].forced, found[first].kind = forced, kind
+    return found
+
+
+@dataclasses.dataclass
+class Slide:
+    """Pieces shown together; ``kind`` is ``slide`` (a new section) or ``subslide``."""
+
+    kind: str
+    pieces: list = dataclasses.field(default_factory=list)
+
+    def shown(self, role=None):
+        return [p for p in self.pieces if p.role != "notes" and (role is None or p.role == role)]
+
+    @property
+    def words(self) -> int:
+        return sum(p.words for p in self.pieces)
+
+    @property
+    def lines(self) -> int:
+        return sum(p.lines for p in self.shown())
+
+    @property
+    def title(self) -> bool:
+        return any(p.role == "heading" and p.level == 1 for p in self.pieces)
+
+    @property
+    def thin(self) -> bool:
+        """No cell, figure or table, and under :data:`MIN_WORDS` words besides the heading."""
+        return not self.shown("body") and self.words < MIN_WORDS
+
+
+def _starts(piece: Piece, slide: Slide | None, following: Piece | None) -> str | None:
+    """The slide type ``piece`` opens (a new slide), or None when it joins ``slide``."""
+    if slide is None:
+        return "slide"
+    if piece.role == "notes" or piece.forced in ("-", "fragment"):
+        return None
+    if piece.forced in ("slide", "subslide"):
+        return piece.forced
+    full = slide.lines + piece.lines > BUDGET
+    if piece.role == "heading":
+        only_headings = all(p.role in ("heading", "notes") for p in slide.pieces)
+        return None if only_headings and not full else ("slide" if piece.level <= 2 else "subslide")
+    if piece.role == "body":
+        return "subslide" if slide.shown("body") or slide.title or full else None
+    leads_in = following is not None and following.role == "body"
+    if slide.shown("body") and leads_in or slide.words + piece.words > SLIDE_WORDS or full:
+        return "subslide"
+    return None
+
+
+def _merge_thin(found: list[Slide]) -> list[Slide]:
+    """A slide that shows too little takes the next slide of its section in, else joins the one before."""
+    merged: list[Slide] = []
+    i = 0
+    while i < len(found):
+        slide = found[i]
+        after = found[i + 1] if i + 1 < len(found) else None
+
+        def fits(a, b):
+            return a.lines + b.lines <= BUDGET and a.words + b.words <= MAX_WORDS \
+                and not (a.shown("body") and b.shown("body"))
+
+        if slide.thin and after is not None and after.kind == "subslide" \
+                and after.shown()[0].forced is None and fits(slide, after):
+            slide.pieces += after.pieces
+            i += 1
+        elif slide.thin and merged and slide.kind == "subslide" and slide.shown() \
+                and slide.shown()[0].forced is None and fits(merged[-1], slide):
+            merged[-1].pieces += slide.pieces
+            i += 1
+            continue
+        merged.append(slide)
+        i += 1
+    return merged
+
+
+def layout(notebook) -> list[Slide]:
+    """Cut a published notebook into slides: one point, picture or cell each.
+
+    A ``#``/``##`` heading opens a slide, ``###`` a sub-slide; a cell (or a
+    table) opens a sub-slide when the slide already shows one, or would
+    overflow; prose that leads into a cell goes with that cell; prose stays
+    within :data:`SLIDE_WORDS` words per slide. A slide that would show too
+    little is merged with a neighbour. ``slide:`` tags win over all of this.
+    """
+    found = [p for p in pieces(notebook)]
+    slides_: list[Slide] = []
+    for i, piece in enumerate(found):
+        following = next((q for q in found[i + 1:] if q.role != "notes"), None)
+        kind = _starts(piece, slides_[-1] if slides_ else None, following)
+        if kind:
+            slides_.append(Slide(kind))
+        slides_[-1].pieces.append(piece)
+    return _merge_thin(slides_)
+
+
+def _fill_figures(slide: Slide) -> None:
+    """Give the slide's figures the height its other content leaves them."""
+    figure_cells = [p.cell for p in slide.shown("body") if _figures(p.cell)]
+    if not figure_cells:
+        return
+    used = sum(p.lines for p in slide.shown() if p.cell not in figure_cells) * LINE_PX
+    used += sum(shown_lines(c) * LINE_PX - FIGURE_MIN_PX * len(_figures(c)) for c in figure_cells)
+    room = max(USABLE_PX - used, FIGURE_MIN_PX)
+    count = sum(len(_figures(c)) for c in figure_cells)
+    for cell in figure_cells:
+        fit_figures(cell, room * len(_figures(cell)) // count)
+
+
+def present(notebook) -> list[Slide]:
+    """Lay ``notebook`` out as slides (:func:`layout`), in place: its cells become the deck's.
+
+    Returns the slides, whose pieces' cells now carry the slide types nbconvert reads.
+    """
+    laid = layout(notebook)
+    cells = []
+    for slide in laid:
+        shown = slide.shown()
+        ordered = shown[:1] + [p for p in slide.pieces if p is not (shown[0] if shown else None)]
+        for number, piece in enumerate(ordered):
+            if piece.role == "notes":
+                kind = "notes"
+            elif number == 0:
+                kind = slide.kind
+            else:
+                kind = "fragment" if "fragment" in (piece.kind, piece.forced) else "-"
+            piece.cell.metadata["slideshow"] = {"slide_type": kind}
+            cells.append(piece.cell)
+        _fill_figures(slide)
+    notebook.cells = cells
+    return laid
 
 
 def exporter():
@@ -225,8 +387,7 @@ def build_slides(cfg: config.Profile, out_dir: Path | None = None, source_dir: P
             continue
         raw = nbformat.read(lesson.executed, as_version=4)
         notebook = executed.for_publishing(raw)
-        split_long_markdown(notebook)
-        repaginate(notebook)
+        present(notebook)
         deck = {"title": lesson.title, "facts": executed.run_facts(lesson, raw, cfg, records),
                 "math": has_math(notebook), "mathjax": "mathjax/es5/tex-chtml-full.js",
                 "width": WIDTH, "height": HEIGHT}

@@ -69,7 +69,8 @@ def _text(cell) -> str:
     return "".join(source) if isinstance(source, list) else source
 
 
-def _override(cell) -> str | None:
+def override(cell) -> str | None:
+    """The slide type a ``slide:<type>`` tag on ``cell`` asks for, or None."""
     for tag in cell.get("metadata", {}).get("tags", []):
         if tag.startswith(TAG_PREFIX):
             kind = tag[len(TAG_PREFIX):]
@@ -126,7 +127,7 @@ def slide_types(cells) -> list[str]:
     """
     types, used, previous = [], 0, None
     for cell in cells:
-        kind, size = _override(cell), estimated_lines(cell)
+        kind, size = override(cell), estimated_lines(cell)
         text = _text(cell).lstrip()
         if kind is None:
             if is_platform_cell(cell):

@@ -283,18 +283,10 @@ def main(argv=None) -> int:
         results_dir = Path(args.results) if args.results else cfg.profile_results_dir
         print(f"saved {save_reference(results_dir, cfg.name)}")
         args = parser.parse_args(["readme"])
-    text = README.read_text(encoding="utf-8")
-    new = render_readme(text, generated_sections())
-    if args.check:
-        if new != text:
-            print("README.md's generated tables differ from reference/: run "
-                  "`python -m course.tools.reference readme`", file=sys.stderr)
-            return 1
-        return 0
-    if new != text:
-        README.write_text(new, encoding="utf-8")
-        print("README.md updated")
-    return 0
+    from course.tools.readme import update_readme
+
+    return update_readme(README, lambda text: render_readme(text, generated_sections()), args.check,
+                         "python -m course.tools.reference readme", "generated tables differ from reference/")
 
 
 if __name__ == "__main__":

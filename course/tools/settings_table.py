@@ -96,18 +96,10 @@ def main(argv=None) -> int:
     if args.command == "print":
         print(markdown_table())
         return 0
-    text = README.read_text(encoding="utf-8")
-    new = render_readme(text)
-    if args.check:
-        if new != text:
-            print("README.md's table of variables differs from utils/settings.py: run "
-                  "`python -m course.tools.settings_table readme`", file=sys.stderr)
-            return 1
-        return 0
-    if new != text:
-        README.write_text(new, encoding="utf-8")
-        print("README.md updated")
-    return 0
+    from course.tools.readme import update_readme
+
+    return update_readme(README, render_readme, args.check, "python -m course.tools.settings_table readme",
+                         "table of variables differs from utils/settings.py")
 
 
 if __name__ == "__main__":
