@@ -246,7 +246,14 @@ def _needed(notebooks: list[Path], only: list[str] | None) -> list[Path]:
 #: The kernels' IPython config: what C/C++ libraries print (TensorFlow's start-up lines,
 #: with timestamps and process ids) goes to the terminal, not into the outputs nbval
 #: compares, as under ``make course`` (course/run/execute.py's KERNEL_ARGUMENTS).
-KERNEL_CONFIG = "c.IPKernelApp.capture_fd_output = False  # course/tools/goldens.py\n"
+#: The kernel nbval and ``update`` start: C-level start-up logs stay out of the outputs, and
+#: matplotlib draws off screen (``Agg``) whatever the caller's ``MPLBACKEND`` (CI exports
+#: ``Agg``, a desktop may not): nbval does not compare figures, so goldens and test runs
+#: both hold none, and a plotting cell cannot differ by how it was displayed.
+KERNEL_CONFIG = ("# course/tools/goldens.py\n"
+                 "import os\n"
+                 "os.environ['MPLBACKEND'] = 'Agg'\n"
+                 "c.IPKernelApp.capture_fd_output = False\n")
 
 
 def kernel_config_dir(folder: Path) -> Path:
@@ -287,18 +294,33 @@ def prepare_test_data(env: dict) -> None:
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
 
 
+def _nbval_like_client():
+    """nbclient's ``NotebookClient`` executing every cell as nbval does: ``store_history=False``.
+
+    nbval runs cells outside IPython's history, so a trailing ``;`` does not silence a cell's
+    last value there (IPython looks for the ``;`` in the history); the goldens are made the
+    same way, or every ``plots.plots(...);`` cell would differ by one ``<Figure ...>`` line.
+    """
+    from nbclient import NotebookClient
+
+    class NbvalLikeClient(NotebookClient):
+        async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history=False)
+
+    return NbvalLikeClient
+
+
 def execute_notebook(path: Path, env: dict, timeout: int = 900):
-    """Run one notebook in nbval's own kind of kernel (``--nbval-current-env``); return it executed."""
+    """Run one notebook in nbval's own kind of kernel (``--nbval-current-env``), as nbval runs it."""
     import nbformat
     from jupyter_client.manager import KernelManager
-    from nbclient import NotebookClient
     from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
 
     notebook = nbformat.read(path, as_version=4)
     with _environment(env):
         manager = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME,
                                 kernel_spec_manager=NbvalKernelspecManager())
-        client = NotebookClient(notebook, km=manager, timeout=timeout, allow_errors=False,
+        client = _nbval_like_client()(notebook, km=manager, timeout=timeout, allow_errors=False,
                                 record_timing=False, resources={"metadata": {"path": str(path.parent)}})
         try:
             client.execute()
@@ -333,8 +355,30 @@ def _output_text(cell) -> list[str]:
     return lines
 
 
+def sanitisers(path: Path = SANITIZE_FILE) -> list[tuple]:
+    """``(compiled regex, replacement)`` of each section of nbval's sanitiser file, in order."""
+    import configparser
+    import re
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path, encoding="utf-8")
+    return [(re.compile(parser[section]["regex"]), parser[section]["replace"]) for section in parser.sections()]
+
+
+def _sanitised(lines: list[str], rules: list[tuple]) -> list[str]:
+    text = "\n".join(lines)
+    for pattern, replacement in rules:
+        text = pattern.sub(replacement, text)
+    return text.splitlines()
+
+
 def describe_changes(old_path: Path, new_notebook) -> list[str]:
-    """Cell by cell: which outputs and sources differ from the previous golden (a unified diff)."""
+    """Cell by cell: which sources and sanitised outputs differ from the previous golden (a unified diff).
+
+    Outputs pass through the sanitiser nbval uses (``tests/golden/sanitize.cfg``) first, so
+    the diff shows what the comparison will see, not a new temporary path or timing.
+    """
+    rules = sanitisers()
     if not old_path.is_file():
         return [f"{old_path.name}: new golden"]
     old = {c.get("id"): c for c in _read(old_path).cells if c.cell_type == "code"}
@@ -348,7 +392,8 @@ def describe_changes(old_path: Path, new_notebook) -> list[str]:
             continue
         if _source(before) != _source(cell):
             lines.append(f"{old_path.stem} · cell {cell.get('id')}: source changed")
-        diff = list(difflib.unified_diff(_output_text(before), _output_text(cell), "golden", "now",
+        diff = list(difflib.unified_diff(_sanitised(_output_text(before), rules),
+                                         _sanitised(_output_text(cell), rules), "golden", "now",
                                          lineterm="", n=0))
         if diff:
             lines.append(f"{old_path.stem} · cell {cell.get('id')}: output changed")
