@@ -3,8 +3,7 @@
 :func:`conv_output_size` gives the side of a convolution's or pooling's output,
 :func:`conv2d_params` the trainable parameters of a ``Conv2D`` layer; notebook
 03 computes both in a cell, then checks its models against them. Also here:
-:func:`is_integer`, the one rule for "an integer" that the builders of
-:mod:`utils.models` use to check their arguments.
+:func:`is_integer`, the rule for "an integer" both use to check their arguments.
 
 Pure Python: nothing here imports Keras or NumPy.
 """
