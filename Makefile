@@ -107,7 +107,7 @@ test: $(STAMP)
 			$(PY) -m course.tools.goldens compose "$$tmp/golden" || exit 1; \
 			$(PY) -m course.tools.goldens prepare || exit 1; \
 			IPYTHONDIR="$$tmp/golden/ipython" PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=$$backend \
-				$(PYTEST) $(NBVAL_GOLDEN) --rootdir=$(CURDIR) -m "$$only" tests "$$tmp/golden/notebooks" || exit 1; \
+				$(PYTEST) $(NBVAL_GOLDEN) -c $(CURDIR)/pyproject.toml --rootdir=$(CURDIR) -m "$$only" tests "$$tmp/golden/notebooks" || exit 1; \
 			$(PY) -m course.tools.goldens records "$$tmp/results/smoke" || exit 1; \
 		else \
 			KERAS_BACKEND=$$backend $(PYTEST) $(NBVAL) -m "$$only" tests notebooks || exit 1; \
@@ -121,7 +121,7 @@ goldens-check: $(STAMP)
 	$(call in_test_dirs,$(PY) -m course.tools.goldens compose "$$tmp/golden" && \
 		$(PY) -m course.tools.goldens prepare && \
 		IPYTHONDIR="$$tmp/golden/ipython" PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=tensorflow \
-		$(PYTEST) $(NBVAL_GOLDEN) --rootdir=$(CURDIR) "$$tmp/golden/notebooks" && \
+		$(PYTEST) $(NBVAL_GOLDEN) -c $(CURDIR)/pyproject.toml --rootdir=$(CURDIR) "$$tmp/golden/notebooks" && \
 		$(PY) -m course.tools.goldens records "$$tmp/results/smoke")
 
 # after changing what a notebook prints, on purpose: re-execute under smoke and rewrite
