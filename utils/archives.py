@@ -74,10 +74,11 @@ class ArchiveLimits:
         (Kaggle's ``train.zip`` inside ``dogs-vs-cats.zip``).
     """
 
-    max_bytes: int = 20 * 10**9
-    max_members: int = 200_000
-    max_ratio: float = 100.0
-    max_depth: int = 3
+    # the defaults are declared once, with their variables, in utils.settings
+    max_bytes: int = settings.declared(LIMIT_VARIABLES["max_bytes"]).default
+    max_members: int = settings.declared(LIMIT_VARIABLES["max_members"]).default
+    max_ratio: float = settings.declared(LIMIT_VARIABLES["max_ratio"]).default
+    max_depth: int = settings.declared(LIMIT_VARIABLES["max_depth"]).default
 
     @classmethod
     def from_env(cls, environ=None) -> "ArchiveLimits":
@@ -88,8 +89,7 @@ class ArchiveLimits:
         ValueError
             If a variable is not a positive number (``2e10`` is accepted for bytes).
         """
-        values = {field: settings.read(variable, environ) for field, variable in LIMIT_VARIABLES.items()}
-        return cls(**{field: value for field, value in values.items() if value is not None})
+        return cls(**{field: settings.read(variable, environ) for field, variable in LIMIT_VARIABLES.items()})
 
 
 class Budget:

@@ -148,11 +148,11 @@ class Setting:
             return int(number)
 
 
-def _archive_limit(name: str, default_text: str, meaning: str, kind: str = "int") -> Setting:
-    """A limit of :class:`utils.archives.ArchiveLimits` (which holds the default)."""
-    return Setting(name, kind, None, meaning,
+def _archive_limit(name: str, default, meaning: str, kind: str = "int") -> Setting:
+    """A limit of :class:`utils.archives.ArchiveLimits`, whose field defaults are these."""
+    return Setting(name, kind, default, meaning,
                    "preparing the data (`01_data_preparation`, `make course`): `utils.archives`",
-                   positive=True, default_text=default_text)
+                   positive=True)
 
 
 #: Every ``DOGSCATS_*`` variable, in the order the README lists them.
@@ -200,13 +200,13 @@ SETTINGS = (
             "`05_vgg16_imagenet`, `06_vgg16_finetuning` (`weights.locate_weights`); `make course` retries "
             "a skipped lesson when it changes",
             default_text="unset: `~/.keras/models`"),
-    _archive_limit("DOGSCATS_MAX_ARCHIVE_BYTES", "2e10 (20 GB)",
+    _archive_limit("DOGSCATS_MAX_ARCHIVE_BYTES", 20 * 10**9,
                    "the most uncompressed bytes of all archives together, nested ones included"),
-    _archive_limit("DOGSCATS_MAX_ARCHIVE_MEMBERS", "200,000", "the most files of all archives together"),
-    _archive_limit("DOGSCATS_MAX_COMPRESSION_RATIO", "100",
+    _archive_limit("DOGSCATS_MAX_ARCHIVE_MEMBERS", 200_000, "the most files of all archives together"),
+    _archive_limit("DOGSCATS_MAX_COMPRESSION_RATIO", 100.0,
                    "the largest uncompressed/compressed ratio of a member of 1 MB or more, or of a whole "
                    "archive (a zip bomb of zeros reaches 1,000)", kind="float"),
-    _archive_limit("DOGSCATS_MAX_ARCHIVE_DEPTH", "3",
+    _archive_limit("DOGSCATS_MAX_ARCHIVE_DEPTH", 3,
                    "how deep archives may nest (1: the archive given; Kaggle's needs 2)"),
     Setting("DOGSCATS_CHROMIUM", "path", None,
             "the Chromium executable the site and slides check drives",
