@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import shutil
 import zipfile
@@ -257,16 +256,13 @@ def reference_needs(reference_dir) -> list[dict]:
         ``hardware`` (the run's ``hardware`` dict), ``commit``, ``partial`` (the
         run carries a note, e.g. only some notebooks were run).
     """
+    from utils import results   # results writes through files, which uses this module
+
     rows = []
-    for profile in ("smoke", "sample", "full"):
-        run_file = Path(reference_dir) / profile / "run.json"
-        if not run_file.is_file():
-            continue
-        run = json.loads(run_file.read_text(encoding="utf-8"))
-        notebooks = run.get("notebooks", {})
-        params = 0
-        for record in sorted((run_file.parent / "records").glob("*.json")):
-            params += int(json.loads(record.read_text(encoding="utf-8")).get("params") or 0)
+    for profile in results.reference_profiles(reference_dir):
+        reference = results.load_reference_run(profile, reference_dir)
+        run, notebooks = reference["run"], reference["run"].get("notebooks", {})
+        params = sum(int(record.get("params") or 0) for record in reference["records"])
         rows.append({"profile": profile,
                      "seconds": sum(entry.get("seconds") or 0 for entry in notebooks.values()),
                      "notebooks": len(notebooks), "model_bytes": 4 * params,

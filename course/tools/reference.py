@@ -35,34 +35,26 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from utils import anchors, config, stats  # noqa: E402
+from utils import anchors, config, results, stats  # noqa: E402
 
 REFERENCE_DIR = ROOT / "reference"
 README = ROOT / "README.md"
 SECTIONS = ("times", "results", "anchors")
-PROFILE_ORDER = ("smoke", "sample", "full")
 
 
 def _profiles(reference_dir: Path) -> list[str]:
-    found = [p.name for p in reference_dir.iterdir() if (p / "run.json").is_file()] \
-        if reference_dir.is_dir() else []
-    return sorted(found, key=lambda name: (PROFILE_ORDER.index(name)
-                                           if name in PROFILE_ORDER else 99, name))
+    return results.reference_profiles(reference_dir)
 
 
 def load_reference(profile: str, reference_dir: Path = REFERENCE_DIR) -> dict:
-    """One profile's reference run: ``{"run": dict, "records": list of dict}``.
+    """One profile's reference run: ``{"run": dict, "records": list of dict}`` (:func:`utils.results.load_reference_run`).
 
     Raises
     ------
     FileNotFoundError
         If ``reference/<profile>/run.json`` is missing.
     """
-    folder = reference_dir / profile
-    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    records = [json.loads(p.read_text(encoding="utf-8"))
-               for p in sorted((folder / "records").glob("*.json"))]
-    return {"run": run, "records": records}
+    return results.load_reference_run(profile, reference_dir)
 
 
 def save_reference(results_dir: Path, profile: str, reference_dir: Path = REFERENCE_DIR) -> Path:
