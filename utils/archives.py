@@ -29,9 +29,7 @@ nesting depth 2) and Microsoft's ``kagglecatsanddogs_5340.zip`` (about 0.8 GB,
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import shutil
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath

@@ -20,7 +20,6 @@ Source: ``keras.applications.vgg16`` (file names, URLs, hashes).
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import keras

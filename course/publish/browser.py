@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -182,12 +183,6 @@ _MEASURE = """() => {
 }"""
 
 
-def _median(values: list[int]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def slide_problems(deck: str, number: int, shown: dict, size: tuple[int, int]) -> list[str]:
     """What is wrong with one slide, measured by :data:`_MEASURE`, as sentences.
 
@@ -241,7 +236,7 @@ def check_deck(deck: Path, shots: Path, browser: Browser, summary: list | None =
         problems.append(f"{deck.name}: shows a Python traceback")
     page.close()
     if summary is not None and words:
-        summary.append({"deck": deck.name, "slides": len(words), "median": _median(words), "max": max(words)})
+        summary.append({"deck": deck.name, "slides": len(words), "median": statistics.median(words), "max": max(words)})
     return problems
 
 
