@@ -88,7 +88,13 @@ def test_sanitiser_masks_timings_and_temporary_paths():
     run_a = "Epoch 1/1 - 1.58 s/epoch, 54.5 images/s\nReused /tmp/dogscats-test.abc123/data/dogscats in 0.1 s"
     run_b = "Epoch 1/1 - 2.91 s/epoch, 31.0 images/s\nReused /tmp/dogscats-test.XyZ987/data/dogscats in 12.4 s"
     assert _sanitize(run_a) == _sanitize(run_b)
-    assert "<TMP>" in _sanitize(run_a) and "<TIME>" in _sanitize(run_a)
+    assert "<PATH>" in _sanitize(run_a) and "<TIME>" in _sanitize(run_a)
+    # a clone anywhere (CI checks out under a root of its own): any absolute path is masked
+    here = "Raw data found : ['/work/shared/data/dogs-vs-cats']"
+    there = "Raw data found : ['/check-7f3a/shared/data/dogs-vs-cats']"
+    assert _sanitize(here) == _sanitize(there) == "Raw data found : ['<PATH>']"
+    # ...but not a ratio, a fraction or a unit
+    assert _sanitize("80/80 images, train / valid, 3 images/s") == "80/80 images, train / valid, <RATE>"
     # what must be compared survives: counts, shapes, parameter counts
     kept = "Total params: 82,081 (320.63 KB)\nimages: (16, 64, 64, 3) labels: (16, 1)\n80 images"
     assert _sanitize(kept) == kept.replace("320.63 KB", "320.63 KB")
@@ -157,3 +163,21 @@ def test_planted_regressions_apply_to_the_current_code():
         text = (ROOT / plant.file).read_text(encoding="utf-8")
         old = json.dumps(plant.old)[1:-1] if plant.file.endswith(".ipynb") else plant.old
         assert old in text, f"selftest plant {plant.name!r} no longer applies to {plant.file}"
+
+
+def _stored_outputs():
+    for path in sorted((goldens.GOLDEN_DIR / goldens.PROFILE).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                yield path.stem, cell.get("id"), output
+
+
+def test_golden_outputs_are_clean():
+    """No warning, traceback or stderr text in what a learner sees (ignored cells included)."""
+    dirty = []
+    for notebook, cell_id, output in _stored_outputs():
+        text = output.get("text", "") if output.get("output_type") == "stream" else ""
+        if output.get("output_type") == "error" or output.get("name") == "stderr" \
+                or re.search(r"Warning\b|WARNING:", text):
+            dirty.append(f"{notebook} · {cell_id}: {(text or output.get('ename', ''))[:120]!r}")
+    assert not dirty, "outputs with warnings or errors:\n" + "\n".join(dirty)

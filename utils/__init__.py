@@ -14,6 +14,7 @@ Settings and files
     pyproject          ``pyproject.toml`` read with tomllib (tomli on Python 3.10)
     devices            where training runs (one device, every GPU, several machines), in which precision
     cloud              Colab/Kaggle first cell: install what is missing, find the photos
+    progress           progress bars: tqdm's widget in Jupyter, its text bar elsewhere, never a warning
 
 Data: raw photos → checked split → batches
     archives           safe zip extraction (names, sizes, ratios, nesting)
@@ -43,6 +44,7 @@ Models and training
 Measuring and showing
     evaluate           predictions, metrics, the one decision threshold (``predicted_labels``), errors
     stats              Wilson intervals, exact McNemar: is one model really better?
+    claims             a lesson asserts its own point under sample and full (printed under smoke)
     results            one JSON record per trained model; comparison tables, paired tests
     anchors            published figures (theirs, never ours), each with source and split
     predict            cat or dog for one photo (path, URL, bytes); ``load_model`` (RandomShear fix)

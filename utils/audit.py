@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from utils import config, files, images
+from utils.progress import bar as progress_bar
 
 #: The labelled splits, in the order the course uses them.
 SPLITS = config.SPLITS
@@ -78,12 +79,10 @@ def check_image(path) -> ImageCheck:
 
 def check_images(paths, progress: bool = True, workers: int | None = None) -> list[ImageCheck]:
     """:func:`check_image` on many files in parallel threads, with a progress bar."""
-    from tqdm.auto import tqdm
-
     paths = list(paths)
     workers = workers or min(8, (os.cpu_count() or 1) + 1)
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(tqdm(pool.map(check_image, paths, chunksize=32), total=len(paths),
+        return list(progress_bar(pool.map(check_image, paths, chunksize=32), total=len(paths),
                          desc="Checking images", unit="img", disable=not progress))
 
 

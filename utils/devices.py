@@ -44,6 +44,7 @@ https://www.tensorflow.org/guide/distributed_training (TensorFlow).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 
 from utils import settings
@@ -219,7 +220,8 @@ def configure(environ=None, force=False) -> Plan:
 
     Idempotent: the first call decides, later calls return the same
     :class:`Plan` (unless ``force``). With both switches at their defaults it
-    changes nothing.
+    changes nothing but the level of TensorFlow's Python logger (errors only:
+    its retracing notes are not for learners).
 
     Parameters
     ----------
@@ -241,6 +243,13 @@ def configure(environ=None, force=False) -> Plan:
     global _configured
     if _configured is not None and not force:
         return _configured
+    # TensorFlow logs "N out of the last M calls ... triggered tf.function retracing" whenever a
+    # lesson builds and fits several models in turn (each model traces its own train step): a
+    # note on speed, not a fault, that would flood the lesson's output. Errors still show.
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.get_logger().setLevel(logging.ERROR)   # get_logger first: in Jupyter it sets INFO itself
     environ = os.environ if environ is None else environ
     wanted = requested_devices(environ)
     mixed = requested_mixed_precision(environ)

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from utils import config, lessons, transfer, vgg16
+from utils.progress import bar as progress_bar
 
 def _preprocessing_for(model):
     """The preprocessing layer of the backbone ``model`` is built on (VGG16 or EfficientNet-Lite0)."""
@@ -151,9 +152,7 @@ def extract_features(base, dataset, progress: bool = False):
     start = time.perf_counter()
     batches = dataset
     if progress:
-        from tqdm.auto import tqdm
-
-        batches = tqdm(dataset, desc="features", unit="batch")
+        batches = progress_bar(dataset, desc="features", unit="batch")
     for batch in batches:
         if isinstance(batch, (tuple, list)):
             images, y = batch[0], batch[1]

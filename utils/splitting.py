@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from utils import audit, config, files, images, sources
+from utils.progress import bar as progress_bar
 from utils.sources import DataError
 
 #: Most images of each class in the valid and in the test split of ``full``.
@@ -167,14 +168,12 @@ class _SplitWriter:
     """Writes images into ``build`` and keeps the manifest, the counts and the conversions."""
 
     def __init__(self, build: Path, total: int, progress: bool):
-        from tqdm.auto import tqdm
-
         self.build = build
         self.subsets = {name: config.get_profile(name) for name in ("sample", "smoke")}
         self.manifest: list[dict] = []
         self.counts = {"full": {}, "sample": {}, "smoke": {}}
         self.converted = 0
-        self.bar = tqdm(total=total, desc="Writing split", unit="img", disable=not progress)
+        self.bar = progress_bar(total=total, desc="Writing split", unit="img", disable=not progress)
 
     def write(self, item, check, folder: str, name: str, label: str, inside: dict) -> None:
         """One image into ``folder/name``, linked into each subset whose ``inside`` is true."""

@@ -402,13 +402,18 @@ def describe_changes(old_path: Path, new_notebook) -> list[str]:
 
 
 def nbdime_diff(old: Path, new: Path) -> str | None:
-    """``nbdiff`` of two notebooks (outputs and sources), or None without nbdime."""
+    """``nbdiff`` of two notebooks (outputs and sources), or None without nbdime or when it fails.
+
+    nbdime takes either only "show" flags or only "ignore" flags: mixing them
+    (``--outputs --ignore-details``) makes it exit with an error and print nothing,
+    which read as "unchanged".
+    """
     nbdiff = shutil.which("nbdiff") or (Path(sys.executable).parent / "nbdiff")
     if not Path(nbdiff).exists():
         return None
-    done = subprocess.run([str(nbdiff), "--sources", "--outputs", "--ignore-details",
+    done = subprocess.run([str(nbdiff), "--sources", "--outputs", "--no-color",
                            str(old), str(new)], capture_output=True, text=True)
-    return done.stdout
+    return done.stdout if done.returncode == 0 else None
 
 
 def update(only: list[str] | None = None, golden_dir: Path = GOLDEN_DIR,
