@@ -30,8 +30,8 @@ candidate with the first one on the same validation photos.
 Candidates
 ----------
 cnn_small
-    Today's ``cnn_aug``: notebook 03's ``cnn_small`` (``lessons.build_cnn_small``), AdamW
-    (weight decay 0.5) with cosine decay from 1e-3, the "mild" augmentation of 04.
+    ``cnn_aug`` as it was when this benchmark ran: notebook 03's ``cnn_small`` (``lessons.build_cnn_small``), AdamW
+    (weight decay 0.5) with cosine decay from 1e-3, the "mild" augmentation (``augmentation.MILD_SETTINGS``).
 bn_gap
     Notebook 04's ``cnn_bn`` (``lessons.build_cnn_bn``, from its cell): four
     blocks Conv2D 3×3 (32, 64, 128, 256 filters, 'valid') + batch normalisation

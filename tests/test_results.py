@@ -114,7 +114,8 @@ def test_bad_numbers_become_nan_not_errors():
 
 def test_missing_models_names_the_notebook():
     missing = results.missing_models([{"model_id": "cnn_small"}, {"model_id": "vgg16_features"}])
-    assert list(missing["model"]) == ["mlp_pixels", "cnn_aug", "cnn_bn", "vgg16_frozen_aug", "vgg16_finetune"]
+    assert list(missing["model"]) == ["mlp_pixels", "cnn_plain", "cnn_aug", "cnn_bn", "vgg16_frozen_aug",
+                                      "vgg16_finetune"]
     made_by = dict(zip(missing["model"], missing["made by"]))
     assert made_by["mlp_pixels"].startswith("02_") and made_by["cnn_aug"].startswith("04_")
     assert made_by["cnn_bn"].startswith("04_")
@@ -222,7 +223,8 @@ def test_paired_tests_on_the_same_photos():
 
 
 def test_a_lite0_model_stands_in_for_its_vgg16_twin():
-    present = [{"model_id": m} for m in ("mlp_pixels", "cnn_small", "cnn_aug", "cnn_bn", "efficientnet_lite0_features",
+    present = [{"model_id": m} for m in ("mlp_pixels", "cnn_small", "cnn_plain", "cnn_aug", "cnn_bn",
+                                         "efficientnet_lite0_features",
                                          "efficientnet_lite0_frozen_aug", "efficientnet_lite0_finetune")]
     assert results.missing_models(present).empty
     assert results.notebook_for("efficientnet_lite0_finetune").startswith("06_")

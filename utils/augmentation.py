@@ -2,7 +2,7 @@
 
 - :data:`SEED_SETTINGS`: the seeds' ``ImageDataGenerator`` arguments (notebook
   04 translates them to Keras 3 layers in a markdown table);
-- :data:`MILD_SETTINGS`: notebook 04's milder strength;
+- :data:`MILD_SETTINGS`: the benchmarks' strength; :data:`LIGHT_SETTINGS`: notebook 04's lighter one;
 - :func:`check_settings`: the one validation of rotation, shift, shear, zoom,
   flip and fill mode;
 - :func:`pillow_augment`: the seeds' way, one image at a time with Pillow (the
@@ -37,10 +37,15 @@ SEED_SETTINGS = dict(
     fill_mode="nearest",
 )
 
-#: Notebook 04's "mild" strength (half the seeds' rotation, shift and shear), in
-#: ``lessons.augment_dataset``'s arguments: one of the two strengths 04's
-#: ``STRENGTHS`` cell compares on validation, and what the benchmarks train with.
+#: The "mild" strength (half the seeds' rotation, shift and shear), in
+#: ``lessons.augment_dataset``'s arguments: what the benchmarks train with.
 MILD_SETTINGS = dict(rotation=20, shift=0.1, shear=0.1, zoom=0.2, flip=True)
+
+#: Notebook 04's "light" strength: mirror, shift and zoom by up to a tenth, no
+#: rotation or shear (close to Deep Learning with Python, 2nd ed., ch. 8, which
+#: flips, turns by up to ±36° and zooms by up to 20%). One of the two strengths
+#: 04's ``STRENGTHS`` cell compares on validation, the seeds' settings the other.
+LIGHT_SETTINGS = dict(rotation=0, shift=0.1, shear=0, zoom=0.1, flip=True)
 
 #: ``fill_mode`` values the Keras 3 layers accept (TensorFlow backend).
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")

@@ -151,6 +151,7 @@ MODEL_NOTEBOOKS = {
     "mlp_pixels": "02",
     "mlp_unscaled": "02",
     "cnn_small": "03",
+    "cnn_plain": "04",
     "cnn_aug": "04",
     "cnn_bn": "04",
     "vgg16_features": "06",
@@ -170,13 +171,13 @@ ALTERNATIVES = {
 }
 
 #: The from-scratch CNNs the transfer models are tested against, photo by photo.
-BASELINES = ("cnn_small", "cnn_aug", "cnn_bn")
+BASELINES = ("cnn_small", "cnn_plain", "cnn_aug", "cnn_bn")
 
 #: The transfer models of notebook 06, either backbone.
 TRANSFER_MODELS = tuple(m for m, nb in MODEL_NOTEBOOKS.items() if nb == "06")
 
 #: Models every complete run of the course produces a record for.
-EXPECTED_MODELS = ("mlp_pixels", "cnn_small", "cnn_aug", "cnn_bn",
+EXPECTED_MODELS = ("mlp_pixels", "cnn_small", "cnn_plain", "cnn_aug", "cnn_bn",
                    "vgg16_features", "vgg16_frozen_aug", "vgg16_finetune")
 
 #: Columns of :func:`comparison_table`, in order, and the record field each comes from.
