@@ -93,6 +93,10 @@ def test_sanitiser_masks_timings_and_temporary_paths():
     here = "Raw data found : ['/work/shared/data/dogs-vs-cats']"
     there = "Raw data found : ['/check-7f3a/shared/data/dogs-vs-cats']"
     assert _sanitize(here) == _sanitize(there) == "Raw data found : ['<PATH>']"
+    # the progress line of a training run: its times, not its epochs or metrics
+    line_a = "cnn_small: epoch 3/3 [00:04<00:00] loss 0.6931 · val_accuracy 0.5"
+    line_b = "cnn_small: epoch 3/3 [01:12<?] loss 0.6931 · val_accuracy 0.5"
+    assert _sanitize(line_a) == _sanitize(line_b) and "epoch 3/3" in _sanitize(line_a)
     # ...but not a ratio, a fraction or a unit
     assert _sanitize("80/80 images, train / valid, 3 images/s") == "80/80 images, train / valid, <RATE>"
     # what must be compared survives: counts, shapes, parameter counts

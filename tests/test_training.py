@@ -159,3 +159,20 @@ def test_fit_writes_tensorboard_logs_per_model_and_replaces_them(cfg):
     _, timing = training.fit(_tiny_model(), _arrays(), None, epochs=1, cfg=cfg, model_id="no_tb",
                              monitor="loss", verbose=0, tensorboard=False)
     assert timing["log_dir"] is None and not (cfg.logs_dir / "no_tb").exists()
+
+
+def test_fit_shows_one_progress_line_per_run_not_a_line_per_epoch(cfg, capsys):
+    import keras
+
+    model = _tiny_model()
+    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=0, min_delta=10.0)   # stops after epoch 2
+    history, _ = training.fit(model, _arrays(), _arrays(seed=1), epochs=5, cfg=cfg, callbacks=[stop],
+                              model_id="mlp_progress", tensorboard=False)
+    out = capsys.readouterr().out
+    final = out.replace("\r", "\n").strip().splitlines()[-1]       # what a notebook shows at the end
+    assert final.startswith("mlp_progress: epoch 2/5 [")            # a stopped run says how far it got
+    last = history.history["val_accuracy"][-1]
+    assert f"val_accuracy {last:.4g}" in final and "loss " in final
+    assert out.count("\n") == 1 and "Epoch 1/5" not in out           # one line, no Keras per-epoch lines
+    training.fit(_tiny_model(), _arrays(), _arrays(seed=1), epochs=2, cfg=cfg, verbose=0, tensorboard=False)
+    assert capsys.readouterr().out == ""
