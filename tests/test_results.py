@@ -228,3 +228,45 @@ def test_a_lite0_model_stands_in_for_its_vgg16_twin():
                                          "efficientnet_lite0_frozen_aug", "efficientnet_lite0_finetune")]
     assert results.missing_models(present).empty
     assert results.notebook_for("efficientnet_lite0_finetune").startswith("06_")
+
+
+def test_same_labels_on_other_photos_are_not_paired():
+    """500 cats then 500 dogs in two splits: the labels agree, the file-list hash does not."""
+    y = [0] * 50 + [1] * 50
+    model = dict(_predictions("efficientnet_lite0_finetune", y, [True] * 100), test_files_sha256="a" * 64)
+    baseline = dict(_predictions("cnn_aug", y, [True] * 80 + [False] * 20), test_files_sha256="b" * 64)
+    assert "test file lists differ" in results.different_test_photos(model, baseline)
+    table = results.paired_tests([model, baseline])
+    assert table.empty and "test file lists differ" in table.attrs["left_out"][0][2]
+    baseline["test_files_sha256"] = "a" * 64
+    assert results.different_test_photos(model, baseline) is None
+    assert len(results.paired_tests([model, baseline])) == 1
+
+
+def test_records_carry_the_test_split_fingerprint(tmp_path):
+    from dataclasses import replace
+
+    cfg = replace(config.get_profile("smoke"), data_dir=tmp_path / "data", results_dir=tmp_path / "results")
+    for name in ("cats/cat.1.jpg", "dogs/dog.1.jpg"):
+        (cfg.split_dir / "test" / name).parent.mkdir(parents=True, exist_ok=True)
+        (cfg.split_dir / "test" / name).write_bytes(b"x")
+    (cfg.dataset_dir / "manifest.csv").write_text("file,split\n", encoding="utf-8")
+    first = json.loads(results.save_record(cfg, "cnn_small", test_accuracy=0.5).read_text())
+    (cfg.split_dir / "test" / "dogs" / "dog.2.jpg").write_bytes(b"y")      # another photo in the test split
+    second = json.loads(results.save_record(cfg, "cnn_aug", test_accuracy=0.5).read_text())
+    assert len(first["test_files_sha256"]) == 64 and first["manifest_sha256"] == second["manifest_sha256"]
+    assert first["test_files_sha256"] != second["test_files_sha256"]
+
+
+def test_record_table_is_short_and_readable(tmp_path):
+    cfg = config.get_profile("smoke", results_dir=tmp_path / "results", data_dir=tmp_path / "data")
+    y = [0, 1] * 10
+    fields = {k: v for k, v in _predictions("cnn_small", y, [True] * 15 + [False] * 5).items()
+              if k not in ("model_id", "profile")}
+    results.save_record(cfg, "cnn_small", **fields, epochs=3, params=1234, seconds_per_epoch=2.345,
+                        test_log_loss=0.5)
+    styled = results.record_table(cfg, ["mlp_pixels", "cnn_small"])     # no mlp record: left out
+    assert list(styled.data.index) == ["cnn_small"]
+    assert list(styled.data.columns) == list(results.SHORT_COLUMNS[1:])
+    html = styled.to_html()
+    assert "75.0%" in html and "1,234" in html and "2.3" in html and "test_p_dog" not in html

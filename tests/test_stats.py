@@ -88,3 +88,20 @@ def test_mcnemar_rejects_unpaired_arrays():
         stats.mcnemar_exact([0, 1], [0, 1], [0])
     with pytest.raises(ValueError):
         stats.mcnemar_exact([], [], [])
+
+
+def test_holm_matches_the_step_down_by_hand():
+    # sorted 0.01, 0.02, 0.04, 0.30 → ×4, ×3, ×2, ×1 = 0.04, 0.06, 0.08, 0.30 (already increasing)
+    adjusted = stats.holm([0.30, 0.01, 0.04, 0.02])
+    assert np.allclose(adjusted, [0.30, 0.04, 0.08, 0.06])
+    # the running maximum: a later, smaller product is lifted to the one before it; capped at 1
+    assert np.allclose(stats.holm([0.02, 0.021, 0.9]), [0.06, 0.06, 0.9])
+    assert np.allclose(stats.holm([0.5, 0.6]), [1.0, 1.0])
+    assert stats.holm([]).size == 0
+
+
+def test_holm_refuses_what_is_no_p_value():
+    with pytest.raises(ValueError, match="p-values"):
+        stats.holm([0.1, 1.5])
+    with pytest.raises(ValueError, match="p-values"):
+        stats.holm([float("nan")])

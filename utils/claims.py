@@ -16,7 +16,7 @@ class ClaimError(AssertionError):
     """A lesson's claim did not hold in this run."""
 
 
-def check(cfg, claim: str, holds: bool, evidence: str) -> bool:
+def check(cfg, claim: str, holds: bool, evidence: str) -> None:
     """Assert ``claim`` (one sentence of the lesson's prose) on this run's ``evidence``.
 
     Parameters
@@ -30,21 +30,14 @@ def check(cfg, claim: str, holds: bool, evidence: str) -> bool:
     evidence : str
         The numbers, printed in either case (accuracies, interval, p-value).
 
-    Returns
-    -------
-    bool
-        ``holds`` (under ``smoke`` too, where it is only printed).
-
     Raises
     ------
     ClaimError
         Under ``sample`` or ``full`` when ``holds`` is false.
     """
-    holds = bool(holds)
     if cfg.name in UNCHECKED_PROFILES:
         print(f"claim, not checked under {cfg.name} (too few photos to mean anything): {claim}\n  {evidence}")
-        return holds
+        return
     if not holds:
         raise ClaimError(f"this lesson's claim does not hold in this {cfg.name} run: {claim}\n  {evidence}")
     print(f"claim holds ({cfg.name}): {claim}\n  {evidence}")
-    return holds

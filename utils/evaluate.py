@@ -306,6 +306,9 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         ``notebook``, ``image_size`` [h, w], ``train_count``, ``valid_count``,
         ``test_count``, ``epochs`` (epochs run), ``best_epoch``, ``params``,
         ``train_seconds``, ``seconds_per_epoch``, ``images_per_second``,
+        ``valid_accuracy`` and ``valid_log_loss`` (at the best epoch, from
+        :func:`utils.training.fit`'s timing; None without a validation set:
+        what later choices, such as 07's model for your own photo, are made on),
         ``test_accuracy`` (fraction), ``test_log_loss``, ``weights``,
         ``test_y_true`` and ``test_p_dog`` (the label and P(dog), rounded to 6
         decimals, of every test photo in the test split's fixed order, so two
@@ -343,6 +346,8 @@ def record_fields(model, results, timing, *, notebook, image_size, train_count, 
         "seconds_per_epoch": round(float(timing["seconds_per_epoch"]), 2),
         "images_per_second": None if timing["images_per_second"] is None
         else round(float(timing["images_per_second"]), 1),
+        "valid_accuracy": timing.get("valid_accuracy"),
+        "valid_log_loss": timing.get("valid_log_loss"),
         "test_accuracy": float(results["accuracy"]),
         "test_log_loss": float(results["log_loss"]),
         "weights": weights,

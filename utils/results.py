@@ -7,6 +7,7 @@ them all back with :func:`load_records` and never anything else.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -31,6 +32,47 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def test_split_fingerprint(cfg: config.Profile) -> dict:
+    """What makes two records' test photos the same photos, as hashes (empty before notebook 01 ran).
+
+    Returns
+    -------
+    dict
+        ``test_files_sha256``: SHA-256 (hex) of the test split's file names,
+        ``class/file`` sorted, one per line (the order the test batches and
+        so the records' ``test_y_true`` / ``test_p_dog`` follow);
+        ``manifest_sha256``: SHA-256 of the prepared split's ``manifest.csv``,
+        which holds every image's own SHA-256. Either is left out when its
+        file or folder is missing.
+    """
+    fingerprint = {}
+    test_dir = cfg.split_dir / "test"
+    if test_dir.is_dir():
+        names = sorted(p.relative_to(test_dir).as_posix() for p in test_dir.rglob("*") if p.is_file())
+        fingerprint["test_files_sha256"] = hashlib.sha256("\n".join(names).encode("utf-8")).hexdigest()
+    manifest = cfg.dataset_dir / "manifest.csv"
+    if manifest.is_file():
+        fingerprint["manifest_sha256"] = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    return fingerprint
+
+
+def different_test_photos(a: dict, b: dict) -> str | None:
+    """Why two records were not scored on the same test photos, or None when they were.
+
+    Compared: the labels in order (``test_y_true``), then each fingerprint
+    hash that both records hold (:func:`test_split_fingerprint`): same labels
+    on other photos (500 cats then 500 dogs, say) are caught by the hashes.
+    """
+    if not a.get("test_y_true") or not b.get("test_y_true"):
+        return "no per-photo predictions in a record"
+    if a["test_y_true"] != b["test_y_true"]:
+        return "not the same test photos (their labels differ)"
+    for key, what in (("test_files_sha256", "test file lists"), ("manifest_sha256", "prepared splits")):
+        if a.get(key) and b.get(key) and a[key] != b[key]:
+            return f"not the same test photos (their {what} differ: {key})"
+    return None
+
+
 def save_record(cfg: config.Profile, model_id: str, **fields) -> Path:
     """Write ``results/<profile>/<model_id>.json`` atomically and return its path.
 
@@ -46,8 +88,9 @@ def save_record(cfg: config.Profile, model_id: str, **fields) -> Path:
         ``images_per_second``, ``test_accuracy`` (fraction in [0, 1]),
         ``test_log_loss``, ``weights``... NumPy scalars are converted.
 
-    Adds ``profile``, ``seed``, ``versions``, ``hardware``, ``commit`` and
-    ``created`` (UTC, ISO 8601).
+    Adds ``profile``, ``seed``, the test split's fingerprint
+    (:func:`test_split_fingerprint`), ``versions``, ``hardware``, ``commit``
+    and ``created`` (UTC, ISO 8601).
 
     Raises
     ------
@@ -61,6 +104,7 @@ def save_record(cfg: config.Profile, model_id: str, **fields) -> Path:
         "model_id": model_id,
         "profile": cfg.name,
         "seed": cfg.seed,
+        **test_split_fingerprint(cfg),
         **fields,
         "versions": config.versions(),
         "hardware": config.hardware(),
@@ -261,7 +305,8 @@ def paired_tests(records, baselines=BASELINES, models=TRANSFER_MODELS) -> "panda
     pandas.DataFrame
         One row per (model, baseline) pair found: ``model``, ``against``,
         ``photos``, ``model accuracy``, ``baseline accuracy``, ``only model
-        right``, ``only baseline right``, ``p value`` (two-sided, exact).
+        right``, ``only baseline right``, ``p value`` (two-sided, exact),
+        ``p value (Holm)`` (adjusted over every row: :func:`utils.stats.holm`).
         Pairs whose records hold no predictions, or predictions for different
         photos (other labels or counts), are left out and listed in the
         table's ``attrs["left_out"]``.
@@ -277,12 +322,12 @@ def paired_tests(records, baselines=BASELINES, models=TRANSFER_MODELS) -> "panda
             a, b = by_id.get(model_id), by_id.get(baseline)
             if a is None or b is None:
                 continue
-            ya, yb = a.get("test_y_true"), b.get("test_y_true")
-            if not (ya and yb and a.get("test_p_dog") and b.get("test_p_dog")):
-                left_out.append((model_id, baseline, "no per-photo predictions in a record"))
-                continue
-            if ya != yb:
-                left_out.append((model_id, baseline, "not the same test photos"))
+            ya = a.get("test_y_true")
+            reason = different_test_photos(a, b)
+            if reason is None and not (a.get("test_p_dog") and b.get("test_p_dog")):
+                reason = "no per-photo predictions in a record"
+            if reason is not None:
+                left_out.append((model_id, baseline, reason))
                 continue
             test = stats.mcnemar_exact(ya, evaluate.predicted_labels(a["test_p_dog"]),
                                        evaluate.predicted_labels(b["test_p_dog"]))
@@ -292,8 +337,37 @@ def paired_tests(records, baselines=BASELINES, models=TRANSFER_MODELS) -> "panda
                          "p value": test["p_value"]})
     table = pd.DataFrame(rows, columns=["model", "against", "photos", "model accuracy", "baseline accuracy",
                                         "only model right", "only baseline right", "p value"])
+    # several tests on the same photos: Holm's correction over all of them (stats.holm)
+    table["p value (Holm)"] = stats.holm(table["p value"]) if len(table) else []
     table.attrs["left_out"] = left_out
     return table
+
+
+#: The columns of :func:`record_table`: what a reader needs of a record at a glance.
+SHORT_COLUMNS = ("model", "test accuracy", "95% interval low", "95% interval high", "test log loss", "epochs",
+                 "parameters", "seconds per epoch")
+
+
+def record_table(cfg: config.Profile, model_ids) -> "pandas.io.formats.style.Styler":
+    """The records of ``model_ids`` under ``cfg``'s profile as a short table, one row each.
+
+    Percentages with one decimal, log loss with three, seconds with one:
+    what a notebook shows after writing a record (the record itself, with its
+    per-photo predictions and history, stays in ``results/<profile>/``).
+    Models without a record are left out.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Indexed by ``model``, columns :data:`SHORT_COLUMNS` (but ``model``).
+    """
+    by_id = {record["model_id"]: record for record in load_records(cfg)}
+    table = comparison_table([by_id[m] for m in model_ids if m in by_id])
+    percent = "{:.1%}"
+    return table[list(SHORT_COLUMNS)].set_index("model").style.format(
+        {"test accuracy": percent, "95% interval low": percent, "95% interval high": percent,
+         "test log loss": "{:.3f}", "epochs": "{:.0f}", "parameters": "{:,.0f}", "seconds per epoch": "{:.1f}"},
+        na_rep="–")
 
 
 def comparison_table(records) -> "pandas.DataFrame":
