@@ -77,10 +77,7 @@ def build(name, cfg, steps_per_epoch, epochs):
     total = max(1, epochs * steps_per_epoch)
     if name == "cnn_small":
         model = lessons.build_cnn_small(size, dropout=0.5, name=name)
-        schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=total)
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.5),
-                      loss="binary_crossentropy", metrics=["accuracy"])
-        return model, size
+        return lessons.compile_cnn_small(model, total, 1), size      # 03's recipe over `total` steps
     if name == "bn_gap_96":
         size = (96, 96)
     if name == "bn_gap_64":

@@ -91,19 +91,14 @@ def train_cnn(cfg, epochs=None, verbose=2, patience=0):
     """Train ``cnn_small`` as notebook 03 does; return the record's fields."""
     import math
 
-    import keras
-
     image_size = cfg.image_size
     epochs = epochs or cfg.epochs["cnn"]
     train_ds = loading.get_batches("train", image_size, cfg=cfg, cache=True)
     valid_ds = loading.get_batches("valid", image_size, cfg=cfg, cache=True)
     test_ds = loading.get_batches("test", image_size, cfg=cfg)
     steps_per_epoch = math.ceil(len(train_ds.file_paths) / cfg.batch_size)
-    learning_rate = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=epochs * steps_per_epoch)
     config.seed_everything(cfg)
-    model = lessons.build_cnn_small(image_size)
-    model.compile(optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=0.5),
-                  loss="binary_crossentropy", metrics=["accuracy"])
+    model = lessons.compile_cnn_small(lessons.build_cnn_small(image_size), epochs, steps_per_epoch)   # 03's recipe
     path, callbacks = _best_epoch_callbacks(cfg, "cnn_small", patience)
     _, timing = training.fit(model, train_ds, valid_ds, epochs=epochs, cfg=cfg,
                              callbacks=callbacks, model_id="cnn_small", verbose=verbose)

@@ -86,6 +86,24 @@ def build_cnn_small(image_size, dropout=0.5, augmentation=None, name="cnn_small"
     return keras.Model(inputs, outputs, name=name)
 
 
+# ---- notebooks/03_cnn.ipynb, cell recipe-code ----
+
+def cnn_small_schedule(epochs, steps_per_epoch):
+    """The learning rate: half a cosine from 0.001 at the first step to 0 at the last of the run."""
+    return keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=epochs * steps_per_epoch)
+
+
+def compile_cnn_small(model, epochs, steps_per_epoch, weight_decay=0.5):
+    """cnn_small's recipe: AdamW (weight decay) on cnn_small_schedule; compiles model in place, returns it.
+
+    epochs × steps_per_epoch is the step where the rate reaches 0: run every epoch (no early stopping).
+    """
+    model.compile(optimizer=keras.optimizers.AdamW(cnn_small_schedule(epochs, steps_per_epoch),
+                                                   weight_decay=weight_decay),
+                  loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
 # ---- notebooks/04_data_augmentation.ipynb, cell builder ----
 
 def build_augmenter(seed=None, rotation=40, shift=0.2, shear=0.2, zoom=0.2, flip=True, fill_mode="nearest"):
