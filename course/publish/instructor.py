@@ -4,7 +4,8 @@ What someone teaching the lesson needs on one page, none of it typed twice:
 
 - its time under each profile, from the committed reference runs
   (``reference/<profile>/run.json``, :mod:`course.tools.reference`);
-- the claims it proves: the bullets of its ``## What we learned``;
+- the claims it proves: the bullets of its ``## What we learned``, and those
+  its run asserts (:func:`checked_claims`, the list its first cell gives);
 - its exercises: the items of its ``## Try this``;
 - the questions learners ask most at that point, with short answers, from
   :file:`course/publish/instructor_notes.toml` (``[[NN_name]]`` tables with
@@ -58,6 +59,19 @@ def _section(notebook, title: re.Pattern) -> list[str]:
 def claims(notebook) -> list[str]:
     """What the lesson proves: the items of its ``## What we learned`` (markdown)."""
     return _section(notebook, re.compile(r"what we learned", re.I))
+
+
+#: The line of a notebook's first cell that lists the claims its cells assert (utils.claims).
+CHECKED_HEADER = "**Claims this notebook checks**"
+
+
+def checked_claims(notebook) -> list[str]:
+    """The claims the lesson asserts in its own run: the list after :data:`CHECKED_HEADER` in its first cell."""
+    first = next((cell for cell in notebook.cells if cell.cell_type == "markdown"), None)
+    if first is None or CHECKED_HEADER not in first.source:
+        return []
+    listed = first.source.split(CHECKED_HEADER, 1)[1]
+    return [line[2:].strip() for line in listed.splitlines() if line.startswith("- ")]
 
 
 def exercises(notebook) -> list[str]:
@@ -138,6 +152,9 @@ def page(lesson, notebook, lesson_href: str, asked: list[dict], timing: list[dic
 {time_table}
 <h2 id="claims">What it proves</h2>
 {items(claims(notebook))}
+<h2 id="checked">What its run checks</h2>
+<p>Asserted by the notebook under <code>sample</code> and <code>full</code> (it stops if one fails); printed under <code>smoke</code>.</p>
+{items(checked_claims(notebook)) if checked_claims(notebook) else "<p>No claim is asserted in this lesson's run.</p>"}
 <h2 id="exercises">Exercises</h2>
 {items(exercises(notebook), "ol")}
 <h2 id="questions">Questions learners ask here</h2>
