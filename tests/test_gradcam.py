@@ -172,3 +172,18 @@ def test_the_course_vgg16_classifier():
     assert gradcam.find_layer(model).name == "block5_conv3"
     heatmap = gradcam.gradcam_heatmap(model, image)
     assert heatmap.shape == (2, 2) and 0.0 <= heatmap.min() and heatmap.max() <= 1.0
+
+
+def test_a_small_cnn_is_explained_where_its_map_still_has_a_grid():
+    """cnn_small on 64×64 photos: conv_4's map is 4×4, too coarse to say where; conv_3's is 12×12."""
+    model = lessons.build_cnn_small((64, 64))
+    assert model.get_layer("conv_4").output.shape[1:3] == (4, 4)
+    assert gradcam.find_layer(model).name == "conv_4"                  # the default: the last one
+    layer = gradcam.find_layer(model, min_grid=gradcam.MIN_GRID)
+    assert layer.name == "conv_3"
+    image = np.random.default_rng(0).uniform(0, 255, (64, 64, 3)).astype(np.float32)
+    assert gradcam.gradcam_heatmap(model, image, layer_name=layer.name).shape == (12, 12)
+    # a CNN whose every map is coarse still gets its last convolution
+    tiny = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3, name="only_conv"),
+                             keras.layers.Flatten(), keras.layers.Dense(1, activation="sigmoid")])
+    assert gradcam.find_layer(tiny, min_grid=gradcam.MIN_GRID).name == "only_conv"      # 6×6, the only one

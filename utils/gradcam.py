@@ -29,8 +29,28 @@ def _walk(layer, path=()):
         yield from _walk(child, path + (layer,))
 
 
-def find_layer(model, layer_name=None):
-    """The layer Grad-CAM reads: ``layer_name`` or the last ``Conv2D``, nested models included.
+#: The coarsest map Grad-CAM reads by default, in cells a side: a heatmap of 2×2 or 4×4 cells
+#: (the last convolution of a small CNN on 64×64 photos) cannot say *where* in the photo.
+MIN_GRID = 12
+
+
+def _grid(layer):
+    """The side of ``layer``'s output map in cells (its smaller one), or None when unknown."""
+    try:
+        shape = layer.output.shape
+    except (AttributeError, ValueError):
+        return None
+    sides = [side for side in shape[1:3] if side is not None]
+    return min(sides) if len(sides) == 2 else None
+
+
+def find_layer(model, layer_name=None, min_grid=None):
+    """The layer Grad-CAM reads: ``layer_name``, or the last ``Conv2D`` (nested models included).
+
+    With ``min_grid`` (e.g. :data:`MIN_GRID`), the last ``Conv2D`` whose map
+    is at least that many cells a side: a small CNN's last map on 64×64
+    photos is 4×4, too coarse to say where it looked. When no convolution's
+    map is that large, the last ``Conv2D`` is used.
 
     Raises
     ------
@@ -49,7 +69,8 @@ def find_layer(model, layer_name=None):
     convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
     if not convs:
         raise ValueError(f"model {model.name!r} has no Conv2D layer: Grad-CAM needs one")
-    return convs[-1]
+    fine = [layer for layer in convs if (_grid(layer) or 0) >= (min_grid or 0)]
+    return fine[-1] if fine else convs[-1]
 
 
 def _output_layer(model):
@@ -118,7 +139,8 @@ def gradcam_heatmap(model, image, layer_name=None, class_index=None) -> np.ndarr
         float in [0, 255], the model's input size.
     layer_name : str, optional
         Convolutional layer to explain (default: the last ``Conv2D``, searched
-        inside nested models too, e.g. ``block5_conv3`` of VGG16).
+        inside nested models too, e.g. ``block5_conv3`` of VGG16); see
+        :func:`find_layer` to pick one by its grid.
     class_index : {None, 0, 1}
         Class to explain: 0 cat, 1 dog, None the predicted class.
 
