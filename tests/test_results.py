@@ -270,3 +270,20 @@ def test_record_table_is_short_and_readable(tmp_path):
     assert list(styled.data.columns) == list(results.SHORT_COLUMNS[1:])
     html = styled.to_html()
     assert "75.0%" in html and "1,234" in html and "2.3" in html and "test_p_dog" not in html
+
+
+def test_plot_tradeoffs_counts_the_features_pass_and_draws_intervals():
+    import matplotlib.pyplot as plt
+
+    from utils import charts
+
+    head = {"model_id": "efficientnet_lite0_features", "profile": "sample", "seconds_per_epoch": 1.0, "epochs": 5,
+            "feature_seconds": 95.0, "params": 1281, "test_accuracy": 0.9, "test_count": 1000}
+    fig = charts.plot_tradeoffs(results.comparison_table([head]))
+    left = fig.axes[0]
+    (x, y), = left.lines[0].get_xydata()[:1]
+    assert x == 100.0 and y == 0.9                     # 5 epochs × 1 s + the 95 s features pass
+    bars = [c for c in left.collections if c.get_segments()]
+    (low, high), = [(seg[0][1], seg[1][1]) for seg in bars[0].get_segments()]
+    assert low < 0.9 < high and abs(low - 0.88) < 0.01   # Wilson 95% on 1,000 photos
+    plt.close("all")

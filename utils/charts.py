@@ -38,18 +38,26 @@ def plot_tradeoffs(table, profile=None, figsize=CURVES_SIZE, path=None):
     -------
     matplotlib.figure.Figure
         Two panels; log-scaled x axes; accuracy from 0.5 (chance, lower if a
-        model scored below it) to 1; training time is seconds per epoch × epochs. A model
-        lacking a figure is left out of that panel; an empty table gives empty
-        panels that say so.
+        model scored below it) to 1, each point with its Wilson 95% interval
+        (columns ``95% interval low`` / ``high``, when the table has them) as a
+        vertical bar; training time is seconds per epoch × epochs, plus the
+        ``feature seconds`` of a head trained on features computed once (the
+        pass of the frozen base that its training needed). A model lacking a
+        figure is left out of that panel; an empty table gives empty panels
+        that say so.
     """
     import pandas as pd
 
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=figsize)
-    accuracy = pd.to_numeric(table.get("test accuracy", pd.Series(dtype=float)), errors="coerce")
-    seconds = (pd.to_numeric(table.get("seconds per epoch", pd.Series(dtype=float)), errors="coerce")
-               * pd.to_numeric(table.get("epochs", pd.Series(dtype=float)), errors="coerce"))
-    params = pd.to_numeric(table.get("parameters", pd.Series(dtype=float)), errors="coerce")
+
+    def column(name):
+        return pd.to_numeric(table.get(name, pd.Series(np.nan, index=table.index)), errors="coerce")
+
+    accuracy = column("test accuracy")
+    seconds = column("seconds per epoch") * column("epochs") + column("feature seconds").fillna(0.0)
+    params = column("parameters")
+    ci_low, ci_high = column("95% interval low"), column("95% interval high")
     for ax, x, label in ((left, seconds, "training time (s, log scale)"),
                          (right, params, "parameters (log scale)")):
         shown = 0
@@ -57,7 +65,11 @@ def plot_tradeoffs(table, profile=None, figsize=CURVES_SIZE, path=None):
             xv, yv = x.iloc[index], accuracy.iloc[index]
             if pd.isna(xv) or pd.isna(yv) or xv <= 0:
                 continue
-            ax.scatter([xv], [yv], s=40)
+            if pd.notna(ci_low.iloc[index]) and pd.notna(ci_high.iloc[index]):
+                ax.errorbar([xv], [yv], yerr=[[yv - ci_low.iloc[index]], [ci_high.iloc[index] - yv]], fmt="o",
+                            markersize=6, capsize=3)
+            else:
+                ax.scatter([xv], [yv], s=40)
             ax.annotate(str(table["model"].iloc[index]), (xv, yv), textcoords="offset points",
                         xytext=(5, 4), fontsize=8)
             shown += 1
