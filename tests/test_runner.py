@@ -558,6 +558,9 @@ def test_progress_in_a_log_is_sparse():
 def test_epoch_of_reads_keras_lines():
     assert runner.epoch_of("Epoch 1/30\n63/63 - 4s - loss: 0.69\nEpoch 2/30\n") == "epoch 2/30"
     assert runner.epoch_of("loss: 0.5") is None
+    # utils.training's one line per run, redrawn with carriage returns
+    line = "\rcnn_aug_light: epoch 37/100 [01:10<02:00], loss 0.5\rcnn_aug_light: epoch 38/100 [01:12<01:58], loss 0.5"
+    assert runner.epoch_of(line) == "cnn_aug_light epoch 38/100"
 
 
 # --------------------------------------------------------------------------- clean output

@@ -2,7 +2,7 @@
 
 On a terminal the line is redrawn in place every :data:`TTY_INTERVAL` seconds
 while a cell runs, so a ten-minute training cell shows its time going up (and
-the epoch, when Keras prints ``Epoch 3/30``). When the output is not a
+the epoch, from Keras' ``Epoch 3/30`` or ``utils.training``'s progress line). When the output is not a
 terminal (a log file, CI), one line is printed per cell and, during a long
 cell, one more every :data:`LOG_INTERVAL` seconds: a log that moves without
 flooding.
@@ -20,13 +20,17 @@ TTY_INTERVAL = 2.0
 #: Seconds between "still running" lines in a log that is not a terminal.
 LOG_INTERVAL = 60.0
 
-_EPOCH = re.compile(r"Epoch (\d+)/(\d+)")
+#: Keras' ``Epoch 3/30`` line, or ``utils.training``'s progress line ``cnn_small: epoch 3/30 [...]``.
+_EPOCH = re.compile(r"(?:([\w.-]+): )?[Ee]poch (\d+)/(\d+)")
 
 
 def epoch_of(text: str) -> str | None:
-    """``"epoch 3/30"`` from the last ``Epoch 3/30`` Keras printed in ``text``, else None."""
+    """``"epoch 3/30"`` (``"cnn_small epoch 3/30"`` from a progress line) from the last one in ``text``, else None."""
     found = _EPOCH.findall(text or "")
-    return f"epoch {found[-1][0]}/{found[-1][1]}" if found else None
+    if not found:
+        return None
+    model_id, done, total = found[-1]
+    return f"{model_id + ' ' if model_id else ''}epoch {done}/{total}"
 
 
 def format_seconds(seconds: float) -> str:
