@@ -233,3 +233,11 @@ def test_each_profile_needs_comes_from_the_reference_runs(tmp_path, capsys):
     assert f"about {disk.format_size(disk.preparation_needs([source]))} in {tmp_path / 'data'}" in shown
     assert "sample:   5 min for 2 notebooks, models 4 MB (reference run abc1234, 2 CPU cores)" in shown
     assert disk.reference_needs(tmp_path / "nowhere") == []
+    # a run that left out notebooks another profile's run has is partial, a note or none
+    smoke = tmp_path / "reference" / "smoke"
+    (smoke / "records").mkdir(parents=True)
+    (smoke / "run.json").write_text(json.dumps({"notebooks": {"02_mlp": {"seconds": 9.0}, "03_cnn": {"seconds": 9.0},
+                                                              "04_data_augmentation": {"seconds": 9.0}},
+                                                "note": "started at one commit, saved at another"}))
+    partial = {r["profile"]: r["partial"] for r in disk.reference_needs(tmp_path / "reference")}
+    assert partial == {"smoke": False, "sample": True}

@@ -254,20 +254,22 @@ def reference_needs(reference_dir) -> list[dict]:
         ``seconds`` (the notebooks' run times added up), ``notebooks`` (how
         many ran), ``model_bytes`` (trained parameters × 4 bytes, float32),
         ``hardware`` (the run's ``hardware`` dict), ``commit``, ``partial`` (the
-        run carries a note, e.g. only some notebooks were run).
+        run left out notebooks that another profile's reference run has).
     """
     from utils import results   # results writes through files, which uses this module
 
+    references = {profile: results.load_reference_run(profile, reference_dir)
+                  for profile in results.reference_profiles(reference_dir)}
+    every_notebook = {name for reference in references.values() for name in reference["run"].get("notebooks", {})}
     rows = []
-    for profile in results.reference_profiles(reference_dir):
-        reference = results.load_reference_run(profile, reference_dir)
+    for profile, reference in references.items():
         run, notebooks = reference["run"], reference["run"].get("notebooks", {})
         params = sum(int(record.get("params") or 0) for record in reference["records"])
         rows.append({"profile": profile,
                      "seconds": sum(entry.get("seconds") or 0 for entry in notebooks.values()),
                      "notebooks": len(notebooks), "model_bytes": 4 * params,
                      "hardware": run.get("hardware") or {}, "commit": run.get("commit", "?"),
-                     "partial": bool(run.get("note"))})
+                     "partial": not every_notebook <= set(notebooks)})
     return rows
 
 
