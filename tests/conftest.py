@@ -229,3 +229,41 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_sep("-", "golden comparison (tests/golden/ignore.toml): code cells per notebook")
     for line in goldens.summary_lines():
         terminalreporter.write_line(line)
+    if _CELL_STDERR:
+        terminalreporter.write_sep("-", "stderr written by notebook cells (not compared; goldens hold none)")
+        for nodeid, text in _CELL_STDERR.items():
+            terminalreporter.write_line(f"{nodeid}: {text[:2000]!r}")
+
+
+# -- nbval: what a cell writes to stderr ------------------------------------------------------
+#: stderr text the notebook cells wrote during this run, by test id (shown in the summary).
+_CELL_STDERR: dict[str, str] = {}
+
+
+class _NbvalStderr:
+    """nbval does not compare stderr: a kernel's stray stderr line failed CI once, with no text to read.
+
+    The goldens hold none (``tests/test_goldens.py::test_golden_outputs_are_clean`` refuses
+    warnings and stderr in them, so a regenerated golden shows a new warning at once), and
+    whatever a cell writes to stderr in a run is printed in the run's summary instead.
+    Registered as a plugin of its own (``pytest_configure``), because conftest hooks reach only
+    files under ``tests/`` and the golden pass runs composed notebooks from a temporary folder.
+    """
+
+    @staticmethod
+    def pytest_collectstart(collector):
+        if str(getattr(collector, "path", "")).endswith(".ipynb") and hasattr(collector, "skip_compare"):
+            collector.skip_compare += ("stderr",)
+
+    @staticmethod
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(item, call):
+        yield
+        outputs = getattr(item, "test_outputs", None) if call.when == "call" else None
+        text = "".join(out.get("text", "") for out in outputs or () if out.get("name") == "stderr")
+        if text.strip():
+            _CELL_STDERR[f"{item.path.name} · {item.name}"] = text
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_NbvalStderr(), "dogscats-nbval-stderr")
