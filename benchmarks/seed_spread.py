@@ -31,7 +31,6 @@ import json
 import math
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,9 +39,9 @@ if str(ROOT) not in sys.path:
 
 from utils import augmentation, config, evaluate, lessons, loading, results, stats, training  # noqa: E402
 
-#: Augmentation strengths notebook 04 chooses between (its ``STRENGTHS`` cell).
-STRENGTHS = {"light": augmentation.LIGHT_SETTINGS,
-             "seeds": dict(rotation=40, shift=0.2, shear=0.2, zoom=0.2, flip=True)}
+#: Augmentation strengths notebook 04 chooses between (its ``STRENGTHS`` cell); the seeds'
+#: settings are ``lessons.augment_dataset``'s defaults, so they need no arguments.
+STRENGTHS = {"light": augmentation.LIGHT_SETTINGS, "seeds": {}}
 
 COMPARISON = "04: cnn_plain vs cnn_aug"
 
@@ -57,15 +56,13 @@ def train_and_score(cfg, model_id, train_ds, valid_ds, valid_arrays, epochs, fol
                                       epochs, steps_per_epoch, weight_decay=0.5)
     best = keras.callbacks.ModelCheckpoint(Path(folder) / f"{model_id}_{cfg.seed}.keras", monitor="val_accuracy",
                                            mode="max", save_best_only=True)
-    start = time.perf_counter()
     _, timing = training.fit(model, train_ds, valid_ds, epochs=epochs, cfg=cfg, callbacks=[best],
                              model_id=f"{model_id}_seed{cfg.seed}", tensorboard=False)
-    seconds = time.perf_counter() - start
     model.load_weights(best.filepath)
     y_true, p_dog = evaluate.predict(model, valid_arrays)
     scores = evaluate.metrics(y_true, p_dog)
     row = {"model": model_id, "valid_accuracy": scores["accuracy"], "valid_log_loss": scores["log_loss"],
-           "valid_count": int(len(y_true)), "best_epoch": timing["best_epoch"], "train_seconds": round(seconds, 1)}
+           "valid_count": int(len(y_true)), "best_epoch": timing["best_epoch"], "train_seconds": round(timing["train_seconds"], 1)}
     return row, y_true, p_dog
 
 

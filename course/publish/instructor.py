@@ -122,6 +122,8 @@ def page(lesson, notebook, lesson_href: str, asked: list[dict], timing: list[dic
     """The instructor's page of one lesson, as HTML (links relative to ``site/instructor/``)."""
     from nbconvert.filters.markdown import markdown2html
 
+    checked = checked_claims(notebook)
+
     def items(texts, tag="ul"):
         if not texts:
             return "<p>None written in the notebook yet.</p>"
@@ -154,7 +156,7 @@ def page(lesson, notebook, lesson_href: str, asked: list[dict], timing: list[dic
 {items(claims(notebook))}
 <h2 id="checked">What its run checks</h2>
 <p>Asserted by the notebook under <code>sample</code> and <code>full</code> (it stops if one fails); printed under <code>smoke</code>.</p>
-{items(checked_claims(notebook)) if checked_claims(notebook) else "<p>No claim is asserted in this lesson's run.</p>"}
+{items(checked) if checked else "<p>No claim is asserted in this lesson's run.</p>"}
 <h2 id="exercises">Exercises</h2>
 {items(exercises(notebook), "ol")}
 <h2 id="questions">Questions learners ask here</h2>
