@@ -46,6 +46,7 @@ Measuring and showing
     stats              Wilson intervals, exact McNemar: is one model really better?
     claims             a lesson asserts its own point under sample and full (printed under smoke)
     results            one JSON record per trained model; comparison tables, paired tests
+    references         the committed reference runs (reference/<profile>/): which exist, reading one
     anchors            published figures (theirs, never ours), each with source and split
     predict            cat or dog for one photo (path, URL, bytes); ``load_model`` (RandomShear fix)
     submission         Kaggle submission CSV, clipped probabilities

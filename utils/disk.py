@@ -19,6 +19,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from utils import references as reference_runs
 from utils.errors import DiskFullError
 
 #: ``errno`` values that mean "no room left": the disk is full, or the user's quota is.
@@ -256,10 +257,8 @@ def reference_needs(reference_dir) -> list[dict]:
         ``hardware`` (the run's ``hardware`` dict), ``commit``, ``partial`` (the
         run left out notebooks that another profile's reference run has).
     """
-    from utils import results   # results writes through files, which uses this module
-
-    references = {profile: results.load_reference_run(profile, reference_dir)
-                  for profile in results.reference_profiles(reference_dir)}
+    references = {profile: reference_runs.load_reference_run(profile, reference_dir)
+                  for profile in reference_runs.reference_profiles(reference_dir)}
     every_notebook = {name for reference in references.values() for name in reference["run"].get("notebooks", {})}
     rows = []
     for profile, reference in references.items():

@@ -156,36 +156,6 @@ def load_records_report(cfg: config.Profile) -> tuple[list[dict], list[tuple[str
     return sorted(records, key=lambda r: r["model_id"]), skipped
 
 
-# -- committed reference runs (reference/<profile>/) -------------------------
-
-def reference_profiles(reference_dir: Path | None = None) -> list[str]:
-    """Profiles with a committed reference run (``<profile>/run.json``), smallest first.
-
-    ``reference_dir`` defaults to the project's ``reference/``; a missing folder has none.
-    """
-    folder = Path(reference_dir) if reference_dir else config.PROJECT_ROOT / "reference"
-    found = [p.name for p in folder.iterdir() if (p / "run.json").is_file()] if folder.is_dir() else []
-    order = config.PROFILE_NAMES
-    return sorted(found, key=lambda name: (order.index(name) if name in order else len(order), name))
-
-
-def load_reference_run(profile: str, reference_dir: Path | None = None) -> dict:
-    """One profile's committed reference run: ``{"run": dict, "records": list of dict}``.
-
-    Written by ``python -m course.tools.reference save``; read by 00_setup (what each
-    profile takes), the README's tables and the instructors' pages.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``<reference_dir>/<profile>/run.json`` is missing.
-    """
-    folder = (Path(reference_dir) if reference_dir else config.PROJECT_ROOT / "reference") / profile
-    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((folder / "records").glob("*.json"))]
-    return {"run": run, "records": records}
-
-
 # -- notebook 07: the comparison ----------------------------------------------
 
 #: The models of the course, in teaching order, and the notebook that trains each.

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from utils import anchors, config, results, stats  # noqa: E402
+from utils import anchors, config, references, stats  # noqa: E402
 
 REFERENCE_DIR = ROOT / "reference"
 README = ROOT / "README.md"
@@ -43,18 +43,18 @@ SECTIONS = ("times", "results", "anchors")
 
 
 def _profiles(reference_dir: Path) -> list[str]:
-    return results.reference_profiles(reference_dir)
+    return references.reference_profiles(reference_dir)
 
 
 def load_reference(profile: str, reference_dir: Path = REFERENCE_DIR) -> dict:
-    """One profile's reference run: ``{"run": dict, "records": list of dict}`` (:func:`utils.results.load_reference_run`).
+    """One profile's reference run: ``{"run": dict, "records": list of dict}`` (:func:`utils.references.load_reference_run`).
 
     Raises
     ------
     FileNotFoundError
         If ``reference/<profile>/run.json`` is missing.
     """
-    return results.load_reference_run(profile, reference_dir)
+    return references.load_reference_run(profile, reference_dir)
 
 
 def save_reference(results_dir: Path, profile: str, reference_dir: Path = REFERENCE_DIR) -> Path:
