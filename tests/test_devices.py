@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from utils import devices
@@ -171,3 +172,86 @@ def test_two_jax_processes_on_the_loopback_train_like_one():
     for result in results:
         assert result["loss"] == pytest.approx(one["loss"], rel=1e-4)
         assert result["kernel_sum"] == pytest.approx(one["kernel_sum"], rel=1e-4, abs=1e-5)
+
+
+class _VisibleDevices:
+    """Stands in for ``tf.config.set_visible_devices``: records each call, or raises ``error``."""
+
+    def __init__(self, error=None):
+        self.calls, self.error = [], error
+
+    def __call__(self, devices_, device_type=None):
+        self.calls.append((list(devices_), device_type))
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.fixture
+def visible_devices(monkeypatch):
+    """``tf.config.set_visible_devices`` recorded, and :func:`devices.tensorflow` not yet applied."""
+    import tensorflow as tf
+
+    recorder = _VisibleDevices()
+    monkeypatch.setattr(tf.config, "set_visible_devices", recorder)
+    monkeypatch.setattr(devices, "_tensorflow_ready", False)
+    return recorder
+
+
+@pytest.mark.parametrize("backend, hidden", [("jax", True), ("torch", True), ("tensorflow", False)])
+def test_tensorflow_sees_no_gpu_unless_it_is_the_backend(backend, hidden, visible_devices, monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: backend)
+    assert devices.tensorflow() is tf
+    assert visible_devices.calls == ([([], "GPU")] if hidden else [])
+    devices.tensorflow()
+    assert len(visible_devices.calls) == (1 if hidden else 0), "the rule runs once a process"
+
+
+def test_loading_hides_the_gpu_before_its_first_pipeline_without_configure(visible_devices, monkeypatch):
+    import keras
+
+    from utils import loading
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    monkeypatch.setattr(devices, "_configured", None)           # a learner who skipped devices.configure()
+    batches = loading.array_batches(np.zeros((4, 2), np.float32), np.zeros(4, np.float32), batch_size=2)
+    assert visible_devices.calls == [([], "GPU")]
+    assert len(list(batches)) == 2
+
+
+def test_configure_hides_the_gpu_on_jax(visible_devices, monkeypatch):
+    import keras
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    monkeypatch.setattr(devices, "accelerators", lambda: ["a GPU"])    # not the CPU-only pooling path
+    monkeypatch.setattr(devices, "_configured", None)
+    devices.configure({})
+    assert visible_devices.calls == [([], "GPU")]
+
+
+def test_too_late_to_hide_is_a_warning_not_an_error(monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    late = _VisibleDevices(RuntimeError("Visible devices cannot be modified after being initialized"))
+    monkeypatch.setattr(tf.config, "set_visible_devices", late)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.warns(RuntimeWarning, match="before it could be hidden"):
+        assert devices.hide_gpus_from_tensorflow(tf) is False
+    assert late.calls == [([], "GPU")]
+
+
+def test_hiding_is_harmless_without_a_gpu(monkeypatch):
+    """The real call on a GPU-less machine, TensorFlow's devices already set up: accepted, nothing changes."""
+    import keras
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU: hiding it here would change the other tests")
+    tf.constant(1.0) + 1.0                                          # TensorFlow's devices are set up
+    before = tf.config.get_visible_devices()
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert devices.hide_gpus_from_tensorflow(tf) is True
+    assert tf.config.get_visible_devices() == before

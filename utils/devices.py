@@ -37,6 +37,12 @@ Keras' mixed precision guide). Every model's output layer is built with
 ``dtype="float32"``, so P(dog) keeps its digits near 0 and 1.
 ``benchmarks/precision.py`` measures both policies (and XLA) on this machine.
 
+TensorFlow is always here for the ``tf.data`` input pipelines
+(:mod:`utils.loading`), whatever the Keras backend. On the JAX and PyTorch
+backends it must not take the GPU: :func:`tensorflow` imports it for every
+course module that uses it outside the backend, hiding its GPUs first
+(:func:`hide_gpus_from_tensorflow`); :func:`configure` calls it too.
+
 Sources: https://keras.io/guides/distribution/ (JAX) and
 https://www.tensorflow.org/guide/distributed_training (TensorFlow).
 """
@@ -44,8 +50,10 @@ https://www.tensorflow.org/guide/distributed_training (TensorFlow).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import logging
 import os
+import warnings
 
 from utils import settings
 
@@ -53,6 +61,9 @@ from utils import settings
 DEVICE_CHOICES = settings.declared("DOGSCATS_DEVICES").choices
 
 _configured = None
+
+#: Whether :func:`tensorflow` has applied :func:`hide_gpus_from_tensorflow` in this process.
+_tensorflow_ready = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +126,82 @@ def accelerators() -> list:
     import tensorflow as tf
 
     return [device.name for device in tf.config.list_physical_devices("GPU")]
+
+
+def hide_gpus_from_tensorflow(tf=None) -> bool:
+    """On the JAX and PyTorch backends, let TensorFlow see no GPU: ``tf.config.set_visible_devices([], "GPU")``.
+
+    There TensorFlow only feeds ``tf.data`` pipelines, which run on the CPU;
+    a TensorFlow that sees the GPU reserves nearly all of its memory as soon
+    as it runs its first operation (its allocator's default), and the backend
+    then runs out of memory. JAX's own guide to ``tf.data`` input pipelines
+    does the same ("Ensure TF does not see GPU and grab all GPU memory").
+    Call it before TensorFlow's first operation: :func:`tensorflow` does.
+
+    Harmless elsewhere: on the TensorFlow backend nothing changes (the GPU is
+    Keras'), and on a machine without a GPU there is nothing to hide.
+
+    Parameters
+    ----------
+    tf : module, optional
+        TensorFlow (imported when not given).
+
+    Returns
+    -------
+    bool
+        True when the call was made and TensorFlow accepted it; False on the
+        TensorFlow backend, or when TensorFlow had already set up its devices.
+
+    Warns
+    -----
+    RuntimeWarning
+        When TensorFlow had already set up a GPU (some TensorFlow operation
+        ran before any course module asked for it): it may hold GPU memory.
+    """
+    if backend() == "tensorflow":
+        return False
+    if tf is None:
+        import tensorflow as tf
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError as error:
+        # TensorFlow fixes its visible devices when it first runs an operation and refuses any change
+        # afterwards ("Visible devices cannot be modified after being initialized"). Too late to hide
+        # the GPU then, but no reason to stop a lesson: say so instead. (Without a GPU the list is
+        # already empty and TensorFlow accepts the same list again, so this never happens there.)
+        warnings.warn(f"TensorFlow set up its GPU before it could be hidden from it ({error}); it may "
+                      "hold GPU memory the Keras backend needs. Call utils.devices.configure() before "
+                      "running TensorFlow yourself.", RuntimeWarning, stacklevel=2)
+        return False
+    return True
+
+
+def tensorflow():
+    """TensorFlow for ``tf.data`` and image decoding, its GPUs hidden on the JAX and PyTorch backends.
+
+    The one way course modules import TensorFlow outside the Keras backend
+    (:mod:`utils.loading`, :mod:`utils.predict`): the first call applies
+    :func:`hide_gpus_from_tensorflow`, so it runs before the first ``tf.data``
+    pipeline even when :func:`configure` was skipped. Later calls only return
+    the module.
+
+    Returns
+    -------
+    module
+        ``tensorflow``.
+
+    Raises
+    ------
+    ImportError
+        If TensorFlow is not installed.
+    """
+    global _tensorflow_ready
+    import tensorflow as tf
+
+    if not _tensorflow_ready:
+        hide_gpus_from_tensorflow(tf)
+        _tensorflow_ready = True
+    return tf
 
 
 def native_bfloat16(cpuinfo="/proc/cpuinfo") -> bool:
@@ -221,7 +308,11 @@ def configure(environ=None, force=False) -> Plan:
     Idempotent: the first call decides, later calls return the same
     :class:`Plan` (unless ``force``). With both switches at their defaults it
     changes nothing but the level of TensorFlow's Python logger (errors only:
-    its retracing notes are not for learners).
+    its retracing notes are not for learners), hides the GPUs from TensorFlow on
+    the JAX and PyTorch backends (:func:`tensorflow`) and, on the JAX backend,
+    applies :mod:`utils.jax_cpu`'s two fixes for XLA:CPU (convolutions kept out of
+    YNNPACK, set before JAX opens its backends; without an accelerator, the same
+    max-pooling gradient computed faster).
 
     Parameters
     ----------
@@ -254,6 +345,15 @@ def configure(environ=None, force=False) -> Plan:
     wanted = requested_devices(environ)
     mixed = requested_mixed_precision(environ)
     name = backend()
+    if name != "tensorflow" and importlib.util.find_spec("tensorflow") is not None:
+        tensorflow()                                 # tf.data's TensorFlow keeps off the backend's GPU
+    if name == "jax":
+        # XLA:CPU trained cnn_small 3-5x slower than TensorFlow (issue 34): its YNNPACK convolutions
+        # (a flag, read when JAX opens its backends: before anything below opens them) and its
+        # gradient of max pooling (the same gradient, computed faster); utils.jax_cpu says more
+        from utils import jax_cpu
+
+        jax_cpu.configure_xla()
     mode, replicas, names = "one", 1, ()
     if wanted == "all":
         if name == "tensorflow":
@@ -262,6 +362,8 @@ def configure(environ=None, force=False) -> Plan:
             mode, replicas, names = _configure_jax(_multi_worker(environ))
         else:
             raise ValueError(f"DOGSCATS_DEVICES=all works on the jax and tensorflow backends, not {name!r}")
+    if name == "jax" and not accelerators():     # after keras.distribution.initialize(), which comes first
+        jax_cpu.install()
     policy = mixed_policy(name, bool(accelerators()), native_bfloat16()) if mixed else "float32"
     if mixed and policy == "float32":
         print("DOGSCATS_MIXED_PRECISION=1 ignored: no GPU, and this CPU has no native bfloat16 "

@@ -252,11 +252,8 @@ def preprocess(images):
     return (tensor - MEAN_RGB) / STD_RGB
 
 
-@keras.saving.register_keras_serializable(package="dogscats")
-class LitePreprocessing(custom_layers.ImagePreprocessing):
-    """:func:`preprocess` as a Keras layer (registered, so saved models load)."""
-
-    preprocess = staticmethod(preprocess)
+#: :func:`preprocess` as a Keras layer, defined (and registered) in :mod:`utils.custom_layers`.
+LitePreprocessing = custom_layers.LitePreprocessing
 
 
 def preprocessing_layer(name: str = "lite_preprocessing") -> LitePreprocessing:

@@ -4,8 +4,10 @@
 (a whole split in memory, cached on disk), :func:`load_image` (one file, read
 exactly as the batches read it), :func:`get_unlabelled` (Kaggle's ``test1``
 with its ids) and :func:`array_batches` (in-memory arrays as batches). Every
-pipeline carries :func:`pipeline_options`. Every image is resized bilinearly to ``(height, width)`` and
-kept in [0, 255]; 0 = cat, 1 = dog.
+pipeline carries :func:`pipeline_options`. Every image is resized bilinearly
+to ``(height, width)`` and kept in [0, 255]; 0 = cat, 1 = dog. TensorFlow
+comes from :func:`utils.devices.tensorflow`, which keeps it off the GPU of a
+JAX or PyTorch backend.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils import config, files, images, sources
+from utils import config, devices, files, images, sources
 from utils.data import require_prepared
 from utils.sources import DataError
 
@@ -36,7 +38,7 @@ def pipeline_options():
     tf.data.Options
         ``autotune.enabled = False``; apply with ``dataset.with_options(...)``.
     """
-    import tensorflow as tf
+    tf = devices.tensorflow()    # its GPUs hidden on the JAX and PyTorch backends
 
     options = tf.data.Options()
     options.autotune.enabled = False
@@ -72,7 +74,7 @@ def array_batches(x, y, batch_size: int, shuffle: bool = False, seed: int | None
     ValueError
         If ``x`` and ``y`` differ in length, are empty, or ``batch_size`` is not a positive integer.
     """
-    import tensorflow as tf
+    tf = devices.tensorflow()    # its GPUs hidden on the JAX and PyTorch backends
 
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y) or len(x) == 0:
@@ -125,7 +127,8 @@ def get_batches(split: str, image_size, batch_size: int | None = None, shuffle: 
         If the split has not been prepared.
     """
     import keras
-    import tensorflow as tf
+
+    tf = devices.tensorflow()    # its GPUs hidden on the JAX and PyTorch backends
 
     cfg = cfg or config.current()
     _check_split(split)
@@ -179,7 +182,7 @@ def load_image(path, image_size) -> np.ndarray:
     ValueError
         If it cannot be decoded as an image, or ``image_size`` is invalid.
     """
-    import tensorflow as tf
+    tf = devices.tensorflow()    # its GPUs hidden on the JAX and PyTorch backends
 
     image_size = images.check_size(image_size)
     path = Path(path)
@@ -246,7 +249,8 @@ def get_unlabelled(image_size, batch_size: int | None = None, cfg: config.Profil
         If the profile has no ``test1`` images.
     """
     import keras
-    import tensorflow as tf
+
+    tf = devices.tensorflow()    # its GPUs hidden on the JAX and PyTorch backends
 
     cfg = cfg or config.current()
     image_size = images.check_size(image_size)

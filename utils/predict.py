@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils import config, evaluate, images
+from utils import config, devices, evaluate, images
 
 #: Largest download or file accepted, in bytes.
 MAX_BYTES = 50 * 1024 * 1024
@@ -129,7 +129,7 @@ def decode_image(content: bytes) -> np.ndarray:
 
 def _decode_like_training(content: bytes) -> np.ndarray:
     """TensorFlow's JPEG decoder, as ``image_dataset_from_directory`` uses."""
-    import tensorflow as tf
+    tf = devices.tensorflow()    # its GPUs hidden on the JAX and PyTorch backends
 
     try:
         image = tf.image.decode_image(content, channels=3, expand_animations=False)
@@ -171,7 +171,7 @@ def prepare_image(source, image_size) -> np.ndarray:
         Bilinear resize, aspect ratio not kept (``tf.image.resize``, as
         :func:`utils.loading.load_image`).
     """
-    import tensorflow as tf
+    tf = devices.tensorflow()    # its GPUs hidden on the JAX and PyTorch backends
 
     height, width = images.check_size(image_size)
     array = decode_image(read_source(source))
@@ -277,7 +277,7 @@ def predict_p_dog(model, images, batch_size: int = 32) -> np.ndarray:
 def load_saved_model(cfg: config.Profile, model_id: str):
     """Load ``cfg.models_dir / f"{model_id}.keras"``, or return None if it is not there.
 
-    Loads with :func:`load_model`, which registers the course's own layers first.
+    Loads with :func:`load_model` (the course's own layers known, the ``RandomShear`` fix).
 
     Raises
     ------
@@ -313,15 +313,16 @@ def load_model(path, compile: bool = False):
 
     Notes
     -----
-    The course's own layers (VGG16's and Lite0's preprocessing) are
-    registered first (:func:`utils.custom_layers.register_all`), so a saved
-    model holding one loads wherever this is called.
+    The course's own layers (VGG16's and Lite0's preprocessing) are known
+    by the same rule as for plain ``keras.models.load_model`` after
+    ``import utils``: :func:`utils.registration.register`, called here too so
+    that a failed registration raises its cause.
     """
     import keras
 
-    from utils import custom_layers
+    from utils import registration
 
-    custom_layers.register_all()
+    registration.register()
     with _symmetric_shear_configs():
         return keras.models.load_model(path, compile=compile)
 

@@ -18,7 +18,6 @@ import keras
 import numpy as np
 
 from utils import config, custom_layers, weights
-from utils import efficientnet_lite  # noqa: F401  registers LitePreprocessing, so saved Lite0 models load
 
 #: [0, 255] scale (the "caffe" preprocessing VGG16 was trained with).
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -127,16 +126,9 @@ def preprocess(images):
     return ops.flip(tensor, axis=-1) - ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype="float32")
 
 
-@keras.saving.register_keras_serializable(package="dogscats")
-class VggPreprocessing(custom_layers.ImagePreprocessing):
-    """:func:`preprocess` as a Keras layer: raw RGB in [0, 255] in, VGG16's BGR, mean-centred out.
-
-    Registered with Keras, so a saved model holding it loads with
-    ``keras.models.load_model`` once ``utils.vgg16`` is imported (and always
-    with :func:`utils.predict.load_model`).
-    """
-
-    preprocess = staticmethod(preprocess)
+#: :func:`preprocess` as a Keras layer, defined (and registered) in :mod:`utils.custom_layers`:
+#: a saved model holding it loads with plain ``keras.models.load_model`` after ``import utils``.
+VggPreprocessing = custom_layers.VggPreprocessing
 
 
 def preprocessing_layer(name: str = "vgg_preprocessing") -> VggPreprocessing:
