@@ -85,17 +85,43 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pytest_collection_modifyitems(items):
+def pytest_addoption(parser):
+    parser.addoption("--fresh-runtime", action="append", default=[], choices=("kaggle", "colab"),
+                     help="also run every notebook alone on this simulated platform "
+                          "(tests/test_fresh_runtime.py, marker notebook_alone); repeatable")
+    parser.addoption("--fresh-runtime-every", action="store_true",
+                     help="with --fresh-runtime: every notebook, not only make test's choice (marker every_notebook)")
+
+
+def pytest_collection_modifyitems(config, items):
     """Every test that needs the real images carries the ``real_data`` marker.
 
     Tests mark themselves (``@pytest.mark.real_data``), so ``-m "not real_data"``
     selects what runs without the photos; one that uses :func:`real_archive` or
     :func:`prepared_smoke` and forgot the marker gets it here.
+
+    The notebook runs on a simulated fresh runtime (marker ``notebook_alone``) run
+    only for the platforms named by ``--fresh-runtime`` (``make test`` names one
+    per backend pass), and those marked ``every_notebook`` only with
+    ``--fresh-runtime-every``; the others are deselected.
     """
+    platforms = config.getoption("--fresh-runtime")
+    kept, dropped = [], []
     for item in items:
         if "real_archive" in getattr(item, "fixturenames", ()) or \
                 "prepared_smoke" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.real_data)
+        callspec = getattr(item, "callspec", None)
+        every = config.getoption("--fresh-runtime-every")
+        if item.get_closest_marker("notebook_alone") and (
+                callspec is None or callspec.params.get("platform") not in platforms
+                or (item.get_closest_marker("every_notebook") and not every)):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -267,3 +293,7 @@ class _NbvalStderr:
 
 def pytest_configure(config):
     config.pluginmanager.register(_NbvalStderr(), "dogscats-nbval-stderr")
+    # the kernels nbval starts inherit this environment: as make course's, no TensorBoard server (03)
+    from utils import settings
+
+    settings.apply_headless()

@@ -100,32 +100,70 @@ def test_platform_cell_is_a_no_op_in_a_clone(path):
     assert Path(json.loads(out.stdout.strip().splitlines()[-1])["utils"]).parent == ROOT / "utils"
 
 
+def _template_cell(url="https://github.com/a/b", relative="notebooks/00_setup.ipynb") -> str:
+    """The platform cell the header tool gives a notebook now (the stored notebooks follow it)."""
+    return _header_tool().header_cells(url, relative)[1].source
+
+
+FAKE_CLONE = (
+    "import subprocess, os, sys, json, types\n"
+    "calls = []\n"
+    "def fake_run(cmd, **kwargs):\n"
+    "    calls.append(cmd)\n"
+    "    os.makedirs(os.path.join(cmd[-1], 'notebooks'))\n"
+    "    os.makedirs(os.path.join(cmd[-1], 'utils'))\n"
+    "    open(os.path.join(cmd[-1], 'utils', '__init__.py'), 'w').close()\n"
+    "    open(os.path.join(cmd[-1], 'utils', 'cloud.py'), 'w').write("
+    "'def setup(keep_on_drive=False):\\n    print(\"SETUP\", keep_on_drive)\\n')\n"
+    "    return types.SimpleNamespace(returncode=int(os.environ.get('FAKE_GIT_STATUS', '0')))\n"
+    "subprocess.run = fake_run\n"
+)
+
+
+def _run_fake_clone(tmp_path, **env_extra):
+    code = FAKE_CLONE + _template_cell() + "\nprint(json.dumps({'calls': calls, 'cwd': os.getcwd()}))\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DOGSCATS_CLONE_URL")}
+    return subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, env={**env, **env_extra})
+
+
 def test_platform_cell_clones_and_sets_up_when_the_course_is_absent(tmp_path):
-    """Where utils is not importable, the cell clones, chdirs into notebooks/ and calls cloud.setup()."""
-    source = _cell(NOTEBOOKS[0], _header_tool().SETUP_ID)
-    url = _header_tool().repository_url()
-    name = url.rsplit("/", 1)[-1]
-    fake = (
-        "import subprocess, os, sys, json\n"
-        "calls = []\n"
-        "def fake_run(cmd, check):\n"
-        "    calls.append(cmd)\n"
-        "    os.makedirs(os.path.join(cmd[-1], 'notebooks'))\n"
-        "    os.makedirs(os.path.join(cmd[-1], 'utils'))\n"
-        "    open(os.path.join(cmd[-1], 'utils', '__init__.py'), 'w').close()\n"
-        "    open(os.path.join(cmd[-1], 'utils', 'cloud.py'), 'w').write('def setup():\\n    print(\"SETUP\")\\n')\n"
-        "subprocess.run = fake_run\n"
-    )
-    code = fake + source + "\nprint(json.dumps({'calls': calls, 'cwd': os.getcwd()}))\n"
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=60, env=env)
+    """Where utils is not importable, the cell clones, chdirs into notebooks/ and calls cloud.setup(KEEP_ON_DRIVE)."""
+    out = _run_fake_clone(tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.strip().splitlines()
-    assert "SETUP" in lines
+    assert "SETUP True" in lines, "KEEP_ON_DRIVE = True reaches cloud.setup"
     result = json.loads(lines[-1])
-    assert result["calls"] == [["git", "clone", "--depth", "1", f"{url}.git", name]]
-    assert Path(result["cwd"]) == tmp_path / name / "notebooks"
+    assert result["calls"] == [["git", "clone", "--quiet", "--depth", "1", "https://github.com/a/b.git", "b"]]
+    assert Path(result["cwd"]) == tmp_path / "b" / "notebooks"
+
+
+def test_platform_cell_clones_the_tests_url_and_says_what_to_do_when_git_fails(tmp_path):
+    """DOGSCATS_CLONE_URL (tests only) replaces the address; a failed clone names it and Kaggle's Internet switch."""
+    out = _run_fake_clone(tmp_path, DOGSCATS_CLONE_URL="file:///somewhere/course.git")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1])["calls"][0][-2] == "file:///somewhere/course.git"
+    again = tmp_path / "again"
+    again.mkdir()
+    failed = _run_fake_clone(again, FAKE_GIT_STATUS="128")
+    assert failed.returncode != 0 and "SETUP" not in failed.stdout
+    assert "Could not clone https://github.com/a/b.git" in failed.stderr and "Internet on" in failed.stderr
+
+
+def test_badge_links_and_clone_url_come_from_pyproject(tmp_path):
+    """The one address: [project.urls] Repository of pyproject.toml builds the badges and the clone URL."""
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project.urls]\nRepository = "https://github.com/someone/elsewhere/"\n')
+    tool = _header_tool()
+    url = tool.repository_url(pyproject)
+    assert url == "https://github.com/someone/elsewhere"
+    badges, setup = tool.header_cells(url, "notebooks/03_cnn.ipynb")
+    assert ("(https://colab.research.google.com/github/someone/elsewhere/blob/main/notebooks/03_cnn.ipynb)"
+            in badges.source)
+    assert ("(https://kaggle.com/kernels/welcome?src=https://github.com/someone/elsewhere/blob/main/"
+            "notebooks/03_cnn.ipynb)" in badges.source)
+    assert '"https://github.com/someone/elsewhere.git"' in setup.source
+    assert '"elsewhere"' in setup.source and "dogs-vs-cats-keras" not in setup.source
 
 
 def test_missing_requirements_skips_what_is_installed_and_jupyter():
@@ -144,10 +182,55 @@ def test_missing_requirements_leaves_out_what_this_python_does_not_need():
 
 def test_install_runs_pip_only_for_missing(capsys):
     calls = []
-    cloud.install([], runner=lambda *a, **k: calls.append(a))
-    assert calls == []
-    cloud.install(["kagglehub>=0.3"], runner=lambda cmd, check: calls.append(cmd))
+
+    def runner(cmd, check):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0)
+
+    assert cloud.install([], runner=runner) is True and calls == []
+    assert cloud.install(["kagglehub>=0.3"], runner=runner) is True
     assert calls[0][1:4] == ["-m", "pip", "install"] and calls[0][-1] == "kagglehub>=0.3"
+
+
+def test_a_pip_failure_is_one_line_and_the_photos_are_still_looked_for(monkeypatch, capsys):
+    """A real pip failure (no index: nothing can be found): one line with the retry command, nothing raised."""
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    monkeypatch.setattr(cloud, "missing_requirements", lambda: ["dogscats-no-such-package==0.0"])
+    searched = []
+    monkeypatch.setattr(cloud, "find_platform_data", lambda environ=None: searched.append(True) or [])
+    assert cloud.setup(environ={}) == []
+    assert searched == [True], "the photo search runs after a pip failure"
+    lines = [line for line in capsys.readouterr().out.splitlines() if "Could not install" in line]
+    assert len(lines) == 1
+    assert "dogscats-no-such-package==0.0 (pip exited with status 1)" in lines[0]
+    assert "`%pip install dogscats-no-such-package==0.0`" in lines[0] and "run this cell again" in lines[0]
+    refused = cloud.install(["x"], runner=lambda cmd, check: (_ for _ in ()).throw(OSError("no pip")))
+    assert refused is False and "OSError: no pip" in capsys.readouterr().out
+
+
+def test_run_time_requirements_leave_jupyter_and_the_platforms_libraries_out():
+    """pyproject's [project] dependencies hold what notebooks import; Jupyter and course/'s tools are `lab`."""
+    project = __import__("utils.pyproject", fromlist=["load"]).load()["project"]
+    run_time = {cloud._requirement_name(r) for r in project["dependencies"]}
+    lab = {cloud._requirement_name(r) for r in project["optional-dependencies"]["lab"]}
+    assert not run_time & set(cloud.NOT_NEEDED_THERE), "Jupyter is no run-time requirement"
+    assert {"jupyterlab", "nbclient", "nbconvert", "nbformat", "ipykernel", "jinja2"} <= lab
+    assert {"tensorflow", "keras", "kagglehub", "tqdm"} <= run_time
+    nothing_installed = cloud.missing_requirements(installed=lambda name: False)
+    not_for_this_python = {"tomli"} if sys.version_info >= (3, 11) else set()
+    assert {cloud._requirement_name(r) for r in nothing_installed} == \
+        run_time - set(cloud.PLATFORM_OWNED) - not_for_this_python
+    assert cloud.missing_platform_libraries(installed=lambda name: name != "keras") == ["keras"]
+
+
+def test_a_runtime_without_tensorflow_is_told_so_not_given_one(monkeypatch, capsys):
+    monkeypatch.setattr(cloud, "_is_installed", lambda name: name not in ("tensorflow", "keras"))
+    monkeypatch.setattr(cloud, "install", lambda requirements: requirements and pytest.fail(f"installs {requirements}"))
+    monkeypatch.setattr(cloud, "find_platform_data", lambda environ=None: [])
+    cloud.setup(environ={})
+    out = capsys.readouterr().out
+    assert "This runtime has no tensorflow and no keras" in out and "does not install its own" in out
 
 
 def test_attached_kaggle_dataset_is_found(tmp_path):
@@ -243,3 +326,147 @@ def test_colab_secret_not_granted_gets_its_own_message(monkeypatch, capsys):
     assert cloud.colab_secrets_to_environment(environ) is False and environ == {}
     out = capsys.readouterr().out
     assert "KAGGLE_API_TOKEN" in out and "Notebook access" in out
+
+
+# -- Kaggle: what is attached, and kagglehub where nothing is ------------------------------------
+@pytest.mark.parametrize("layout", ["dogs-vs-cats-redux-kernels-edition",
+                                    "competitions/dogs-vs-cats-redux-kernels-edition",
+                                    "datasets/someone/dogs-vs-cats"])
+def test_kaggle_inputs_are_found_up_to_three_folders_deep(tmp_path, monkeypatch, layout):
+    root = tmp_path / "input"
+    (root / layout).mkdir(parents=True)
+    for name in ("train.zip", "test.zip", "sample_submission.csv"):
+        (root / layout / name).write_bytes(b"")
+    (root / "unrelated" / "a" / "b" / "c").mkdir(parents=True)
+    (root / "unrelated" / "a" / "b" / "c" / "train.zip").write_bytes(b"")  # four deep: not looked at
+    assert cloud.kaggle_input_sources(root) == [root / layout / "test.zip", root / layout / "train.zip"]
+    monkeypatch.setenv("DOGSCATS_KAGGLE_INPUT", str(root))
+    assert cloud.kaggle_input_root() == root and cloud.kaggle_input_sources() == cloud.kaggle_input_sources(root)
+    monkeypatch.delenv("DOGSCATS_KAGGLE_INPUT")
+    assert cloud.kaggle_input_root() == Path("/kaggle/input")
+
+
+def test_the_labelled_folder_wins_when_several_inputs_are_attached(tmp_path):
+    root = tmp_path / "input"
+    for folder, name in (("a-test-only", "test1.zip"), ("competitions/redux", "train.zip"),
+                         ("competitions/redux", "test.zip")):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / name).write_bytes(b"")
+    cfg = config.get_profile("smoke", data_dir=tmp_path / "data", results_dir=tmp_path / "r", archive=None)
+    environ = {}
+    assert cloud.find_platform_data(cfg, environ=environ, kaggle_input=root) == [root / "competitions" / "redux"]
+
+
+def _stub_kagglehub(monkeypatch, result=None, error=None):
+    """A stand-in kagglehub whose competition_download returns ``result`` or raises ``error``; returns its calls."""
+    import types
+
+    calls = []
+
+    def competition_download(handle):
+        calls.append(handle)
+        if error is not None:
+            raise error
+        return str(result)
+
+    monkeypatch.setitem(sys.modules, "kagglehub", types.SimpleNamespace(competition_download=competition_download))
+    return calls
+
+
+def _no_token(monkeypatch, tmp_path):
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-token"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+def test_inside_kaggle_with_nothing_attached_kagglehub_attaches_the_redux_competition(tmp_path, monkeypatch, capsys):
+    """No token needed inside a Kaggle notebook: kagglehub attaches the competition there."""
+    _no_token(monkeypatch, tmp_path)
+    (tmp_path / "mounted").mkdir()
+    calls = _stub_kagglehub(monkeypatch, result=tmp_path / "mounted")
+    cfg = config.get_profile("smoke", data_dir=tmp_path / "data", results_dir=tmp_path / "r", archive=None)
+    environ = {"KAGGLE_KERNEL_RUN_TYPE": "Interactive"}
+    assert cloud.find_platform_data(cfg, environ=environ, kaggle_input=tmp_path / "nothing") == [tmp_path / "mounted"]
+    assert calls == [sources.KAGGLE_COMPETITION] == ["dogs-vs-cats-redux-kernels-edition"]
+    assert environ["DOGSCATS_ARCHIVE"] == str(tmp_path / "mounted")
+    assert f"Photos found: DOGSCATS_ARCHIVE={tmp_path / 'mounted'}" in capsys.readouterr().out
+
+
+def test_inside_kaggle_a_failed_attach_says_exactly_what_to_do(tmp_path, monkeypatch):
+    _no_token(monkeypatch, tmp_path)
+    _stub_kagglehub(monkeypatch, error=RuntimeError("403 Client Error"))
+    cfg = config.get_profile("smoke", data_dir=tmp_path / "data", results_dir=tmp_path / "r", archive=None)
+    with pytest.raises(sources.DataNotFoundError) as error:
+        cloud.find_platform_data(cfg, environ={"KAGGLE_KERNEL_RUN_TYPE": "Interactive"},
+                                 kaggle_input=tmp_path / "nothing")
+    message = str(error.value)
+    for words in ("RuntimeError: 403 Client Error", "Add Input", "Competitions", "Dogs vs. Cats Redux",
+                  sources.KAGGLE_RULES_URL, "Settings > Internet", "run this cell again"):
+        assert words in message, words
+
+
+def test_outside_kaggle_and_colab_without_a_token_nothing_is_downloaded(tmp_path, monkeypatch, capsys):
+    _no_token(monkeypatch, tmp_path)
+    calls = _stub_kagglehub(monkeypatch, error=AssertionError("must not be called"))
+    cfg = config.get_profile("smoke", data_dir=tmp_path / "data", results_dir=tmp_path / "r", archive=None)
+    assert cloud.find_platform_data(cfg, environ={}, kaggle_input=tmp_path / "nothing") == []
+    assert calls == []
+    out = capsys.readouterr().out
+    assert "No Dogs vs. Cats images were found" in out and "Add Input" not in out
+
+
+def test_every_rules_message_names_the_redux_rules_page(tmp_path):
+    assert sources.KAGGLE_RULES_URL == "https://www.kaggle.com/c/dogs-vs-cats-redux-kernels-edition/rules"
+    cfg = config.get_profile("smoke", data_dir=tmp_path / "data", results_dir=tmp_path / "r", archive=None)
+    assert sources.KAGGLE_RULES_URL in sources.how_to_get_data(cfg)
+    assert sources.KAGGLE_RULES_URL in cloud.KAGGLE_STEPS.format(rules_url=sources.KAGGLE_RULES_URL)
+    assert sources.KAGGLE_RULES_URL in cloud.COLAB_STEPS.format(rules_url=sources.KAGGLE_RULES_URL)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    colab_kaggle = readme[readme.index("## On Colab or Kaggle"):]
+    colab_kaggle = colab_kaggle[:colab_kaggle.index("\n## ", 5)]
+    assert sources.KAGGLE_RULES_URL in colab_kaggle and "Redux" in colab_kaggle
+    assert "Internet" in colab_kaggle and "KAGGLE_API_TOKEN" in colab_kaggle and "KEEP_ON_DRIVE" in colab_kaggle
+
+
+# -- Colab: Google Drive -----------------------------------------------------------------------
+def test_drive_keeps_data_results_and_the_kaggle_download(tmp_path, monkeypatch, capsys):
+    mounted = []
+
+    def mount(point):
+        mounted.append(point)
+        (Path(point) / "MyDrive").mkdir(parents=True)
+
+    environ = {"DOGSCATS_DRIVE": str(tmp_path / "drive"), "DOGSCATS_RESULTS": str(tmp_path / "mine")}
+    base = cloud.mount_drive(environ, mount=mount)
+    assert mounted == [str(tmp_path / "drive")]
+    assert base == tmp_path / "drive" / "MyDrive" / "dogs-vs-cats-keras"
+    assert environ["DOGSCATS_DATA"] == str(base / "data") and (base / "data").is_dir()
+    assert environ["KAGGLEHUB_CACHE"] == str(base / "kagglehub") and (base / "kagglehub").is_dir()
+    assert environ["DOGSCATS_RESULTS"] == str(tmp_path / "mine"), "a variable set before is left as it is"
+    out = capsys.readouterr().out
+    assert "Google Drive is mounted at" in out and f"DOGSCATS_DATA={base / 'data'}" in out
+    assert "DOGSCATS_RESULTS=" in out and "left as it is" in out
+    assert cloud.drive_mount_point({}) == Path("/content/drive")
+
+
+def test_a_drive_that_would_not_mount_is_one_line_and_changes_nothing(tmp_path, capsys):
+    def refuse(point):
+        raise ValueError("mount failed: credential propagation was unsuccessful")
+
+    environ = {"DOGSCATS_DRIVE": str(tmp_path / "drive")}
+    assert cloud.mount_drive(environ, mount=refuse) is None
+    assert environ == {"DOGSCATS_DRIVE": str(tmp_path / "drive")}
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and "Google Drive was not mounted" in lines[0] and "KEEP_ON_DRIVE = False" in lines[0]
+
+
+def test_drive_is_left_alone_outside_colab(tmp_path, monkeypatch):
+    monkeypatch.setattr(cloud, "on_colab", lambda: False)
+    environ = {"DOGSCATS_DRIVE": str(tmp_path / "drive")}
+    assert cloud.mount_drive(environ) is None and not (tmp_path / "drive").exists()
+    searched = []
+    monkeypatch.setattr(cloud, "find_platform_data", lambda environ=None: searched.append(1) or [])
+    monkeypatch.setattr(cloud, "missing_requirements", lambda: [])
+    cloud.setup(keep_on_drive=True, environ=environ)
+    assert searched == [1] and not (tmp_path / "drive").exists() and "DOGSCATS_DATA" not in environ

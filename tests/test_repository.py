@@ -36,7 +36,8 @@ def _environment_pip_requirements() -> list[str]:
 
 def test_environment_yml_matches_pyproject():
     project = pyproject.load()["project"]
-    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    wanted = project["dependencies"] + [requirement for group in ("lab", "dev")
+                                        for requirement in project["optional-dependencies"][group]]
     listed = [r for r in _environment_pip_requirements() if not r.startswith("-e")]
     assert sorted(map(_normalise, listed)) == sorted(map(_normalise, wanted)), (
         "environment.yml and pyproject.toml list different dependencies")
@@ -190,13 +191,12 @@ def _imported_names(source: str) -> set:
 
 
 def _notebook_code(path) -> str:
+    """A notebook's code cells as Python: IPython's magics (``%tensorboard``) turned into calls, as the kernel does."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    lines = []
-    for cell in cells:
-        if cell["cell_type"] == "code":
-            lines += [line for line in "".join(cell["source"]).splitlines()
-                      if not line.lstrip().startswith(("%", "!"))]
-    return "\n".join(lines)
+    python = TransformerManager().transform_cell
+    return "\n".join(python("".join(cell["source"])) for cell in cells if cell["cell_type"] == "code")
 
 
 def test_every_utils_module_serves_a_notebook():

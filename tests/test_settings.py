@@ -110,6 +110,18 @@ def test_the_scan_sees_every_way_of_reading():
     assert _offenders(elsewhere) == []
 
 
+def test_the_platform_cell_reads_only_the_clone_url_itself():
+    """Every notebook's platform cell runs before utils is importable (it clones the course), so it
+    cannot call utils.settings.read: it reads DOGSCATS_CLONE_URL (tests only, declared in
+    utils.settings) with os.environ, and that one read is the only exception the scan accepts."""
+    from course.tools import notebook_header
+
+    cell = notebook_header.SETUP_TEMPLATE.format(url="https://github.com/a/b", name="b")
+    reads = [what for _, what in _offenders(ast.parse(cell))]
+    assert reads == ["reads DOGSCATS_CLONE_URL"], reads
+    assert settings.declared("DOGSCATS_CLONE_URL").meaning.startswith("tests only")
+
+
 def test_every_variable_named_in_the_code_is_declared():
     named = set()
     for path in _modules():

@@ -1,19 +1,25 @@
-"""Colab and Kaggle: what the first cell of every notebook does there (and nothing in a clone).
+"""Colab and Kaggle: what the platform cell of every notebook does there (and nothing in a clone).
 
 The notebook's platform cell (written by ``course/tools/notebook_header.py``) clones the
 course with ``git clone --depth 1`` when ``utils`` cannot be imported, puts the
 clone first on ``sys.path`` (no package called ``utils`` is ever installed into
 site-packages) and calls :func:`setup`, which
 
-1. pip-installs the course's requirements that the platform lacks
-   (:func:`missing_requirements`: Colab and Kaggle already have TensorFlow,
-   Keras, pandas...; only what is not installed at all is added), and
-2. finds the photos (:func:`find_platform_data`): a Kaggle dataset attached to
-   the notebook under ``/kaggle/input/``, else ``kagglehub`` with the
-   ``KAGGLE_API_TOKEN`` (or ``KAGGLE_USERNAME``/``KAGGLE_KEY``) secrets of Colab or
-   ``~/.kaggle/kaggle.json``. What it finds becomes ``DOGSCATS_ARCHIVE``, so the
-   usual search of :mod:`utils.sources` takes it from there; with nothing found
-   it prints the same instructions as everywhere else.
+1. on Colab, when the cell's ``KEEP_ON_DRIVE`` is true, mounts Google Drive and keeps
+   the data, the results and kagglehub's download there (:func:`mount_drive`), so the
+   next runtime finds them again;
+2. pip-installs the run-time requirements the platform lacks (:func:`missing_requirements`:
+   ``[project] dependencies`` of ``pyproject.toml``; Colab and Kaggle already have
+   TensorFlow, Keras, pandas...). Never Jupyter and its tools (the platform has its
+   own), never a TensorFlow or Keras over the platform's: a runtime without them is
+   told so (:func:`missing_platform_libraries`). A pip failure is one printed line;
+3. finds the photos (:func:`find_platform_data`): a competition or dataset attached to
+   a Kaggle notebook under ``/kaggle/input/``; else ``kagglehub``, which inside a Kaggle
+   notebook attaches the competition by itself, and elsewhere downloads it with the
+   ``KAGGLE_API_TOKEN`` secret of Colab (or the legacy ``KAGGLE_USERNAME`` and
+   ``KAGGLE_KEY``, or ``~/.kaggle/``). What it finds becomes ``DOGSCATS_ARCHIVE``, so the
+   usual search of :mod:`utils.sources` takes it from there; with nothing found it
+   prints what to do on this platform.
 
 The source of the pattern: the Colab notebooks of *Deep Learning with Python*,
 3rd ed., fetch this very data set with ``kagglehub.competition_download``.
@@ -23,28 +29,121 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-from . import config, sources
+from . import config, settings, sources
 
-#: The Kaggle competition holding the photos: :data:`utils.sources.KAGGLE_COMPETITION`.
+#: The Kaggle competition holding the photos: :data:`utils.sources.KAGGLE_COMPETITION` (the Redux edition).
 COMPETITION = sources.KAGGLE_COMPETITION
 
-#: Where Kaggle mounts the datasets attached to a notebook.
+#: Where Kaggle mounts the competitions and datasets attached to a notebook (``DOGSCATS_KAGGLE_INPUT`` in tests).
 KAGGLE_INPUT = Path("/kaggle/input")
+#: How many folders below :data:`KAGGLE_INPUT` the photos are looked for:
+#: ``<slug>/``, ``competitions/<slug>/``, ``datasets/<owner>/<slug>/``.
+KAGGLE_INPUT_DEPTH = 3
 
-#: Requirements a notebook never needs on a hosted platform (it has Jupyter).
-NOT_NEEDED_THERE = ("jupyterlab", "ipykernel", "nbclient", "nbconvert", "nbformat")
+#: Where Colab mounts Google Drive (``DOGSCATS_DRIVE`` in tests), and the course's folder in ``MyDrive``.
+COLAB_DRIVE = Path("/content/drive")
+DRIVE_FOLDER = "dogs-vs-cats-keras"
+
+#: Requirements a notebook never needs on a hosted platform: it has its own Jupyter.
+NOT_NEEDED_THERE = ("jupyterlab", "jupyterlab-rise", "rise", "notebook", "jupyter", "ipykernel",
+                    "nbclient", "nbconvert", "nbformat")
+#: Libraries the platform provides, built for its GPU or TPU: never installed over them.
+PLATFORM_OWNED = ("tensorflow", "keras")
 
 # raw-data names utils.sources recognises (a zip of Kaggle's, or extracted folders)
 _DATA_NAMES = re.compile(r"^(dogs-vs-cats(-redux-kernels-edition)?\.zip|train\.zip|test1?\.zip|train|test1?|petimages|"
                          r"kagglecatsanddogs.*\.zip)$", re.IGNORECASE)
+# names of a labelled source, preferred when several folders hold data
+_LABELLED_NAMES = ("train", "dogs-vs-cats", "petimages", "kagglecatsanddogs")
 
 
+# --------------------------------------------------------------------------- where we are
+def on_colab() -> bool:
+    """Whether this Python runs on Google Colab (its package ``google.colab`` is importable)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("google.colab") is not None
+    except (ImportError, ValueError):  # no package google at all
+        return False
+
+
+def on_kaggle(environ=None) -> bool:
+    """Whether this Python runs in a Kaggle notebook (Kaggle sets ``KAGGLE_KERNEL_RUN_TYPE`` there)."""
+    environ = os.environ if environ is None else environ
+    return bool(environ.get("KAGGLE_KERNEL_RUN_TYPE"))
+
+
+# --------------------------------------------------------------------------- Google Drive
+def drive_mount_point(environ=None) -> Path:
+    """Where Google Drive is mounted: ``/content/drive``, or ``DOGSCATS_DRIVE`` (tests)."""
+    return settings.read("DOGSCATS_DRIVE", environ) or COLAB_DRIVE
+
+
+def mount_drive(environ=None, mount=None) -> Path | None:
+    """On Colab: mount Google Drive and keep the data, the results and the Kaggle download on it.
+
+    Sets ``DOGSCATS_DATA``, ``DOGSCATS_RESULTS`` and ``KAGGLEHUB_CACHE`` to the
+    folders ``data``, ``results`` and ``kagglehub`` of
+    ``<mount point>/MyDrive/dogs-vs-cats-keras/`` (created), each only where it is
+    not set already, and prints what it did. A notebook opened on a new runtime
+    then finds the prepared photos, the records and the trained models there.
+
+    Parameters
+    ----------
+    environ : mutable mapping, optional
+        Default ``os.environ``.
+    mount : callable, optional
+        ``mount(mount_point: str)``; default ``google.colab.drive.mount``. Without
+        it, outside Colab, nothing is done.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The course's folder on Drive; None outside Colab or when the mount failed
+        (printed in one line: the work then stays on this runtime).
+    """
+    environ = os.environ if environ is None else environ
+    if mount is None:
+        if not on_colab():
+            return None
+        from google.colab import drive  # only on Colab
+
+        mount = drive.mount
+    point = drive_mount_point(environ)
+    try:
+        mount(str(point))
+    except Exception as error:  # Colab raises its own kinds (declined access, timeout)
+        print(f"Google Drive was not mounted ({type(error).__name__}: {error}): data and results stay on "
+              "this runtime and go with it. Run this cell again to retry, or set KEEP_ON_DRIVE = False.")
+        return None
+    base = point / "MyDrive" / DRIVE_FOLDER
+    lines = []
+    for variable, folder, already in (
+            ("DOGSCATS_DATA", base / "data", settings.read("DOGSCATS_DATA", environ)),
+            ("DOGSCATS_RESULTS", base / "results", settings.read("DOGSCATS_RESULTS", environ)),
+            ("KAGGLEHUB_CACHE", base / "kagglehub", (environ.get("KAGGLEHUB_CACHE") or "").strip() or None)):
+        if already:
+            lines.append(f"  {variable}={already} (set before: left as it is)")
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        environ[variable] = str(folder)
+        lines.append(f"  {variable}={folder}")
+    print(f"Google Drive is mounted at {point}; this notebook keeps its work there for the next runtime:\n"
+          + "\n".join(lines))
+    return base
+
+
+# --------------------------------------------------------------------------- requirements
 def requirements(pyproject: Path | None = None) -> list[str]:
-    """The ``[project] dependencies`` of ``pyproject.toml`` (the one list the course keeps).
+    """The ``[project] dependencies`` of ``pyproject.toml``: what the notebooks import when they run.
+
+    Jupyter and the tools of ``course/`` are the optional group ``lab``, not in this list.
 
     Raises
     ------
@@ -57,14 +156,43 @@ def requirements(pyproject: Path | None = None) -> list[str]:
     return list(pyproject_toml.load(path)["project"]["dependencies"])
 
 
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _is_installed(name: str) -> bool:
+    """Whether a distribution ``name`` is installed (``tensorflow-cpu`` counts as ``tensorflow``)."""
+    from importlib import metadata
+
+    for candidate in (name, name + "-cpu"):
+        try:
+            metadata.version(candidate)
+            return True
+        except metadata.PackageNotFoundError:
+            pass
+    return False
+
+
+def _marker_holds(marker: str) -> bool:
+    """Whether an environment marker (``python_version < '3.11'``) holds for this Python."""
+    if not marker:
+        return True
+    try:
+        from packaging.markers import Marker
+    except ImportError:  # no packaging: install what the marker guards, pip evaluates it again
+        return True
+    return Marker(marker).evaluate()
+
+
 def missing_requirements(required=None, installed=None) -> list[str]:
     """The requirements with no installed distribution (versions are not second-guessed).
 
     Parameters
     ----------
     required : list of str, optional
-        Requirement strings (default :func:`requirements`); those named in
-        :data:`NOT_NEEDED_THERE` are left out.
+        Requirement strings (default :func:`requirements`). Those named in
+        :data:`NOT_NEEDED_THERE` (Jupyter) or :data:`PLATFORM_OWNED`
+        (TensorFlow, Keras: :func:`missing_platform_libraries`) are left out.
     installed : callable, optional
         ``name -> bool``; default: ``importlib.metadata`` finds the
         distribution (``tensorflow-cpu`` counts as ``tensorflow``).
@@ -76,63 +204,125 @@ def missing_requirements(required=None, installed=None) -> list[str]:
         environment marker rules this Python out (``tomli; python_version < "3.11"``
         on 3.11+) are left out too.
     """
-    from importlib import metadata
-
-    from packaging.markers import Marker
-
-    def is_installed(name):
-        for candidate in (name, name + "-cpu"):
-            try:
-                metadata.version(candidate)
-                return True
-            except metadata.PackageNotFoundError:
-                pass
-        return False
-
-    installed = installed or is_installed
+    installed = installed or _is_installed
     missing = []
     for requirement in (requirements() if required is None else required):
-        name = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
-        marker = requirement.partition(";")[2].strip()
-        if name in NOT_NEEDED_THERE or (marker and not Marker(marker).evaluate()):
+        name = _requirement_name(requirement)
+        if name in NOT_NEEDED_THERE or name in PLATFORM_OWNED:
+            continue
+        if not _marker_holds(requirement.partition(";")[2].strip()):
             continue
         if not installed(name):
             missing.append(requirement)
     return missing
 
 
-def install(requirements_list, runner=subprocess.run) -> None:
-    """``pip install`` the given requirement strings into this kernel's Python (none: nothing)."""
-    if requirements_list:
-        print("Installing what this platform lacks:", ", ".join(requirements_list))
-        runner([sys.executable, "-m", "pip", "install", "--quiet", *requirements_list], check=True)
+def missing_platform_libraries(installed=None) -> list[str]:
+    """The names of :data:`PLATFORM_OWNED` (``tensorflow``, ``keras``) this Python lacks.
+
+    Parameters
+    ----------
+    installed : callable, optional
+        ``name -> bool``, as in :func:`missing_requirements`.
+    """
+    installed = installed or _is_installed
+    return [name for name in PLATFORM_OWNED if not installed(name)]
 
 
-def kaggle_input_sources(root: Path = KAGGLE_INPUT) -> list[Path]:
-    """Raw data in the datasets attached to a Kaggle notebook (``/kaggle/input/<name>/...``).
+def install(requirements_list, runner=subprocess.run) -> bool:
+    """``pip install`` the given requirement strings into this kernel's Python.
 
-    Looks two folders deep for the names :mod:`utils.sources` reads
-    (``dogs-vs-cats.zip``, ``train.zip``, ``test1.zip``, ``train/``, ``test1/``,
-    ``PetImages``, ``kagglecatsanddogs_*.zip``).
+    Parameters
+    ----------
+    requirements_list : list of str
+        Requirement strings; none: nothing is run.
+    runner : callable, optional
+        ``runner(command, check=False)`` returning an object with ``returncode``
+        (default :func:`subprocess.run`).
+
+    Returns
+    -------
+    bool
+        True when pip succeeded or there was nothing to install. A failure is
+        never raised: one printed line says what failed and the command to retry
+        (the photo search runs all the same).
+    """
+    if not requirements_list:
+        return True
+    print("Installing what this platform lacks:", ", ".join(requirements_list))
+    command = [sys.executable, "-m", "pip", "install", "--quiet", *requirements_list]
+    try:
+        status = runner(command, check=False).returncode
+    except (OSError, subprocess.SubprocessError) as error:
+        reason = f"{type(error).__name__}: {error}"
+    else:
+        if status == 0:
+            return True
+        reason = f"pip exited with status {status}"
+    retry = "%pip install " + " ".join(shlex.quote(r) for r in requirements_list)
+    print(f"Could not install {', '.join(requirements_list)} ({reason}). To see why, run `{retry}` in a new "
+          "cell (on Kaggle switch on Settings > Internet first), then run this cell again.")
+    return False
+
+
+# --------------------------------------------------------------------------- finding the photos
+def kaggle_input_root(environ=None) -> Path:
+    """Where a Kaggle notebook's inputs are: ``/kaggle/input``, or ``DOGSCATS_KAGGLE_INPUT`` (tests)."""
+    return settings.read("DOGSCATS_KAGGLE_INPUT", environ) or KAGGLE_INPUT
+
+
+def kaggle_input_sources(root: Path | None = None, depth: int = KAGGLE_INPUT_DEPTH) -> list[Path]:
+    """Raw data in the competitions and datasets attached to a Kaggle notebook.
+
+    Kaggle mounts them at ``/kaggle/input/<slug>/``, and in newer notebooks at
+    ``/kaggle/input/competitions/<slug>/`` and ``/kaggle/input/datasets/<owner>/<slug>/``.
+    Looks up to ``depth`` folders below ``root`` for the names :mod:`utils.sources`
+    reads (``dogs-vs-cats.zip``, the Redux edition's zip, ``train.zip``,
+    ``test.zip``/``test1.zip``, ``train/``, ``test1/``, ``PetImages``,
+    ``kagglecatsanddogs_*.zip``); a folder holding some is not searched deeper.
+
+    Parameters
+    ----------
+    root : pathlib.Path, optional
+        Default :func:`kaggle_input_root`.
+    depth : int
+        How many folder levels below ``root`` are searched.
 
     Returns
     -------
     list of pathlib.Path
-        Sorted; empty when ``root`` is missing or holds none.
+        Shallower folders first, each folder's names sorted; empty when ``root``
+        is missing or holds none.
     """
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    found = []
-    for dataset in sorted(root.iterdir()):
-        if not dataset.is_dir():
-            continue
-        for depth in (dataset, *sorted(p for p in dataset.iterdir() if p.is_dir())):
-            hits = [p for p in sorted(depth.iterdir()) if _DATA_NAMES.match(p.name)]
+    def entries(folder: Path) -> list[Path]:
+        try:
+            return sorted(folder.iterdir())
+        except OSError:  # missing, or not readable
+            return []
+
+    found, level = [], [Path(kaggle_input_root() if root is None else root)]
+    for _ in range(depth):
+        below = [entry for folder in level for entry in entries(folder)
+                 if entry.is_dir() and not entry.name.startswith(".")]
+        level = []
+        for folder in below:
+            hits = [path for path in entries(folder) if _DATA_NAMES.match(path.name)]
             if hits:
                 found.extend(hits)
-                break
+            else:
+                level.append(folder)
     return found
+
+
+def _archive_of(attached: list[Path]) -> Path:
+    """The one path for ``DOGSCATS_ARCHIVE``: the file when one was found, else the folder with the labelled photos."""
+    if len(attached) == 1:
+        return attached[0]
+    folders = list(dict.fromkeys(path.parent for path in attached))
+    for folder in folders:
+        if any(p.parent == folder and p.name.lower().startswith(_LABELLED_NAMES) for p in attached):
+            return folder
+    return folders[0]
 
 
 #: Colab secrets the course copies into the environment: kagglehub 1.0's token, or the two legacy names.
@@ -187,69 +377,144 @@ def colab_secrets_to_environment(environ=None) -> bool:
     return False
 
 
-def download_with_kagglehub(competition: str = COMPETITION) -> Path:
+KAGGLE_STEPS = (
+    "In this Kaggle notebook: open Add Input (the panel on the right) > Competitions, search for "
+    "'Dogs vs. Cats Redux: Kernels Edition' and add it; accept its rules once at {rules_url}; "
+    "switch on Settings > Internet; then run this cell again.")
+COLAB_STEPS = (
+    "On Colab: create a Kaggle API token (kaggle.com > Settings > API > Generate New Token), save it "
+    "as the secret KAGGLE_API_TOKEN (the key icon on the left > Add new secret; the older pair "
+    "KAGGLE_USERNAME and KAGGLE_KEY works too), switch on its 'Notebook access', accept the "
+    "competition's rules once at {rules_url}, then run this cell again.")
+
+
+def platform_steps(environ=None) -> str:
+    """What to do on this platform to get the photos (Kaggle's or Colab's steps; empty elsewhere)."""
+    if on_kaggle(environ):
+        return KAGGLE_STEPS.format(rules_url=sources.KAGGLE_RULES_URL)
+    if on_colab():
+        return COLAB_STEPS.format(rules_url=sources.KAGGLE_RULES_URL)
+    return ""
+
+
+def download_with_kagglehub(competition: str = COMPETITION, environ=None) -> Path:
     """Download the competition's files with ``kagglehub`` (cached by kagglehub); return the folder.
+
+    Inside a Kaggle notebook kagglehub attaches the competition to the notebook
+    (no token needed; the rules must have been accepted); elsewhere it
+    downloads with the token in the environment (``KAGGLEHUB_CACHE`` says where).
 
     Raises
     ------
     utils.sources.DataNotFoundError
         When the download fails (offline, no token, rules not accepted), with
-        the course's instructions and kagglehub's reason.
+        kagglehub's reason, the rules page and what to do on this platform.
     """
-    from . import sources
-
     try:
-        import kagglehub
+        import warnings
+
+        from tqdm import TqdmWarning
+
+        with warnings.catch_warnings():  # as utils.progress.bar: where ipywidgets is missing, the text bar
+            warnings.simplefilter("ignore", TqdmWarning)  # is drawn without "IProgress not found"
+            import kagglehub
 
         return Path(kagglehub.competition_download(competition))
     except Exception as error:  # kagglehub raises many kinds (HTTP, auth, OS)
+        steps = platform_steps(environ)
         raise sources.DataNotFoundError(
             f"kagglehub could not download {competition!r}: {type(error).__name__}: {error}\n"
-            f"Accept the rules once at {sources.KAGGLE_RULES_URL} and check the "
-            "token and the connection.\n\n" + sources.how_to_get_data()) from error
+            f"A 401 means Kaggle refused the token (create a new one); a 403 that the competition's rules "
+            f"are not accepted yet: accept them once at {sources.KAGGLE_RULES_URL} with the token's "
+            "account. Otherwise check the connection.\n" + (steps + "\n" if steps else "")
+            + "\n" + sources.how_to_get_data()) from error
 
 
-def find_platform_data(cfg=None, environ=None, kaggle_input: Path = KAGGLE_INPUT) -> list[Path]:
-    """Find the photos on a hosted platform and point ``DOGSCATS_ARCHIVE`` at them.
+def find_platform_data(cfg=None, environ=None, kaggle_input: Path | None = None) -> list[Path]:
+    """Find the photos on a hosted platform, point ``DOGSCATS_ARCHIVE`` at them and say where they are.
 
     Order: what :func:`utils.sources.find_source` already finds (or a prepared
-    split); datasets attached under ``/kaggle/input``; a ``kagglehub``
-    download when a Kaggle token is there (Colab secrets, environment
-    variables or ``~/.kaggle/kaggle.json``). Otherwise prints
-    :func:`utils.sources.how_to_get_data` and returns ``[]``.
+    split); competitions and datasets attached under ``/kaggle/input``
+    (:func:`kaggle_input_sources`); a ``kagglehub`` download, inside a Kaggle
+    notebook always, elsewhere when a Kaggle token is there (Colab secrets,
+    environment variables or ``~/.kaggle/``). Otherwise prints this platform's
+    steps and :func:`utils.sources.how_to_get_data`, and returns ``[]``.
+
+    Parameters
+    ----------
+    cfg : utils.config.Profile, optional
+        Default :func:`utils.config.current`.
+    environ : mutable mapping, optional
+        Where ``DOGSCATS_ARCHIVE`` (and Colab's secrets) are written; default ``os.environ``.
+    kaggle_input : pathlib.Path, optional
+        Default :func:`kaggle_input_root`.
 
     Returns
     -------
     list of pathlib.Path
-        The sources found (``DOGSCATS_ARCHIVE`` names the first).
+        The sources found (``DOGSCATS_ARCHIVE`` names the first); empty when the
+        split is prepared already or nothing was found.
 
     Raises
     ------
     utils.sources.DataNotFoundError
-        When a token is there but the download fails (see :func:`download_with_kagglehub`).
+        When a download was possible but failed (see :func:`download_with_kagglehub`).
     """
-    from . import data, sources
+    from . import data
 
     environ = os.environ if environ is None else environ
     cfg = cfg or config.current()
     found = sources.find_source(cfg)
-    if found or data.is_prepared(cfg):
+    if found:
+        print(f"Photos found: {', '.join(map(str, found))}")
         return list(found)
+    if data.is_prepared(cfg):
+        print(f"Photos found: prepared already in {cfg.split_dir}")
+        return []
     attached = kaggle_input_sources(kaggle_input)
     if not attached:
         colab_secrets_to_environment(environ)
-        if sources.kaggle_credentials_present():
-            attached = [download_with_kagglehub()]
+        if on_kaggle(environ) or sources.kaggle_credentials_present():
+            attached = [download_with_kagglehub(environ=environ)]
     if attached:
-        folder = attached[0] if len(attached) == 1 else attached[0].parent
-        environ["DOGSCATS_ARCHIVE"] = str(folder)
-        print(f"Photos found: DOGSCATS_ARCHIVE={folder}")
-        return [folder]
-    print(sources.how_to_get_data(cfg))
+        archive = _archive_of(attached)
+        environ["DOGSCATS_ARCHIVE"] = str(archive)
+        print(f"Photos found: DOGSCATS_ARCHIVE={archive}")
+        return [archive]
+    steps = platform_steps(environ)
+    print((steps + "\n\n" if steps else "") + sources.how_to_get_data(cfg))
     return []
 
 
-def setup() -> None:
-    """What the platform cell calls after cloning: install what is missing, find the photos."""
+def setup(keep_on_drive: bool = False, environ=None) -> list[Path]:
+    """What the platform cell calls after cloning: Drive, what is missing, the photos.
+
+    Parameters
+    ----------
+    keep_on_drive : bool
+        The cell's ``KEEP_ON_DRIVE``: on Colab, keep the data, the results and the
+        Kaggle download on Google Drive (:func:`mount_drive`); ignored elsewhere.
+    environ : mutable mapping, optional
+        Default ``os.environ``.
+
+    Returns
+    -------
+    list of pathlib.Path
+        What :func:`find_platform_data` found.
+
+    Raises
+    ------
+    utils.sources.DataNotFoundError
+        When a Kaggle download was possible but failed, saying what to do. A pip
+        failure is printed, never raised.
+    """
+    environ = os.environ if environ is None else environ
+    if keep_on_drive:
+        mount_drive(environ)
+    lacking = missing_platform_libraries()
+    if lacking:
+        print(f"This runtime has no {' and no '.join(lacking)}: the course does not install its own over "
+              "a platform's. Choose the platform's standard Python 3 runtime (Colab's and Kaggle's come "
+              "with TensorFlow and Keras); on your own machine, install the course with `make env`.")
     install(missing_requirements())
-    find_platform_data()
+    return find_platform_data(environ=environ)

@@ -8,7 +8,11 @@ Usage (from the project's root; safe to run again, e.g. after a merge)::
 The repository's address comes from one line, ``[project.urls] Repository`` in
 ``pyproject.toml``. Each notebook gets, right after its title cell, a markdown
 cell ``platform-badges`` (two badge links) and a code cell ``platform-setup``
-(clone the course when it is not importable, then :func:`utils.cloud.setup`).
+(clone the course when it is not importable, then :func:`utils.cloud.setup`, with the
+cell's visible switch ``KEEP_ON_DRIVE`` for Colab). The clone's address can be replaced by
+``DOGSCATS_CLONE_URL``, for tests only (``tests/platforms.py`` clones a local bare
+repository of the working tree): the cell reads it with ``os.environ`` because
+:mod:`utils.settings` is not importable before the clone.
 Existing cells with those ids are replaced, so the notebooks stay as they were
 otherwise (cell ids, no outputs).
 """
@@ -30,17 +34,21 @@ KAGGLE_BADGE = "https://kaggle.com/static/images/open-in-kaggle.svg"
 
 SETUP_TEMPLATE = '''\
 # Colab or Kaggle: fetch the course and what this platform lacks. In a clone of the course: nothing.
+KEEP_ON_DRIVE = True  # Colab: keep data, results and the Kaggle download on your Google Drive
 try:
     import utils.config
 except ImportError:
     import os, subprocess, sys
     sys.modules.pop("utils", None)   # another package called utils is not the course
-    if not os.path.isdir("{name}"):
-        subprocess.run(["git", "clone", "--depth", "1", "{url}.git", "{name}"], check=True)
+    # DOGSCATS_CLONE_URL: tests only (a local copy of the course), read here as utils is not here yet
+    clone_url = os.environ.get("DOGSCATS_CLONE_URL") or "{url}.git"
+    if not os.path.isdir("{name}") and subprocess.run(
+            ["git", "clone", "--quiet", "--depth", "1", clone_url, "{name}"]).returncode:
+        raise RuntimeError(f"Could not clone {{clone_url}}: on Kaggle, Settings > Internet on; then run this again.")
     sys.path.insert(0, os.path.abspath("{name}"))
     os.chdir(os.path.join("{name}", "notebooks"))
     from utils import cloud
-    cloud.setup()   # pip-installs what is missing; finds the photos (kagglehub, /kaggle/input)'''
+    cloud.setup(keep_on_drive=KEEP_ON_DRIVE)   # Drive; pip-installs what is missing; finds the photos'''
 
 
 def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
