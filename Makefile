@@ -1,10 +1,11 @@
 # Dogs vs. Cats with Keras: the two commands a newcomer needs.
 #   make course   prepare the data and run every notebook (DOGSCATS_PROFILE=smoke|sample|full)
-#   make test     run the unit tests and every notebook under the smoke profile, on TensorFlow then JAX
+#   make test     run the unit tests and every notebook under the smoke profile, on TensorFlow, JAX, PyTorch
 # Both create the virtual environment .venv first when it is missing or out of date.
 # More:
-#   make test-jax     the same tests on the JAX backend
-#   make test-torch   the same tests on the PyTorch backend (installs a CPU torch first)
+#   make test-jax     the JAX pass alone (every notebook alone on a simulated Kaggle runtime)
+#   make test-torch   the PyTorch pass alone (installs a CPU torch first; simulated Colab runtimes)
+#   make test-fresh   every notebook alone on simulated Kaggle and Colab runtimes, on TensorFlow
 #   make tensorboard  open the training runs' TensorBoard logs
 #   make goldens      re-execute the notebooks under smoke into tests/golden/smoke (GOLDENS="03")
 #   make regress      before a release: the course under sample against reference/sample
@@ -50,14 +51,19 @@ TF_CPP_MIN_LOG_LEVEL ?= 2
 KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 
 # The backends `make test` runs on, one pass each (`make test TEST_BACKENDS="tensorflow jax"`).
-# The first pass runs every test; later passes skip the tests marked `slow` (archive,
-# crash, browser: nothing in them depends on the backend) and run the rest, every
-# notebook included. Both passes, measured on a 2-core machine: TensorFlow 460 s, JAX 594 s
-# (`make test TEST_BACKENDS=tensorflow` for the first alone).
-TEST_BACKENDS ?= tensorflow jax
-# PyTorch for `make test-torch`: this version has a CPU wheel on the course's machines;
-# elsewhere add TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" to
-# avoid a multi-gigabyte CUDA build.
+# The first pass runs every test and compares every notebook's outputs with its golden.
+# Later passes skip the tests marked `slow` (archive, crash, browser: nothing in them
+# depends on the backend), run the rest, and open notebooks alone on a simulated fresh
+# runtime (tests/test_fresh_runtime.py, TEST_RUNS): Kaggle on JAX, Colab on PyTorch;
+# `make test-fresh` opens every notebook alone on both. Each pass prints its seconds;
+# `make test TEST_BACKENDS=tensorflow` runs the first alone.
+TEST_BACKENDS ?= tensorflow jax torch
+FRESH_RUNTIME_jax   := kaggle
+FRESH_RUNTIME_torch := colab
+# PyTorch for the torch pass, installed into .venv when missing: this version has a CPU
+# wheel on the course's machines; elsewhere add
+# TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu" to avoid a
+# multi-gigabyte CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PROFILE ?= $(or $(DOGSCATS_PROFILE),sample)
@@ -67,15 +73,16 @@ NBVAL      = --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 NBVAL_GOLDEN = --nbval --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/golden/sanitize.cfg
 
-.PHONY: lessons course test goldens goldens-check regress regress-selftest test-extended test-jax test-torch unit notebooks lab tensorboard slides site site-check tag-slides \
+.PHONY: lessons course test test-fresh goldens goldens-check regress regress-selftest test-extended test-jax test-torch unit notebooks lab tensorboard slides site site-check tag-slides \
 	clean-results env help
 
 help:
 	@echo "make course   prepare the data and run every notebook (profile: DOGSCATS_PROFILE, default sample)"
-	@echo "make test     unit tests + every notebook under DOGSCATS_PROFILE=smoke, on TensorFlow then JAX"
-	@echo "make test-jax     the same on JAX alone"
+	@echo "make test     unit tests + every notebook under DOGSCATS_PROFILE=smoke, on TensorFlow, JAX, PyTorch"
+	@echo "make test-jax     the JAX pass alone"
 	@echo "make test-extended  the minutes-long kill test on the 10,000 shared photos"
-	@echo "make test-torch   the same on PyTorch (installs a CPU torch into .venv if missing)"
+	@echo "make test-torch   the PyTorch pass alone (installs a CPU torch into .venv if missing)"
+	@echo "make test-fresh   every notebook alone on simulated fresh Kaggle and Colab runtimes"
 	@echo "make tensorboard  TensorBoard on results/<profile>/logs (PROFILE=smoke|sample|full)"
 	@echo "make lab      open the notebooks in JupyterLab (RISE: present a notebook as slides)"
 	@echo "make slides   every executed lesson as reveal.js slides (after make course)"
@@ -87,7 +94,7 @@ env: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,lab]"
 	@touch $(STAMP)
 
 course: $(STAMP)
@@ -100,6 +107,8 @@ course: $(STAMP)
 # notebooks wrote are checked against reference/smoke/records. Other backends print
 # other numbers: they run notebooks/ with --nbval-lax.
 test: $(STAMP)
+	@case " $(TEST_BACKENDS) " in *" torch "*) $(PY) -c "import torch" 2>/dev/null || \
+		{ echo "installing $(TORCH_SPEC) for the PyTorch pass"; $(PY) -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_PIP_ARGS); };; esac
 	$(call in_test_dirs,first=1; for backend in $(TEST_BACKENDS); do \
 		echo "== make test: KERAS_BACKEND=$$backend"; start=$$(date +%s); \
 		if [ -n "$$first" ]; then only="not extended"; else only="not slow and not extended"; fi; \
@@ -110,7 +119,9 @@ test: $(STAMP)
 				$(PYTEST) $(NBVAL_GOLDEN) -c $(CURDIR)/pyproject.toml --rootdir=$(CURDIR) -m "$$only" tests "$$tmp/golden/notebooks" || exit 1; \
 			$(PY) -m course.tools.goldens records "$$tmp/results/smoke" || exit 1; \
 		else \
-			KERAS_BACKEND=$$backend $(PYTEST) $(NBVAL) -m "$$only" tests notebooks || exit 1; \
+			case $$backend in jax) fresh="--fresh-runtime $(FRESH_RUNTIME_jax)";; \
+				torch) fresh="--fresh-runtime $(FRESH_RUNTIME_torch)";; *) fresh="";; esac; \
+			KERAS_BACKEND=$$backend $(PYTEST) -m "$$only" $$fresh tests || exit 1; \
 		fi; \
 		echo "== make test: KERAS_BACKEND=$$backend passed in $$(( $$(date +%s) - start )) s"; \
 		first=""; \
@@ -145,11 +156,15 @@ regress-selftest: $(STAMP)
 test-extended: $(STAMP)
 	$(call in_test_dirs,$(PYTEST) -m extended tests)
 
+# every notebook opened alone on a simulated fresh Colab and Kaggle runtime (tests/platforms.py):
+# a clone of this working tree, the shared photos as the platform offers them; smoke profile
+test-fresh: $(STAMP)
+	$(PYTEST) -m fresh_runtime --fresh-runtime kaggle --fresh-runtime colab --fresh-runtime-every tests/test_fresh_runtime.py
+
 test-jax: $(STAMP)
 	$(MAKE) test TEST_BACKENDS=jax
 
 test-torch: $(STAMP)
-	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_PIP_ARGS)
 	$(MAKE) test TEST_BACKENDS=torch
 
 unit: $(STAMP)

@@ -13,15 +13,23 @@ import tqdm.std
 from utils import progress
 
 
-@pytest.fixture
-def kernel_without_ipywidgets(monkeypatch):
-    """What tqdm.autonotebook sees inside nbval's kernel or a bare Jupyter: a kernel, no IProgress."""
-    shell = type("ZMQInteractiveShell", (), {})()
+def _kernel(monkeypatch, ipywidgets: bool):
+    """What tqdm.autonotebook sees inside a Jupyter kernel (nbval's, Colab's): with or without ipywidgets."""
+    shell = type("ZMQInteractiveShell", (), {"config": {"IPKernelApp": {}}})()
     monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
-    monkeypatch.setattr(tqdm.notebook, "IProgress", None)
+    if not ipywidgets:
+        monkeypatch.setattr(tqdm.notebook, "IProgress", None)
+        monkeypatch.setitem(sys.modules, "ipywidgets", None)            # import ipywidgets -> ImportError
+    else:
+        monkeypatch.setitem(sys.modules, "ipywidgets", types.ModuleType("ipywidgets"))
     for name in ("tqdm.auto", "tqdm.autonotebook"):      # re-imported, so they look again
         monkeypatch.delitem(sys.modules, name, raising=False)
+
+
+@pytest.fixture
+def kernel_without_ipywidgets(monkeypatch):
+    _kernel(monkeypatch, ipywidgets=False)
 
 
 def test_plain_tqdm_auto_warns_there(kernel_without_ipywidgets):
@@ -30,9 +38,26 @@ def test_plain_tqdm_auto_warns_there(kernel_without_ipywidgets):
         __import__("tqdm.auto")
 
 
-def test_bar_uses_the_text_bar_without_a_warning(kernel_without_ipywidgets):
+def test_bar_uses_the_text_bar_without_a_warning_or_tqdm_auto(kernel_without_ipywidgets):
+    assert not progress.widget_possible()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with progress.bar(range(3), disable=True) as bar:
             assert list(bar) == [0, 1, 2]
-    assert not isinstance(bar, tqdm.notebook.tqdm_notebook)   # the text bar (tqdm.auto's asyncio subclass)
+    assert not isinstance(bar, tqdm.notebook.tqdm_notebook)
+    assert "tqdm.auto" not in sys.modules, "bar() must not import tqdm.auto (its warning is not thread-safe to hide)"
+
+
+def test_bar_draws_the_widget_where_a_kernel_has_ipywidgets(monkeypatch):
+    _kernel(monkeypatch, ipywidgets=True)
+    assert progress.widget_possible()
+    drawn = []
+    monkeypatch.setattr(tqdm.notebook, "tqdm", lambda iterable=None, **kwargs: drawn.append(kwargs) or iterable)
+    assert list(progress.bar(range(2), desc="x")) == [0, 1] and drawn == [{"desc": "x"}]
+
+
+def test_outside_a_kernel_the_text_bar(monkeypatch):
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: None))
+    assert not progress.widget_possible()
+    with progress.bar(range(2), disable=True) as bar:
+        assert type(bar) is tqdm.std.tqdm

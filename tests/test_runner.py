@@ -602,6 +602,9 @@ def test_quiet_kernel_environment_keeps_what_the_user_set():
     added = runner.quiet_kernel_environment(env)
     assert env["TF_CPP_MIN_LOG_LEVEL"] == "0" and "TF_CPP_MIN_LOG_LEVEL" not in added
     assert env["GRPC_VERBOSITY"] == "ERROR"
+    assert env["DOGSCATS_TENSORBOARD"] == "0", "make course's kernels start no TensorBoard server"
+    mine = {"DOGSCATS_TENSORBOARD": "1"}
+    assert "DOGSCATS_TENSORBOARD" not in runner.quiet_kernel_environment(mine) and mine["DOGSCATS_TENSORBOARD"] == "1"
 
 
 @pytest.mark.slow

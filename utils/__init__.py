@@ -13,6 +13,7 @@ Settings and files
     kerascache         ``$KERAS_HOME`` and Keras' model download caches, computed once
     pyproject          ``pyproject.toml`` read with tomllib (tomli on Python 3.10)
     devices            where training runs (one device, every GPU, several machines), in which precision
+    jax_cpu            the JAX backend on a CPU: convolutions out of YNNPACK, a fast max-pooling gradient
     cloud              Colab/Kaggle first cell: install what is missing, find the photos
     progress           progress bars: tqdm's widget in Jupyter, its text bar elsewhere, never a warning
 
@@ -23,6 +24,7 @@ Data: raw photos → checked split → batches
     audit              can a file enter the split (``check_image``); hashes, leaks, counts on disk
     splitting          assign identical photos to one split and write folders, subsets, CSVs
     data               ``prepare`` (locked, atomic, resumable), ``is_prepared``, ``read_manifest``
+    prerequisites      a notebook opened first: the split prepared, earlier records copied or trained short
     loading            ``get_batches``, ``load_arrays``, ``load_image``, ``get_unlabelled``
 
 Models and training
@@ -37,7 +39,8 @@ Models and training
     finetune           a new head on a pretrained base, features computed once, splitting, freezing
     transfer           which pretrained backbone 05–06 use; backbone-neutral transfer steps
     efficientnet_lite  EfficientNet-Lite0 in Keras 3 (the CPU-friendly backbone)
-    custom_layers      the preprocessing layers' one base; ``register_all`` so saved models load
+    custom_layers      every Keras layer the course defines (VGG16's, Lite0's preprocessing), registered
+    registration       those layers known to Keras once ``utils`` is imported, so saved models load
     lite0_weights      Lite0's ImageNet weights: the registry's PyTorch file to a cached Keras file
     torch_weights      read a PyTorch ``state_dict`` into NumPy, with or without torch
 
@@ -59,3 +62,9 @@ which imports ``utils`` and is never imported by it.
 """
 
 __version__ = "0.1.0"
+
+# Plain keras.models.load_model knows the course's layers in any Python that imported utils;
+# Keras itself is not imported here (utils.registration).
+from utils import registration as _registration  # noqa: E402
+
+_registration.install()

@@ -3,12 +3,29 @@
 ``tqdm.auto`` picks the widget bar in a notebook, but where ``ipywidgets`` is
 missing (a bare ``pip install jupyter``, nbval's kernel) it warns
 ("IProgress not found") into the lesson's output and falls back to the text
-bar anyway. :func:`bar` makes the same choice without the warning.
+bar anyway. :func:`bar` makes the same choice itself, so ``tqdm.auto`` is never
+imported and nothing warns. (Silencing the warning around the import is not
+enough: ``warnings.catch_warnings`` is not thread-safe, and a kernel running
+TensorFlow's threads let it through now and then.)
 """
 
 from __future__ import annotations
 
-import warnings
+
+def widget_possible() -> bool:
+    """Whether tqdm's widget bar can draw: an IPython kernel (Jupyter, Colab, Kaggle) with ipywidgets."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or "IPKernelApp" not in shell.config:
+        return False
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def bar(iterable=None, **kwargs):
@@ -25,9 +42,8 @@ def bar(iterable=None, **kwargs):
     -------
     tqdm.tqdm
     """
-    from tqdm import TqdmWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TqdmWarning)   # "IProgress not found": the text bar is used
-        from tqdm.auto import tqdm
+    if widget_possible():
+        from tqdm.notebook import tqdm
+    else:
+        from tqdm.std import tqdm
     return tqdm(iterable, **kwargs)

@@ -212,7 +212,11 @@ TABLE_COLUMNS = {
     "test log loss": "test_log_loss",
     "weights used": "weights",
     "backbone": "backbone",
+    "made by": "provenance",
 }
+
+#: The ``made by`` column: a record's ``provenance`` kind (:mod:`utils.prerequisites`), or its notebook.
+MADE_BY = {"reference": "reference run (copied)", "short recipe": "short recipe (stand-in)"}
 
 def _image_size_text(value) -> str | None:
     """``[128, 128]`` -> ``"128×128"``; anything else as text, ``None`` kept."""
@@ -360,7 +364,9 @@ def comparison_table(records) -> "pandas.DataFrame":
         ``images per second``, ``test accuracy``
         (fraction in [0, 1]), ``95% interval low`` and ``high`` (Wilson, see
         :func:`accuracy_interval`), ``test log loss`` (nats), ``weights used``,
-        ``backbone`` (the pretrained network, None for models trained from scratch)).
+        ``backbone`` (the pretrained network, None for models trained from scratch)),
+        ``made by`` (``its notebook``, or :data:`MADE_BY`'s words for a record that
+        :mod:`utils.prerequisites` filled in for a notebook opened first).
         A field a record lacks reads NaN (numbers) or None (text). Empty
         records give an empty table with the same columns.
 
@@ -393,6 +399,7 @@ def comparison_table(records) -> "pandas.DataFrame":
             "test log loss": _number(record.get("test_log_loss")),
             "weights used": record.get("weights"),
             "backbone": record.get("backbone"),
+            "made by": MADE_BY.get((record.get("provenance") or {}).get("kind"), "its notebook"),
         })
     rows.sort(key=lambda row: (_model_order(row["model"]), str(row["profile"])))
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))

@@ -64,6 +64,10 @@ class Setting:
         another value executes the notebooks again.
     default_text : str
         The default as the README shows it; by default ``default`` written out.
+    headless : str
+        The value that commands executing notebooks without a screen (``make course``,
+        ``make test``) give their kernels unless the user set one (:func:`apply_headless`);
+        empty: none.
     """
 
     name: str
@@ -75,6 +79,7 @@ class Setting:
     positive: bool = False
     changes_results: bool = False
     default_text: str = ""
+    headless: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -215,10 +220,37 @@ SETTINGS = (
     Setting("DOGSCATS_VENDOR", "path", None,
             "where the downloaded reveal.js and MathJax tarballs are kept",
             "`make slides`, `make site` (`course.publish.vendor`)", default_text="`<repo>/build/vendor`"),
+    Setting("DOGSCATS_MISSING", "choice", "reference",
+            "what a notebook opened before the ones it builds on does about their missing records: "
+            "reference copies the committed reference run's records (seconds; a model it must load is "
+            "trained with the short recipe), train trains each missing model now with a short recipe "
+            "(minutes under sample)",
+            "notebooks 03-07 and their solutions (`prerequisites.ensure_records`)",
+            choices=("reference", "train")),
+    Setting("DOGSCATS_TENSORBOARD", "bool", True,
+            "1: notebook 03 shows TensorBoard inside the notebook (`%tensorboard`, a server it starts); "
+            "0: it only says where the logs are (`make course` and the tests execute notebooks without a "
+            "screen, and leave no server behind)",
+            "`03_cnn`; `make course` and `make test` set 0 (`settings.apply_headless`)", headless="0"),
     Setting("DOGSCATS_TEST_DATA", "path", None,
             "the data folder the real-data tests prepare into (never the project's `data/`)",
             "`make test` (shared with the notebooks it runs), `tests/conftest.py`",
             default_text="unset: a fresh temporary folder"),
+    # The simulated Colab and Kaggle runtimes of tests/platforms.py: tests only, a learner sets none.
+    Setting("DOGSCATS_CLONE_URL", "str", None,
+            "tests only: the repository the platform cell clones instead of the course's (a local bare "
+            "repository of the working tree)",
+            "every notebook's platform cell (`course/tools/notebook_header.py`; read there with "
+            "`os.environ`, as utils is not importable before the clone), `tests/platforms.py`",
+            default_text="unset: `[project.urls] Repository`"),
+    Setting("DOGSCATS_DRIVE", "path", None,
+            "tests only: where the platform cell mounts Google Drive on Colab (`KEEP_ON_DRIVE`), so a "
+            "simulation never writes `/content`",
+            "`utils.cloud.mount_drive`, `tests/platforms.py`", default_text="unset: `/content/drive`"),
+    Setting("DOGSCATS_KAGGLE_INPUT", "path", None,
+            "tests only: the folder searched for the competitions and datasets attached to a Kaggle "
+            "notebook",
+            "`utils.cloud.kaggle_input_sources`, `tests/platforms.py`", default_text="unset: `/kaggle/input`"),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -276,6 +308,23 @@ def is_set(name: str, environ=None) -> bool:
     declared(name)
     environ = os.environ if environ is None else environ
     return bool((environ.get(name) or "").strip())
+
+
+def apply_headless(environ=None) -> dict:
+    """Give every setting with a :attr:`Setting.headless` value that value, where it is unset or blank.
+
+    For the commands that execute notebooks nobody looks at (``make course``'s
+    runner, ``make test``); a value the user set always wins.
+
+    Returns
+    -------
+    dict
+        The variables it set, name to value.
+    """
+    environ = os.environ if environ is None else environ
+    added = {s.name: s.headless for s in SETTINGS if s.headless and not is_set(s.name, environ)}
+    environ.update(added)
+    return added
 
 
 def results_switches() -> tuple:

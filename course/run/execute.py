@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from utils import config
+from utils import config, settings
 from course.run.progress import epoch_of
 
 OK, FAILED, SKIPPED, NOT_RUN = "ok", "failed", "skipped", "not run"
@@ -148,10 +148,11 @@ QUIET_KERNEL_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR",
 
 
 def quiet_kernel_environment(environ=None) -> dict:
-    """Set :data:`QUIET_KERNEL_ENV` in ``environ`` (default ``os.environ``) where unset; return what was set."""
+    """Set :data:`QUIET_KERNEL_ENV` and the settings' headless values (:func:`utils.settings.apply_headless`) where unset; return what was set."""
     environ = os.environ if environ is None else environ
     added = {k: v for k, v in QUIET_KERNEL_ENV.items() if k not in environ}
     environ.update(added)
+    added.update(settings.apply_headless(environ))   # the course's own: no TensorBoard server (03), ...
     return added
 
 

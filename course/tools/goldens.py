@@ -47,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from utils import settings  # noqa: E402
+
 NOTEBOOKS_DIR = ROOT / "notebooks"
 GOLDEN_DIR = ROOT / "tests" / "golden"
 PROFILE = "smoke"
@@ -272,6 +274,7 @@ def smoke_environment(tmp: Path) -> dict:
                 "DOGSCATS_RESULTS": str(tmp / "results"), "DOGSCATS_TEST_DATA": str(tmp / "data"),
                 "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
+    settings.apply_headless(env)   # as make course's kernels: no TensorBoard server (03)
     return env
 
 
