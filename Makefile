@@ -107,7 +107,7 @@ course: $(STAMP)
 # notebooks wrote are checked against reference/smoke/records. Other backends print
 # other numbers: they run notebooks/ with --nbval-lax.
 test: $(STAMP)
-	@case " $(TEST_BACKENDS) " in *" torch "*) $(PY) -c "import torch" 2>/dev/null || \
+	@case " $(TEST_BACKENDS) " in (*" torch "*) $(PY) -c "import torch" 2>/dev/null || \
 		{ echo "installing $(TORCH_SPEC) for the PyTorch pass"; $(PY) -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_PIP_ARGS); };; esac
 	$(call in_test_dirs,first=1; for backend in $(TEST_BACKENDS); do \
 		echo "== make test: KERAS_BACKEND=$$backend"; start=$$(date +%s); \
@@ -119,8 +119,8 @@ test: $(STAMP)
 				$(PYTEST) $(NBVAL_GOLDEN) -c $(CURDIR)/pyproject.toml --rootdir=$(CURDIR) -m "$$only" tests "$$tmp/golden/notebooks" || exit 1; \
 			$(PY) -m course.tools.goldens records "$$tmp/results/smoke" || exit 1; \
 		else \
-			case $$backend in jax) fresh="--fresh-runtime $(FRESH_RUNTIME_jax)";; \
-				torch) fresh="--fresh-runtime $(FRESH_RUNTIME_torch)";; *) fresh="";; esac; \
+			case $$backend in (jax) fresh="--fresh-runtime $(FRESH_RUNTIME_jax)";; \
+				(torch) fresh="--fresh-runtime $(FRESH_RUNTIME_torch)";; (*) fresh="";; esac; \
 			KERAS_BACKEND=$$backend $(PYTEST) -m "$$only" $$fresh tests || exit 1; \
 		fi; \
 		echo "== make test: KERAS_BACKEND=$$backend passed in $$(( $$(date +%s) - start )) s"; \
