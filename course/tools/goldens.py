@@ -275,7 +275,7 @@ def smoke_environment(tmp: Path) -> dict:
                 "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2",
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     settings.apply_headless(env)   # as make course's kernels: no TensorBoard server (03)
-    if not env.get("DOGSCATS_ARCHIVE"):   # as make test: the shared photos, whatever the caller's shell holds
+    if not settings.is_set("DOGSCATS_ARCHIVE", env):   # as make test: the shared photos, whatever the shell holds
         from tests.conftest import _real_archive
 
         found = _real_archive()
