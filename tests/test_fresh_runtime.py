@@ -34,12 +34,10 @@ CLONE_NAME = notebook_header.repository_url().rsplit("/", 1)[-1]
 #: The runs ``make test`` makes (tests/conftest.py's ``--fresh-runtime``): each takes half a minute
 #: to a minute and a half here (a kernel of its own, the clone, the split prepared, stand-ins trained),
 #: so they are chosen to keep ``make test`` under 30 minutes on 2 cores: the lessons the issue names
-#: (02, 04, 06, 07) on both platforms, and one solution that reads earlier records on each.
-#: ``make test-fresh`` (``--fresh-runtime-every``) opens every notebook alone on both platforms.
-TEST_RUNS = ([(platform, f"notebooks/{name}.ipynb") for platform in PLATFORMS for name in
-              ("02_mlp", "04_data_augmentation", "06_vgg16_finetuning", "07_results")]
-             + [("kaggle", "notebooks/solutions/03_cnn_solutions.ipynb"),
-                ("colab", "notebooks/solutions/04_data_augmentation_solutions.ipynb")])
+#: (02, 04, 06, 07) on both platforms. ``make test-fresh`` (``--fresh-runtime-every``) opens every
+#: notebook alone on both platforms, the solutions included.
+TEST_RUNS = [(platform, f"notebooks/{name}.ipynb") for platform in PLATFORMS for name in
+             ("02_mlp", "04_data_augmentation", "06_vgg16_finetuning", "07_results")]
 
 
 def _runs() -> list:
