@@ -129,14 +129,7 @@ def ensure_records(cfg: config.Profile, model_ids, *, models=(), missing: str | 
         if found:
             how[found[0]] = "here"
             continue
-        trainable = next((m for m in _candidates(model_id) if m in SHORT_RECIPES), None)
-        if trainable is None:
-            print(f"{model_id}: no saved model, and no short recipe makes one: run {results.notebook_for(model_id)}")
-            how[model_id] = "none"
-            continue
-        train_short(cfg, trainable)
-        have.add(trainable)
-        how[trainable] = "short recipe"
+        _stand_in(cfg, model_id, "no saved model", have, how)
     for model_id in model_ids:
         found = [m for m in _candidates(model_id) if m in have]
         if found:
@@ -146,18 +139,23 @@ def ensure_records(cfg: config.Profile, model_ids, *, models=(), missing: str | 
             how[copied] = "reference"
             have.add(copied)
             continue
-        trainable = next((m for m in _candidates(model_id) if m in SHORT_RECIPES), None)
-        if trainable is None:
-            print(f"{model_id}: no record, no reference record and no short recipe: run {results.notebook_for(model_id)}")
-            how[model_id] = "none"
-            continue
-        train_short(cfg, trainable)
-        have.add(trainable)
-        how[trainable] = "short recipe"
+        _stand_in(cfg, model_id, "no record, no reference record", have, how)
     here = [model_id for model_id, way in how.items() if way == "here"]
     if here:
         print(f"Already here: {', '.join(here)}")
     return how
+
+
+def _stand_in(cfg, model_id: str, lacking: str, have: set, how: dict) -> None:
+    """Train the short recipe of ``model_id`` (or its stand-in id) into ``have``/``how``, or say none exists."""
+    trainable = next((m for m in _candidates(model_id) if m in SHORT_RECIPES), None)
+    if trainable is None:
+        print(f"{model_id}: {lacking}, and no short recipe makes one: run {results.notebook_for(model_id)}")
+        how[model_id] = "none"
+        return
+    train_short(cfg, trainable)
+    have.add(trainable)
+    how[trainable] = "short recipe"
 
 
 def copy_reference_record(cfg: config.Profile, model_id: str) -> str | None:
