@@ -5,7 +5,7 @@
 # More:
 #   make test-jax     the JAX pass alone (every notebook alone on a simulated Kaggle runtime)
 #   make test-torch   the PyTorch pass alone (installs a CPU torch first; simulated Colab runtimes)
-#   make test-fresh   every notebook alone on simulated Kaggle and Colab runtimes, on TensorFlow
+#   make test-fresh   every notebook and solution alone on simulated Kaggle and Colab runtimes, on TensorFlow
 #   make tensorboard  open the training runs' TensorBoard logs
 #   make goldens      re-execute the notebooks under smoke into tests/golden/smoke (GOLDENS="03")
 #   make regress      before a release: the course under sample against reference/sample
@@ -53,9 +53,9 @@ KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 # The backends `make test` runs on, one pass each (`make test TEST_BACKENDS="tensorflow jax"`).
 # The first pass runs every test and compares every notebook's outputs with its golden.
 # Later passes skip the tests marked `slow` (archive, crash, browser: nothing in them
-# depends on the backend), run the rest, and open notebooks alone on a simulated fresh
-# runtime (tests/test_fresh_runtime.py, TEST_RUNS): Kaggle on JAX, Colab on PyTorch;
-# `make test-fresh` opens every notebook alone on both. Each pass prints its seconds;
+# depends on the backend) or `backend_neutral` (tests/conftest.py), run the rest, and open
+# every lesson notebook alone on a simulated fresh runtime (tests/test_fresh_runtime.py,
+# TEST_RUNS): Kaggle on JAX, Colab on PyTorch; `make test-fresh` adds the solutions. Each pass prints its seconds;
 # `make test TEST_BACKENDS=tensorflow` runs the first alone.
 TEST_BACKENDS ?= tensorflow jax torch
 FRESH_RUNTIME_jax   := kaggle
@@ -82,7 +82,7 @@ help:
 	@echo "make test-jax     the JAX pass alone"
 	@echo "make test-extended  the minutes-long kill test on the 10,000 shared photos"
 	@echo "make test-torch   the PyTorch pass alone (installs a CPU torch into .venv if missing)"
-	@echo "make test-fresh   every notebook alone on simulated fresh Kaggle and Colab runtimes"
+	@echo "make test-fresh   every notebook and solution alone on simulated fresh Kaggle and Colab runtimes"
 	@echo "make tensorboard  TensorBoard on results/<profile>/logs (PROFILE=smoke|sample|full)"
 	@echo "make lab      open the notebooks in JupyterLab (RISE: present a notebook as slides)"
 	@echo "make slides   every executed lesson as reveal.js slides (after make course)"
@@ -111,7 +111,7 @@ test: $(STAMP)
 		{ echo "installing $(TORCH_SPEC) for the PyTorch pass"; $(PY) -m pip install --quiet "$(TORCH_SPEC)" $(TORCH_PIP_ARGS); };; esac
 	$(call in_test_dirs,first=1; for backend in $(TEST_BACKENDS); do \
 		echo "== make test: KERAS_BACKEND=$$backend"; start=$$(date +%s); \
-		if [ -n "$$first" ]; then only="not extended"; else only="not slow and not extended"; fi; \
+		if [ -n "$$first" ]; then only="not extended"; else only="not slow and not extended and not backend_neutral"; fi; \
 		if [ "$$backend" = tensorflow ]; then \
 			$(PY) -m course.tools.goldens compose "$$tmp/golden" || exit 1; \
 			$(PY) -m course.tools.goldens prepare || exit 1; \

@@ -93,6 +93,18 @@ def pytest_addoption(parser):
                      help="with --fresh-runtime: every notebook, not only make test's choice (marker every_notebook)")
 
 
+#: Test modules that build no Keras model and run no Keras op (archives, records, settings, publishing,
+#: the runner, the platform cell...): they carry the ``backend_neutral`` marker, and ``make test``
+#: runs them once, in its TensorFlow pass; its JAX and PyTorch passes leave them out
+#: (``-m "not backend_neutral"``), which keeps room for every notebook on both simulated platforms.
+BACKEND_NEUTRAL = frozenset({
+    "test_archives", "test_claims", "test_cloud", "test_conv_arithmetic", "test_crash", "test_disk",
+    "test_files", "test_goldens", "test_notebook_prose", "test_plots", "test_plots_data", "test_progress",
+    "test_publish", "test_reference", "test_results", "test_runner", "test_settings", "test_slides_tags",
+    "test_sources", "test_stats", "test_submission", "test_vendor",
+})
+
+
 def pytest_collection_modifyitems(config, items):
     """Every test that needs the real images carries the ``real_data`` marker.
 
@@ -104,6 +116,8 @@ def pytest_collection_modifyitems(config, items):
     only for the platforms named by ``--fresh-runtime`` (``make test`` names one
     per backend pass), and those marked ``every_notebook`` only with
     ``--fresh-runtime-every``; the others are deselected.
+
+    Tests of the modules in :data:`BACKEND_NEUTRAL` carry the ``backend_neutral`` marker.
     """
     platforms = config.getoption("--fresh-runtime")
     kept, dropped = [], []
@@ -111,6 +125,8 @@ def pytest_collection_modifyitems(config, items):
         if "real_archive" in getattr(item, "fixturenames", ()) or \
                 "prepared_smoke" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.real_data)
+        if item.path.stem in BACKEND_NEUTRAL:
+            item.add_marker(pytest.mark.backend_neutral)
         callspec = getattr(item, "callspec", None)
         every = config.getoption("--fresh-runtime-every")
         if item.get_closest_marker("notebook_alone") and (

@@ -161,7 +161,7 @@ def _no_space(*args, **kwargs):
 
 
 class _Model:
-    """Stands for a keras.Model: writes half a file, then the disk fills."""
+    """Stands for a Keras model being saved: writes half a file, then the disk fills."""
 
     def save(self, path, overwrite=True):
         assert str(path).endswith(".keras")

@@ -214,3 +214,16 @@ def test_every_utils_module_serves_a_notebook():
                 todo.append(target)
     modules = {p.stem for p in (ROOT / "utils").glob("*.py") if p.stem != "__init__"}
     assert modules - reached == set(), f"utils modules no notebook reaches: {sorted(modules - reached)}"
+
+
+def test_backend_neutral_test_modules_exist_and_touch_no_keras():
+    """make test runs tests/conftest.py's BACKEND_NEUTRAL modules on TensorFlow only: none may build or run a model."""
+    from tests.conftest import BACKEND_NEUTRAL
+
+    uses_a_backend = re.compile(r"^\s*(import keras|from keras)|\butils\.lessons\b|\blessons\.build|training\.fit|"
+                                r"keras\.(Model|Sequential|layers|ops)\b|evaluate\.predict|get_batches", re.M)
+    for name in sorted(BACKEND_NEUTRAL):
+        path = ROOT / "tests" / f"{name}.py"
+        assert path.is_file(), f"tests/conftest.py's BACKEND_NEUTRAL names {name}, which does not exist"
+        found = uses_a_backend.search(path.read_text(encoding="utf-8"))
+        assert found is None, f"{name} uses a Keras backend ({found.group(0).strip()!r}): remove it from BACKEND_NEUTRAL"
