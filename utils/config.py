@@ -188,7 +188,7 @@ _PROFILES = {
         train_per_class=1000,
         valid_per_class=500,
         test_per_class=500,
-        epochs=dict(mlp=10, cnn=20, cnn_aug=100, cnn_bn=70, vgg16_head=1, vgg16_finetune=3),
+        epochs=dict(mlp=10, cnn=20, cnn_aug=100, cnn_bn=70, vgg16_head=3, vgg16_finetune=3),
         batch_size=32,
         image_size=(64, 64),
         test1_limit=500,

@@ -46,6 +46,16 @@ def build_mlp(image_size=(32, 32), input_layers=None, dropout=0.0, seed=None, na
     ], name=name)
 
 
+# ---- notebooks/02_mlp.ipynb, cell opt-define ----
+
+OPTIMIZERS = {                                  # a function each: a fresh optimizer per model
+    "rmsprop": lambda: keras.optimizers.RMSprop(learning_rate=0.001),
+    "sgd": lambda: keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
+    "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=0.01),    # Keras' default: 0.001
+    "adam": lambda: keras.optimizers.Adam(learning_rate=0.001),
+}
+
+
 # ---- notebooks/03_cnn.ipynb, cell seed-build ----
 
 def build_cnn_seed(image_size):
@@ -102,6 +112,75 @@ def compile_cnn_small(model, epochs, steps_per_epoch, weight_decay=0.5):
                                                    weight_decay=weight_decay),
                   loss="binary_crossentropy", metrics=["accuracy"])
     return model
+
+
+# ---- notebooks/03_cnn.ipynb, cell seed000-build ----
+
+def build_seed000_cnn(image_size):
+    """Seed 000's CNN rebuilt: (batch, h, w, 3) float32 in [0, 255] → (batch, 1) P(dog).
+
+    Two pairs of 3×3 convolutions (32, 32 then 64, 64 filters), each pair followed by 2×2
+    max pooling, then Flatten and Dense(1024) (seed 000 used 60×60 photos).
+    """
+    return keras.Sequential([
+        keras.Input(shape=(*image_size, 3), name="image"),
+        layers.Rescaling(1 / 255, name="rescale"),
+        layers.Conv2D(32, 3, activation="relu", name="conv_1"),
+        layers.Conv2D(32, 3, activation="relu", name="conv_2"),
+        layers.MaxPooling2D(2, name="pool_1"),
+        layers.Conv2D(64, 3, activation="relu", name="conv_3"),
+        layers.Conv2D(64, 3, activation="relu", name="conv_4"),
+        layers.MaxPooling2D(2, name="pool_2"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(1024, activation="relu", name="dense"),
+        layers.Dropout(0.5, name="dropout"),
+        layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32"),
+    ], name="seed000_cnn")
+
+
+# ---- notebooks/03_cnn.ipynb, cell seed002-build ----
+
+def build_seed002_cnn(image_size):
+    """Seed 002's CNN rebuilt: (batch, h, w, 3) float32 in [0, 255] → (batch, 1) P(dog).
+
+    One 3×3 convolution (32 filters) and 2×2 max pooling, then Flatten, Dense(64) and Dropout(0.5).
+    """
+    return keras.Sequential([
+        keras.Input(shape=(*image_size, 3), name="image"),
+        layers.Rescaling(1 / 255, name="rescale"),
+        layers.Conv2D(32, 3, activation="relu", name="conv_1"),
+        layers.MaxPooling2D(2, name="pool_1"),
+        layers.Flatten(name="flatten"),
+        layers.Dense(64, activation="relu", name="dense"),
+        layers.Dropout(0.5, name="dropout"),
+        layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32"),
+    ], name="seed002_cnn")
+
+
+# ---- notebooks/03_cnn.ipynb, cell seed003-build ----
+
+def build_seed003_cnn(image_size):
+    """Seed 003's six-convolution CNN rebuilt: (batch, h, w, 3) float32 in [0, 255] → (batch, 1) P(dog).
+
+    Three pairs of 3×3 convolutions (32, 64, 128 filters), each pair followed by 2×2 max
+    pooling, then Flatten, Dense(256) and Dropout(0.5).
+    """
+    inputs = keras.Input(shape=(*image_size, 3), name="image")
+    x = layers.Rescaling(1 / 255, name="rescale")(inputs)
+    for block, filters in enumerate((32, 64, 128), start=1):
+        x = layers.Conv2D(filters, 3, activation="relu", name=f"conv_{2 * block - 1}")(x)
+        x = layers.Conv2D(filters, 3, activation="relu", name=f"conv_{2 * block}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{block}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(256, activation="relu", name="dense")(x)
+    x = layers.Dropout(0.5, name="dropout")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="p_dog", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="seed003_cnn")
+
+
+#: The networks compared on validation, built by the cells above (cnn_small's builder included).
+NETWORKS = {"cnn_small": build_cnn_small, "seed000_cnn": build_seed000_cnn,
+            "seed002_cnn": build_seed002_cnn, "seed003_cnn": build_seed003_cnn}
 
 
 # ---- notebooks/04_data_augmentation.ipynb, cell builder ----
