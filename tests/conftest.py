@@ -19,21 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils import config, data, sources
+from course.tools import shared_photos
+from utils import config, data
 
-SHARED_DATA = config.PROJECT_ROOT.parent / "shared" / "data" / "dogs-vs-cats"
 
 
 def _real_archive() -> Path | None:
-    """DOGSCATS_ARCHIVE, else ../shared/data/dogs-vs-cats, else raw data under data/."""
-    if os.environ.get("DOGSCATS_ARCHIVE"):
-        path = Path(os.environ["DOGSCATS_ARCHIVE"]).expanduser()
-        return path if path.exists() else None
-    if SHARED_DATA.is_dir():
-        return SHARED_DATA
-    # raw data a learner dropped into the project (only read)
-    found = sources.find_source(config.get_profile("smoke", data_dir=config.PROJECT_ROOT / "data"))
-    return found[0] if found else None
+    """DOGSCATS_ARCHIVE, else ../shared/data/dogs-vs-cats, else raw data under data/ (:mod:`course.tools.shared_photos`)."""
+    return shared_photos.real_archive()
 
 
 @pytest.fixture(scope="session")

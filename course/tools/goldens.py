@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from course.tools import shared_photos  # noqa: E402
 from utils import settings  # noqa: E402
 
 NOTEBOOKS_DIR = ROOT / "notebooks"
@@ -276,9 +277,7 @@ def smoke_environment(tmp: Path) -> dict:
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     settings.apply_headless(env)   # as make course's kernels: no TensorBoard server (03)
     if not settings.is_set("DOGSCATS_ARCHIVE", env):   # as make test: the shared photos, whatever the shell holds
-        from tests.conftest import _real_archive
-
-        found = _real_archive()
+        found = shared_photos.real_archive()
         if found is not None:
             env["DOGSCATS_ARCHIVE"] = str(found)
     return env
@@ -298,8 +297,8 @@ def _environment(env: dict):
 
 def prepare_test_data(env: dict) -> None:
     """Prepare the smoke split as ``make test``'s unit tests do before the notebooks run."""
-    code = ("from tests.conftest import _real_archive; from utils import config, data; "
-            "cfg = config.get_profile('smoke'); data.prepare(cfg, source=_real_archive(), progress=False)")
+    code = ("from course.tools.shared_photos import real_archive; from utils import config, data; "
+            "cfg = config.get_profile('smoke'); data.prepare(cfg, source=real_archive(), progress=False)")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True)
 
 
