@@ -173,7 +173,7 @@ def copy_reference_record(cfg: config.Profile, model_id: str) -> str | None:
         The model id copied; None when the reference run has none, or scored
         other test photos (said in a printed line).
     """
-    folder = config.PROJECT_ROOT / "reference" / cfg.name / "records"
+    folder = references.reference_folder(cfg.name) / "records"
     for candidate in _candidates(model_id):
         source = folder / f"{candidate}.json"
         if not source.is_file():
@@ -185,7 +185,7 @@ def copy_reference_record(cfg: config.Profile, model_id: str) -> str | None:
             print(f"{candidate}: the reference run's record was scored on other test photos than this "
                   f"machine's split ({reason}): paired tests need the same photos, so it is not copied")
             return None
-        run = references.load_reference_run(cfg.name)["run"]
+        run = references.load_run_info(cfg.name)               # run.json only: the records are not read again
         record["provenance"] = {"kind": "reference", "source": f"reference/{cfg.name}/records/{candidate}.json",
                                 "reference_commit": run.get("commit"), "reference_saved": run.get("saved")}
         path = cfg.profile_results_dir / f"{candidate}.json"

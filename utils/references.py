@@ -2,7 +2,8 @@
 
 ``python -m course.tools.reference save`` writes them (``run.json`` and ``records/*.json``);
 00_setup (what each profile takes, :mod:`utils.disk`), the README's tables and the
-instructors' pages read them through these two functions.
+instructors' pages read them through these functions; a notebook opened alone copies
+one record (:func:`utils.prerequisites.copy_reference_record`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,22 @@ def reference_profiles(reference_dir: Path | None = None) -> list[str]:
     return sorted(found, key=lambda name: (order.index(name) if name in order else len(order), name))
 
 
+def reference_folder(profile: str, reference_dir: Path | None = None) -> Path:
+    """``<reference_dir>/<profile>``, by default the project's ``reference/<profile>``: ``run.json`` and ``records/``."""
+    return (Path(reference_dir) if reference_dir else config.PROJECT_ROOT / "reference") / profile
+
+
+def load_run_info(profile: str, reference_dir: Path | None = None) -> dict:
+    """One profile's ``run.json`` alone (commit, date, machine, timings), without its records.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``<reference_dir>/<profile>/run.json`` is missing.
+    """
+    return json.loads((reference_folder(profile, reference_dir) / "run.json").read_text(encoding="utf-8"))
+
+
 def load_reference_run(profile: str, reference_dir: Path | None = None) -> dict:
     """One profile's committed reference run: ``{"run": dict, "records": list of dict}``.
 
@@ -35,7 +52,6 @@ def load_reference_run(profile: str, reference_dir: Path | None = None) -> dict:
     FileNotFoundError
         If ``<reference_dir>/<profile>/run.json`` is missing.
     """
-    folder = (Path(reference_dir) if reference_dir else config.PROJECT_ROOT / "reference") / profile
-    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    folder = reference_folder(profile, reference_dir)
     records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((folder / "records").glob("*.json"))]
-    return {"run": run, "records": records}
+    return {"run": load_run_info(profile, reference_dir), "records": records}
