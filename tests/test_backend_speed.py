@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import statistics
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("backend_speed", ROOT / "benchmarks" / "backend_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-backend_speed = _load()
+from benchmarks import backend_speed   # benchmarks/ is a namespace package on pytest's pythonpath
 
 
 def test_readme_table_agrees_with_the_committed_figures():

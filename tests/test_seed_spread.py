@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import pytest
 
-from utils import config
-
-ROOT = config.PROJECT_ROOT
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("seed_spread", ROOT / "benchmarks" / "seed_spread.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-seed_spread = _load()
+from benchmarks import seed_spread   # benchmarks/ is a namespace package on pytest's pythonpath
 
 
 def test_the_readme_tables_are_generated_from_the_committed_runs():
