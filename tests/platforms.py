@@ -226,6 +226,15 @@ def mount(mountpoint, force_remount=False, timeout_ms=120000, readonly=False):
 '''
 
 
+def colab_userdata_source(secrets: dict, not_granted=()) -> str:
+    """The stand-in ``google.colab.userdata`` module's source: ``get`` and Colab's two errors, by their names.
+
+    ``secrets`` is what ``get`` returns; a name in ``not_granted`` raises ``NotebookAccessError``
+    (the secret exists, notebook access is off), any other missing name ``SecretNotFoundError``.
+    """
+    return _COLAB_USERDATA.format(secrets=dict(secrets), not_granted=tuple(not_granted))
+
+
 def colab_package(folder, secrets: dict | None = None, not_granted=()) -> Path:
     """Write a stand-in package ``google.colab`` under ``folder``; return ``folder`` (for ``PYTHONPATH``).
 
@@ -245,8 +254,7 @@ def colab_package(folder, secrets: dict | None = None, not_granted=()) -> Path:
     package.mkdir(parents=True, exist_ok=True)
     secrets = {"KAGGLE_API_TOKEN": KAGGLE_TOKEN} if secrets is None else dict(secrets)
     (package / "__init__.py").write_text(_COLAB_INIT, encoding="utf-8")
-    (package / "userdata.py").write_text(
-        _COLAB_USERDATA.format(secrets=secrets, not_granted=tuple(not_granted)), encoding="utf-8")
+    (package / "userdata.py").write_text(colab_userdata_source(secrets, not_granted), encoding="utf-8")
     (package / "drive.py").write_text(_COLAB_DRIVE, encoding="utf-8")
     return Path(folder)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import platforms
 from utils import cloud, config, sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,28 +280,18 @@ def test_kagglehub_download_fails_offline_with_a_clear_message(tmp_path, monkeyp
 
 
 def _stub_colab(monkeypatch, secrets: dict, not_granted=()):
-    """A stand-in for ``google.colab.userdata``: Colab's two errors, by their names."""
+    """The simulated Colab runtime's ``google.colab.userdata`` (tests/platforms.py), loaded into this process."""
     import types
 
-    class SecretNotFoundError(Exception):
-        pass
-
-    class NotebookAccessError(Exception):
-        pass
-
-    def get(name):
-        if name in not_granted:
-            raise NotebookAccessError(name)
-        if name not in secrets:
-            raise SecretNotFoundError(name)
-        return secrets[name]
-
+    userdata = types.ModuleType("google.colab.userdata")
+    exec(platforms.colab_userdata_source(secrets, not_granted), userdata.__dict__)
     colab = types.ModuleType("google.colab")
-    colab.userdata = types.SimpleNamespace(get=get)
+    colab.userdata = userdata
     google = types.ModuleType("google")
     google.colab = colab
     monkeypatch.setitem(sys.modules, "google", google)
     monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.userdata", userdata)
 
 
 def test_colab_token_secret_is_copied(monkeypatch):
