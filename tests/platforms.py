@@ -141,8 +141,10 @@ def archive_files(archive) -> list[Path]:
     return found
 
 
-def _fresh_environment(tmp: Path, repository: Path) -> dict:
-    """This machine's environment as a fresh runtime has it: no course, no settings of ours, a new HOME."""
+def _fresh_environment(tmp: Path, repository: Path | None) -> dict:
+    """This machine's environment as a fresh runtime has it: no course, no settings of ours, a new HOME,
+    and ``DOGSCATS_CLONE_URL`` at ``repository`` (default a new :func:`bare_repository` under ``tmp``)."""
+    repository = repository or bare_repository(tmp / "repository")
     env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_ON_A_FRESH_RUNTIME)}
     hide = tmp / "no-installed-course"
     hide.mkdir(parents=True, exist_ok=True)
@@ -177,7 +179,6 @@ def kaggle_runtime(tmp, archive, repository: Path | None = None) -> dict:
         The whole environment of the runtime's kernel.
     """
     tmp = Path(tmp)
-    repository = repository or bare_repository(tmp / "repository")
     inputs = tmp / "kaggle" / "input"
     attached = inputs / COMPETITION
     attached.mkdir(parents=True, exist_ok=True)
@@ -419,7 +420,6 @@ def colab_runtime(tmp, archive, repository: Path | None = None) -> dict:
         The whole environment of the runtime's kernel.
     """
     tmp = Path(tmp)
-    repository = repository or bare_repository(tmp / "repository")
     env = _fresh_environment(tmp, repository)
     stubs = colab_package(tmp / "colab-packages")
     server = kaggle_stand_in(archive)
