@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from utils import config, data, devices, evaluate, lessons, loading, results, training  # noqa: E402
+from utils import config, data, devices, lessons, prerequisites, results  # noqa: E402
 
 MODEL_IDS = ("mlp_pixels", "cnn_small")
 FIGURES = ("image_size", "train_count", "valid_count", "test_count", "epochs", "best_epoch",
@@ -38,78 +38,22 @@ FIGURES = ("image_size", "train_count", "valid_count", "test_count", "epochs", "
            "test_accuracy", "test_log_loss")
 
 
-def _optimizers():
-    """Notebook 02's four optimizers at its learning rates, a fresh one per call."""
-    import keras
-
-    return {
-        "rmsprop": lambda: keras.optimizers.RMSprop(learning_rate=0.001),
-        "sgd": lambda: keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
-        "adagrad": lambda: keras.optimizers.Adagrad(learning_rate=0.01),
-        "adam": lambda: keras.optimizers.Adam(learning_rate=0.001),
-    }
-
-
-OPTIMIZERS = ("rmsprop", "sgd", "adagrad", "adam")
-
-
-def _best_epoch_callbacks(cfg, model_id, patience=None):
-    """The notebooks' callbacks: keep the best validation epoch (and stop early with patience)."""
-    import keras
-
-    cfg.models_dir.mkdir(parents=True, exist_ok=True)
-    path = cfg.models_dir / f"{model_id}.keras"
-    callbacks = [keras.callbacks.ModelCheckpoint(path, monitor="val_accuracy", mode="max",
-                                                 save_best_only=True)]
-    if patience:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
-                                                       patience=patience))
-    return path, callbacks
+#: Notebook 02's optimizers (its ``#@save`` cell, ``lessons.OPTIMIZERS``).
+OPTIMIZERS = tuple(lessons.OPTIMIZERS)
+NOTEBOOK = "benchmarks/train_models.py"
 
 
 def train_mlp(cfg, optimizer="adagrad", verbose=2):
-    """Train ``mlp_pixels`` as notebook 02 does; return the record's fields."""
-    image_size = (32, 32)
-    train = loading.load_arrays("train", image_size, cfg)
-    valid = loading.load_arrays("valid", image_size, cfg)
-    test = loading.load_arrays("test", image_size, cfg)
-    config.seed_everything(cfg)
-    model = lessons.build_mlp(image_size)
-    model.compile(optimizer=_optimizers()[optimizer](), loss="binary_crossentropy", metrics=["accuracy"])
-    path, callbacks = _best_epoch_callbacks(cfg, "mlp_pixels")
-    _, timing = training.fit(model, train, valid, epochs=cfg.epochs["mlp"], cfg=cfg,
-                             callbacks=callbacks, model_id="mlp_pixels", verbose=verbose)
-    model.load_weights(path)
-    found = evaluate.evaluate(model, test)
-    return evaluate.record_fields(model, found, timing, notebook="benchmarks/train_models.py",
-                                  image_size=image_size, train_count=len(train[0]),
-                                  valid_count=len(valid[0]), test_count=len(test[0]),
-                                  optimizer=optimizer)
+    """Train ``mlp_pixels`` as notebook 02 does (``prerequisites.train_mlp``); return the record's fields."""
+    fields, _ = prerequisites.train_mlp(cfg, cfg.epochs["mlp"], optimizer, notebook=NOTEBOOK, verbose=verbose)
+    return fields
 
 
 def train_cnn(cfg, epochs=None, verbose=2, patience=0):
-    """Train ``cnn_small`` as notebook 03 does; return the record's fields."""
-    import math
-
-    image_size = cfg.image_size
-    epochs = epochs or cfg.epochs["cnn"]
-    train_ds = loading.get_batches("train", image_size, cfg=cfg, cache=True)
-    valid_ds = loading.get_batches("valid", image_size, cfg=cfg, cache=True)
-    test_ds = loading.get_batches("test", image_size, cfg=cfg)
-    steps_per_epoch = math.ceil(len(train_ds.file_paths) / cfg.batch_size)
-    config.seed_everything(cfg)
-    model = lessons.compile_cnn_small(lessons.build_cnn_small(image_size), epochs, steps_per_epoch)   # 03's recipe
-    path, callbacks = _best_epoch_callbacks(cfg, "cnn_small", patience)
-    _, timing = training.fit(model, train_ds, valid_ds, epochs=epochs, cfg=cfg,
-                             callbacks=callbacks, model_id="cnn_small", verbose=verbose)
-    model.load_weights(path)
-    found = evaluate.evaluate(model, test_ds)
-    return evaluate.record_fields(model, found, timing, notebook="benchmarks/train_models.py",
-                                  image_size=image_size, train_count=len(train_ds.file_paths),
-                                  valid_count=len(valid_ds.file_paths),
-                                  test_count=len(test_ds.file_paths),
-                                  optimizer="AdamW, weight decay 0.5",
-                                  learning_rate="cosine decay from 0.001 to 0")
+    """Train ``cnn_small`` as notebook 03 does (``prerequisites.train_cnn``); return the record's fields."""
+    fields, _ = prerequisites.train_cnn(cfg, "cnn_small", epochs or cfg.epochs["cnn"], notebook=NOTEBOOK,
+                                        patience=patience, verbose=verbose)
+    return fields
 
 
 def main(argv=None) -> int:

@@ -220,9 +220,9 @@ def train_short(cfg: config.Profile, model_id: str) -> Path:
     if model_id.startswith(transfer.efficientnet_lite.NAME):
         fields, model = _train_transfer(cfg, model_id)
     elif model_id == "mlp_pixels":
-        fields, model = _train_mlp(cfg)
+        fields, model = train_mlp(cfg, short_epochs(cfg, "mlp"))
     else:
-        fields, model = _train_cnn(cfg, model_id)
+        fields, model = train_cnn(cfg, model_id, short_epochs(cfg, "cnn_bn" if model_id == "cnn_bn" else "cnn"))
     files.save_model(model, _model_path(cfg, model_id))
     fields["recipe"] = (f"short recipe ({fields['epochs']} epoch(s), utils/prerequisites.py), a stand-in: "
                         f"{notebook} trains the lesson's model")
@@ -235,8 +235,10 @@ def train_short(cfg: config.Profile, model_id: str) -> Path:
     return path
 
 
-def _fit_and_score(cfg, model, model_id, train, valid, test, epochs, **extra):
-    """Train with the best validation epoch kept, score on test; return (record fields, model)."""
+def _fit_and_score(cfg, model, model_id, train, valid, test, epochs, *, notebook="utils/prerequisites.py",
+                   patience=0, verbose=None, **extra):
+    """Train with the best validation epoch kept (early stopping after ``patience`` epochs without
+    a better one, when given), score on test; return (record fields, model)."""
     import keras
 
     from utils import evaluate, training
@@ -244,12 +246,14 @@ def _fit_and_score(cfg, model, model_id, train, valid, test, epochs, **extra):
     cfg.models_dir.mkdir(parents=True, exist_ok=True)
     best = keras.callbacks.ModelCheckpoint(_model_path(cfg, model_id), monitor="val_accuracy", mode="max",
                                            save_best_only=True)
-    _, timing = training.fit(model, train, valid, epochs=epochs, cfg=cfg, callbacks=[best],
-                             model_id=model_id, tensorboard=False)
+    callbacks = [best] + ([keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience)]
+                          if patience else [])
+    _, timing = training.fit(model, train, valid, epochs=epochs, cfg=cfg, callbacks=callbacks, model_id=model_id,
+                             tensorboard=False, **({} if verbose is None else {"verbose": verbose}))
     model.load_weights(best.filepath)
     found = evaluate.evaluate(model, test)
     counts = {split: _count(dataset) for split, dataset in (("train", train), ("valid", valid), ("test", test))}
-    fields = evaluate.record_fields(model, found, timing, notebook="utils/prerequisites.py",
+    fields = evaluate.record_fields(model, found, timing, notebook=notebook,
                                     train_count=counts["train"], valid_count=counts["valid"],
                                     test_count=counts["test"], **extra)
     return fields, model
@@ -261,8 +265,14 @@ def _count(dataset) -> int:
     return len(dataset.file_paths)
 
 
-def _train_mlp(cfg):
-    import keras
+def train_mlp(cfg, epochs: int, optimizer: str = "adagrad", **fit) -> tuple:
+    """Train ``mlp_pixels`` as notebook 02 does (32×32 pixels scaled to [0, 1], ``lessons.build_mlp``,
+    one of 02's ``lessons.OPTIMIZERS``), ``epochs`` epochs, the best validation epoch kept; score it on test.
+
+    ``fit``: ``notebook`` (the record's author, default this module), ``patience``, ``verbose``.
+    Returns (record fields, model). The short recipe and ``benchmarks/train_models.py`` call it.
+    """
+    import numpy as np
 
     from utils import lessons, loading
 
@@ -270,13 +280,22 @@ def _train_mlp(cfg):
     train, valid, test = (loading.load_arrays(split, image_size, cfg) for split in ("train", "valid", "test"))
     config.seed_everything(cfg)
     model = lessons.build_mlp(image_size)
-    model.compile(optimizer=keras.optimizers.Adagrad(learning_rate=0.01), loss="binary_crossentropy",
-                  metrics=["accuracy"])
-    return _fit_and_score(cfg, model, "mlp_pixels", train, valid, test, short_epochs(cfg, "mlp"),
-                          image_size=image_size, optimizer="Adagrad, learning rate 0.01")
+    made = lessons.OPTIMIZERS[optimizer]()
+    model.compile(optimizer=made, loss="binary_crossentropy", metrics=["accuracy"])
+    return _fit_and_score(cfg, model, "mlp_pixels", train, valid, test, epochs, image_size=image_size,
+                          optimizer=f"{type(made).__name__}, learning rate {float(np.asarray(made.learning_rate)):g}",
+                          **fit)
 
 
-def _train_cnn(cfg, model_id):
+def train_cnn(cfg, model_id: str, epochs: int, **fit) -> tuple:
+    """Train ``model_id`` (``cnn_small``, ``cnn_plain``, ``cnn_aug`` or ``cnn_bn``) for ``epochs`` epochs.
+
+    ``cnn_small``'s recipe is notebook 03's (``lessons.compile_cnn_small``: AdamW, weight decay 0.5,
+    cosine rate over all ``epochs``); ``cnn_bn`` gets AdamW at 0.001 with weight decay 0.05;
+    ``cnn_aug`` and ``cnn_bn`` train on ``lessons.augment_dataset`` at the light strength. The
+    best validation epoch is kept and scored on test. ``fit``: ``notebook``, ``patience``, ``verbose``.
+    Returns (record fields, model).
+    """
     import keras
 
     from utils import augmentation, lessons, loading
@@ -285,7 +304,6 @@ def _train_cnn(cfg, model_id):
     train = loading.get_batches("train", image_size, cfg=cfg, cache=True)
     valid = loading.get_batches("valid", image_size, cfg=cfg, cache=True)
     test = loading.get_batches("test", image_size, cfg=cfg)
-    epochs = short_epochs(cfg, "cnn_bn" if model_id == "cnn_bn" else "cnn")
     steps = math.ceil(len(train.file_paths) / cfg.batch_size)
     config.seed_everything(cfg)
     extra = {"image_size": image_size}
@@ -295,12 +313,13 @@ def _train_cnn(cfg, model_id):
                       metrics=["accuracy"])
     else:
         model = lessons.compile_cnn_small(lessons.build_cnn_small(image_size, name=model_id), epochs, steps)
+        extra.update(optimizer="AdamW, weight decay 0.5", learning_rate="cosine decay from 0.001 to 0")
     fit_train = train
     if model_id in ("cnn_aug", "cnn_bn"):
         strength = dict(augmentation.LIGHT_SETTINGS)
         fit_train = lessons.augment_dataset(train, seed=cfg.seed, **strength)
         extra["augmentation"] = strength
-    fields, model = _fit_and_score(cfg, model, model_id, fit_train, valid, test, epochs, **extra)
+    fields, model = _fit_and_score(cfg, model, model_id, fit_train, valid, test, epochs, **extra, **fit)
     fields["train_count"] = len(train.file_paths)
     return fields, model
 
