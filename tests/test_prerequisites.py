@@ -98,3 +98,26 @@ def test_train_makes_a_labelled_stand_in_and_a_needed_model(prepared_smoke, tmp_
     # reference mode still trains a model the notebook loads: a reference run commits no model files
     how = prerequisites.ensure_records(cfg, ["cnn_plain"], models=["cnn_aug"], missing="reference")
     assert how == {"cnn_aug": "short recipe", "cnn_plain": "reference"}
+
+
+def _layer_classes(model) -> set:
+    """Class names of every layer in ``model``, nested models included."""
+    found = set()
+    for layer in model.layers:
+        found.add(type(layer).__name__)
+        if hasattr(layer, "layers"):
+            found |= _layer_classes(layer)
+    return found
+
+
+def test_the_frozen_aug_stand_in_trains_behind_augmentation_and_is_saved_without_it(prepared_smoke, tmp_path, capsys):
+    import keras
+
+    from utils import augmentation
+
+    cfg = dataclasses.replace(prepared_smoke, results_dir=tmp_path / "results")
+    record = json.loads(prerequisites.train_short(cfg, "efficientnet_lite0_frozen_aug").read_text())
+    assert record["augmentation"] == dict(augmentation.LIGHT_SETTINGS)
+    assert "trained now with the short recipe" in capsys.readouterr().out
+    saved = keras.models.load_model(cfg.models_dir / "efficientnet_lite0_frozen_aug.keras")
+    assert not any(name.startswith("Random") for name in _layer_classes(saved)), "06 saves (b) without augmentation"

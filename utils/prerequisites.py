@@ -327,22 +327,28 @@ def train_cnn(cfg, model_id: str, epochs: int, **fit) -> tuple:
 def _train_transfer(cfg, model_id):
     import keras
 
-    from utils import finetune, loading, transfer
+    from utils import augmentation, finetune, lessons, loading, transfer
 
     backbone = transfer.efficientnet_lite.NAME
     side = min(transfer.image_size_candidates(backbone, cfg))
     image_size = (side, side)
     base = transfer.load_base(backbone, input_shape=(side, side, 3), cfg=cfg)
     head = transfer.HEADS[backbone]
+    extra = {"image_size": image_size, "backbone": backbone, "head": head, "weights": "imagenet"}
+    augmenter = None
+    if model_id.endswith("_frozen_aug"):   # 06 (b): the frozen base behind augmentation layers, light strength
+        extra["augmentation"] = dict(augmentation.LIGHT_SETTINGS)
+        augmenter = lessons.build_augmenter(seed=cfg.seed, **extra["augmentation"])
     config.seed_everything(cfg)
-    model = finetune.build_classifier(base, head=head, name=model_id)
+    model = finetune.build_classifier(base, head=head, augmentation=augmenter, name=model_id)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
     train = loading.get_batches("train", image_size, cfg=cfg, cache=True)
     valid = loading.get_batches("valid", image_size, cfg=cfg, shuffle=False, cache=True)
     test = loading.get_batches("test", image_size, cfg=cfg)
     epochs = short_epochs(cfg, "vgg16_head")
-    extra = {"image_size": image_size, "backbone": backbone, "head": head, "weights": "imagenet"}
     fields, model = _fit_and_score(cfg, model, model_id, train, valid, test, epochs, **extra)
+    if augmenter is not None:               # saved without its augmentation layers, as 06 saves (b)
+        model = finetune.inference_model(model, name=model_id)
     if model_id.endswith("_finetune"):   # then one epoch with the base's top unfrozen, at a small rate
         transfer.set_trainable_top(base, transfer.SPLIT_AT[backbone])
         model.compile(optimizer=keras.optimizers.Adam(1e-5), loss="binary_crossentropy", metrics=["accuracy"])
