@@ -1,4 +1,4 @@
-"""How much one run moves: notebooks 03's and 04's comparisons repeated over seeds, on validation.
+"""How much one run moves: the comparisons of notebooks 02, 03, 04 and 06 repeated over seeds, on validation.
 
 Usage (from the repository root)::
 
@@ -36,7 +36,7 @@ results folder of its own, and reads its three ways' validation figures from the
 the notebook pairs the three on test itself).
 
 ``--out FILE`` appends one JSON line per run and one per pair, with the comparison, the
-commit, the machine and the date; notebooks 03 and 04 print their spread from the committed
+commit, the machine and the date; notebooks 02, 03, 04 and 06 print their spread from the committed
 ``benchmarks/seed_spread_<profile>.jsonl``. ``--markdown FILE`` prints such a file
 as tables, one per comparison.
 """
