@@ -185,3 +185,14 @@ def test_golden_outputs_are_clean():
                 or re.search(r"Warning\b|WARNING:", text):
             dirty.append(f"{notebook} · {cell_id}: {(text or output.get('ename', ''))[:120]!r}")
     assert not dirty, "outputs with warnings or errors:\n" + "\n".join(dirty)
+
+
+def test_update_only_runs_every_notebook_before_the_chosen_ones_in_course_order():
+    """A golden made without the notebooks before it would expect their records copied (make test has them)."""
+    notebooks = goldens.course_notebooks(goldens.NOTEBOOKS_DIR)
+    stems = [nb.stem for nb in notebooks]
+    names = [nb.stem for nb in goldens._needed(notebooks, ["03", "06"])]   # each lesson with its solutions
+    assert names == stems[:stems.index("06_vgg16_finetuning_solutions") + 1]
+    assert [nb.stem for nb in goldens._needed(notebooks, None)] == [nb.stem for nb in notebooks]
+    solutions = [nb.stem for nb in goldens._needed(notebooks, ["02_mlp_solutions"])]
+    assert solutions[-1] == "02_mlp_solutions" and "07_results" in solutions   # solutions run after every lesson

@@ -237,13 +237,17 @@ def _selected(notebook: Path, only: list[str]) -> bool:
 
 
 def _needed(notebooks: list[Path], only: list[str] | None) -> list[Path]:
-    """What to execute for ``only``: 07 reads the records of lessons 02-06, so it brings them."""
+    """What to execute for ``only``: every notebook up to the last one chosen, in course order.
+
+    ``make test`` runs them all in that order, and a notebook's output depends on the ones
+    before it: its first data cell reports the earlier records as found, or copies them from
+    the reference run when they are missing (03 after 02: "Already here: mlp_pixels").
+    A golden made without them would expect the copy and fail in ``make test``.
+    """
     if not only:
         return notebooks
-    chosen = [nb for nb in notebooks if _selected(nb, only)]
-    if any(nb.stem.startswith("07") for nb in chosen):
-        chosen += [nb for nb in notebooks if nb.parent == NOTEBOOKS_DIR and "02" <= nb.stem[:2] <= "06"]
-    return [nb for nb in notebooks if nb in chosen]
+    last = max((index for index, nb in enumerate(notebooks) if _selected(nb, only)), default=-1)
+    return notebooks[:last + 1]
 
 
 #: The kernels' IPython config: what C/C++ libraries print (TensorFlow's start-up lines,
