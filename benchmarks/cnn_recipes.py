@@ -59,9 +59,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
+from protocol import unused_photos  # noqa: E402  (benchmarks/ is on sys.path)
 from utils import config, stats  # noqa: E402
 
 CANDIDATES = ("cnn_small", "bn_gap", "bn_gap_ls", "bn_gap_96", "bn_small", "bn_gap_64")
@@ -92,30 +94,6 @@ def build(name, cfg, steps_per_epoch, epochs):
                   loss=keras.losses.BinaryCrossentropy(label_smoothing=smoothing),
                   metrics=["accuracy"])
     return model, size
-
-
-def unused_photos(cfg, per_class):
-    """``per_class`` labelled photos per class that ``cfg``'s splits do not use: (paths, labels).
-
-    Taken evenly spaced, in file-name order, from ``full``'s training split less the
-    profile's own training photos (the profile's ``valid`` and ``test`` are subsets of
-    ``full``'s, so they cannot be picked). Labels are int32, 0 for cats and 1 for dogs.
-    Empty under ``full``, which uses every labelled photo, or when ``per_class`` <= 0.
-    """
-    from utils import loading
-
-    if cfg.name == "full" or per_class <= 0:
-        return [], np.zeros(0, np.int32)
-    full = config.get_profile("full", data_dir=cfg.data_dir)
-    used = {Path(p).name for split in ("train", "valid", "test")
-            for p in loading.get_batches(split, (32, 32), batch_size=1, shuffle=False, cfg=cfg).file_paths}
-    pool = [p for p in loading.get_batches("train", (32, 32), batch_size=1, shuffle=False, cfg=full).file_paths
-            if Path(p).name not in used]
-    picked = []
-    for label, folder in enumerate(("cats", "dogs")):
-        mine = sorted(p for p in pool if Path(p).parent.name == folder)
-        picked += [(p, label) for p in mine[::max(1, len(mine) // per_class)][:per_class]]
-    return [p for p, _ in picked], np.array([label for _, label in picked], np.int32)
 
 
 def enlarged_validation(cfg, size, extra_per_class):

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from cnn_recipes import unused_photos  # noqa: E402  (benchmarks/ is on sys.path)
+from protocol import unused_photos  # noqa: E402  (benchmarks/ is on sys.path)
 from utils import config  # noqa: E402
 
 SIZE = (224, 224)

@@ -1,28 +1,46 @@
-"""The course's from-scratch recipe against two published ones, on the same photos and budget.
+"""The course's from-scratch recipe against two published ones: design runs on validation, one final test read.
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/peers.py                       # sample, 10 min per recipe
-    .venv/bin/python benchmarks/peers.py --profile full --budget 1800
-    .venv/bin/python benchmarks/peers.py --profile smoke --budget 20   # a quick check
-    .venv/bin/python benchmarks/peers.py --profile full --recipes course --course-epochs 30 --budget 1800
-    # the course's recipe with larger photos and a fifth block, in bfloat16 (a CPU with AVX-512 BF16)
-    DOGSCATS_MIXED_PRECISION=1 .venv/bin/python benchmarks/peers.py --profile full --recipes course \
-        --course-epochs 30 --course-size 96 --course-widths 32 64 128 256 512 --budget 4000
+    # design: every recipe at its published epochs and schedule, 3 seeds, validation only
+    .venv/bin/python benchmarks/peers.py --profile sample --schedule published --seeds 42 43 44 \
+        --out benchmarks/peers_sample.jsonl
+    # design: every recipe's schedule fitted to a 5-minute budget
+    .venv/bin/python benchmarks/peers.py --profile sample --schedule fitted --budget 300 --out ...
+    # final: the frozen recipe trained on the whole training split, the test split read once
+    .venv/bin/python benchmarks/peers.py --profile sample --recipes dlwp2_ch8 --schedule published --final \
+        --out benchmarks/peers_sample.jsonl
+    .venv/bin/python benchmarks/peers.py --profile smoke --recipes course --budget 20 --out /tmp/rows.jsonl
 
-Each recipe trains on the prepared ``train`` split of the profile for the same
-wall-clock budget (checked after every batch, so the last epoch may be cut short),
-keeps the weights of its best validation epoch, and is scored once on the same
-``test`` photos. The table gives test accuracy with a 95% Wilson interval, log loss
-(nats), epochs done, seconds, images per second trained, FLOPs per training image,
-achieved GFLOP/s and that rate as a fraction of a float32 matmul peak measured on
-this machine in the same run; then McNemar's exact test of the course's recipe
-against each peer on the same test photos (``utils.stats``). The validation accuracy
-of the weights kept, scored the same way, is the column to choose recipes on. The
-course's scores are saved beside its weights (``<tag>.predictions.npz``) so that a
-later run can be paired with them (``--pair-with``). ``DOGSCATS_MIXED_PRECISION=1``
-trains in mixed bfloat16 where :mod:`utils.devices` allows it; the matmul peak stays
-float32's, so "of peak" can then exceed what float32 could reach.
+The protocol is :mod:`protocol`'s. A **design run** trains on the design training
+photos (under ``full``, the training split less the photos carved out for
+validation), keeps the weights of its lowest validation loss on ``valid``
+(checked every epoch, as every recipe here publishes) and scores them on the
+enlarged validation set, plain and with test-time augmentation (the photo and its
+mirror image averaged). It never reads the test split. It writes one row per
+recipe and seed to ``--out``, with every epoch's clock: cumulative wall-clock
+seconds, the validation seconds among them, training images and FLOPs, and the
+validation loss and accuracy, from which ``report.py`` reads accuracy at any
+budget of wall-clock time or training FLOPs. With ``--final`` the recipe trains
+on the profile's whole training split, and its kept weights are scored once on
+the test split, scored the way the recipe publishes (the course's recipe with
+test-time augmentation, the peers without); the row also goes to
+``benchmarks/final_reads.jsonl`` and the predictions to ``benchmarks/predictions/``.
+
+Every recipe gets the same options:
+
+- ``--schedule published``: the recipe's own epochs and learning-rate schedule
+  (constant for both peers; the course's warm-up and cosine decay over notebook
+  04's epochs for the profile). ``--budget`` only stops a run early.
+- ``--schedule fitted``: each recipe's learning rate warms up linearly over two
+  epochs to its published value, then decays to 0 by a cosine over the epochs
+  that fit ``--budget`` at the speed timed on a few batches first.
+- ``--size``: the same image size for every recipe (default: each its own).
+
+A run of fewer than two epochs is "not converged" in the tables and is given no
+paired test. Training seconds exclude validation, which is reported apart; the
+achieved GFLOP/s and its share of a float32 matmul peak measured in the same run
+use training seconds only (data loading and augmentation run inside them).
 
 Recipes, written from their published descriptions
 ---------------------------------------------------
@@ -31,10 +49,11 @@ dlwp2_ch8
     listings 8.7 and 8.14–8.16: 180×180 inputs; ``RandomFlip("horizontal")``,
     ``RandomRotation(0.1)``, ``RandomZoom(0.2)``; ``Rescaling(1/255)``; Conv2D
     32-64-128-256-256 (3×3, ReLU) with 2×2 max pooling between; Flatten,
-    ``Dropout(0.5)``, ``Dense(1, sigmoid)``; RMSprop (Keras default learning rate),
-    binary cross-entropy, batch 32, 100 epochs, the best ``val_loss`` epoch kept.
-    The book reports 83.5% test accuracy on 2,000 training photos (source: the book,
-    test figure).
+    ``Dropout(0.5)``, ``Dense(1, sigmoid)``; RMSprop (Keras default learning rate,
+    0.001), binary cross-entropy, batch 32, 100 epochs, the best ``val_loss`` epoch
+    kept. The book reports 83.5% test accuracy on 2,000 training photos (source: the
+    book, test figure; its validation curve levels off near 80–85% after about 60
+    epochs).
 kerasio_xception
     F. Chollet, "Image classification from scratch", keras.io/examples/vision/
     image_classification_from_scratch (Keras 3 version): 180×180; ``RandomFlip
@@ -43,17 +62,16 @@ kerasio_xception
     filters) of ReLU–SeparableConv2D–BN ×2 + ``MaxPooling2D(3, 2)`` with a 1×1
     strided Conv2D shortcut; ``SeparableConv2D(1024)`` + BN + ReLU; global average
     pooling, ``Dropout(0.25)``, ``Dense(1)`` logits; Adam 3e-4, batch 128, 25 epochs.
-    It reports above 90% validation accuracy on PetImages (source: keras-io,
-    validation figure).
+    It reports above 90% validation accuracy on PetImages (about 23,400 photos, 80%
+    trained on) after 25 epochs (source: keras-io, validation figure).
 course
-    The course's ``cnn_bn`` (notebook 04): ``lessons.build_cnn_bn`` at 64×64, four
-    blocks of convolution + batch normalisation (32-64-128-256 filters), global average
-    pooling; the "mild" augmentation in ``tf.data`` (one affine resampling per photo);
-    AdamW (weight decay 0.05), linear warm-up to 0.002 over two epochs then cosine decay,
-    laid over the epochs the budget allows at the measured speed; test-time
-    augmentation (the photo and its mirror image, averaged) when scoring. Under
-    ``full`` notebook 04 trains it at 128×128 with a fifth block of 512 filters:
-    ``--course-size 128 --course-widths 32 64 128 256 512 --course-epochs 30``.
+    The course's ``cnn_bn`` (notebook 04): ``lessons.build_cnn_bn`` at 64×64 (under
+    ``full``: 128×128 with a fifth block of 512 filters, ``--course-widths 32 64 128
+    256 512``), four blocks of convolution + batch normalisation (32-64-128-256
+    filters), global average pooling; the "mild" augmentation in ``tf.data`` (one
+    affine resampling per photo); AdamW (weight decay 0.05), linear warm-up to 0.002
+    over two epochs then cosine decay, over notebook 04's epochs for the profile;
+    test-time augmentation when scoring.
 
 FLOPs are counted from the layers (2 × multiply-adds of Conv2D, SeparableConv2D and
 Dense, forward), times 3 for a training step (forward + the two backward products),
@@ -69,16 +87,21 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
+import protocol  # noqa: E402  (benchmarks/ is on sys.path)
 from utils import augmentation, config, devices, stats  # noqa: E402
 
 RECIPES = ("dlwp2_ch8", "kerasio_xception", "course")
+SCHEDULES = ("published", "fitted")
+#: Below this many epochs a run is "not converged": no paired test, labelled in the tables.
+CONVERGED_EPOCHS = 2
 
 
 def dlwp2_ch8(image_size=(180, 180)):
-    """Deep Learning with Python, 2nd ed., ch. 8: the augmented from-scratch convnet."""
+    """Deep Learning with Python, 2nd ed., ch. 8: the augmented from-scratch convnet, uncompiled."""
     import keras
     from keras import layers
 
@@ -94,13 +117,13 @@ def dlwp2_ch8(image_size=(180, 180)):
     x = layers.Flatten()(x)
     x = layers.Dropout(0.5)(x)
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32")(x)
-    model = keras.Model(inputs, outputs, name="dlwp2_ch8")
-    model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])
-    return model, {"batch_size": 32, "logits": False, "image_size": image_size, "epochs": 100}
+    return keras.Model(inputs, outputs, name="dlwp2_ch8"), {
+        "batch_size": 32, "logits": False, "epochs": 100, "learning_rate": 1e-3, "optimizer": "rmsprop",
+        "tta": False}
 
 
 def kerasio_xception(image_size=(180, 180)):
-    """keras.io "Image classification from scratch": the small Xception-like network."""
+    """keras.io "Image classification from scratch": the small Xception-like network, uncompiled."""
     import keras
     from keras import layers
 
@@ -130,35 +153,63 @@ def kerasio_xception(image_size=(180, 180)):
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.25)(x)
     outputs = layers.Dense(1, dtype="float32")(x)
-    model = keras.Model(inputs, outputs, name="kerasio_xception")
-    model.compile(optimizer=keras.optimizers.Adam(3e-4),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                  metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)])
-    return model, {"batch_size": 128, "logits": True, "image_size": image_size, "epochs": 25}
+    return keras.Model(inputs, outputs, name="kerasio_xception"), {
+        "batch_size": 128, "logits": True, "epochs": 25, "learning_rate": 3e-4, "optimizer": "adam", "tta": False}
 
 
-def course(cfg, steps_per_epoch: int, epochs: int, side: int | None = None, widths=None):
-    """The course's from-scratch recipe, ``cnn_bn`` (notebook 04), with its schedule over ``epochs``.
+def course(cfg, image_size=None, widths=None):
+    """The course's from-scratch recipe, ``cnn_bn`` (notebook 04), uncompiled.
 
-    ``side``: train at ``side``×``side`` pixels instead of notebook 04's 64×64 (the
-    profile's size when smaller), to measure what larger photos buy. ``widths``: the
-    filters of the blocks, instead of notebook 04's (32, 64, 128, 256); a fifth
-    block needs photos of at least 94×94.
+    ``image_size``: default notebook 04's (64×64 under ``smoke`` and ``sample``, the
+    profile's 128×128 under ``full``); ``widths``: the filters of the blocks, default
+    notebook 04's for the profile (a fifth block of 512 under ``full``).
     """
-    import keras
-
     from utils import lessons
 
-    size = (int(side), int(side)) if side else tuple(min(s, 64) for s in cfg.image_size)
-    model = lessons.build_cnn_bn(size, tuple(widths), name="course") if widths else lessons.build_cnn_bn(size, name="course")
+    many = cfg.name == "full"
+    size = tuple(image_size) if image_size else (tuple(cfg.image_size) if many
+                                                 else tuple(min(s, 64) for s in cfg.image_size))
+    widths = tuple(widths) if widths else (32, 64, 128, 256) + ((512,) if many and min(size) >= 94 else ())
+    model = lessons.build_cnn_bn(size, widths, name="course")
+    return model, {"batch_size": cfg.batch_size, "logits": False, "epochs": cfg.epochs["cnn_bn"],
+                   "learning_rate": 2e-3, "optimizer": "adamw", "warmup_cosine": True,
+                   "augment": augmentation.MILD_SETTINGS, "tta": True, "widths": list(widths)}
+
+
+def build(name, cfg, image_size=None, widths=None):
+    """``(uncompiled model, recipe dict)`` of one recipe; ``image_size`` (h, w) overrides its own."""
+    if name == "course":
+        return course(cfg, image_size, widths)
+    builder = {"dlwp2_ch8": dlwp2_ch8, "kerasio_xception": kerasio_xception}[name]
+    return builder(tuple(image_size)) if image_size else builder()
+
+
+def warmup_cosine(peak: float, epochs: int, steps_per_epoch: int):
+    """Linear warm-up from 0 to ``peak`` over two epochs (a quarter of the run at most), then cosine to 0."""
+    import keras
+
     total = max(1, epochs * steps_per_epoch)
     warmup = min(2 * steps_per_epoch, total // 4)
-    schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=total - warmup, warmup_target=2e-3,
-                                                      warmup_steps=warmup)
-    model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.05),
-                  loss="binary_crossentropy", metrics=["accuracy"])
-    return model, {"batch_size": cfg.batch_size, "logits": False, "image_size": size, "epochs": epochs,
-                   "augment": augmentation.MILD_SETTINGS, "tta": True, "widths": widths}
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=max(1, total - warmup), warmup_target=peak,
+                                                  warmup_steps=warmup)
+
+
+def compile_recipe(model, recipe, epochs: int, steps_per_epoch: int, fitted: bool) -> None:
+    """Compile with the recipe's optimizer: its own schedule, or warm-up + cosine over ``epochs`` when ``fitted``."""
+    import keras
+
+    rate = recipe["learning_rate"]
+    if fitted or recipe.get("warmup_cosine"):
+        rate = warmup_cosine(recipe["learning_rate"], epochs, steps_per_epoch)
+    optimizer = {"rmsprop": lambda: keras.optimizers.RMSprop(rate),
+                 "adam": lambda: keras.optimizers.Adam(rate),
+                 "adamw": lambda: keras.optimizers.AdamW(rate, weight_decay=0.05)}[recipe["optimizer"]]()
+    if recipe["logits"]:
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        metric = keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)
+    else:
+        loss, metric = "binary_crossentropy", "accuracy"
+    model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
 
 
 def training_flops_per_image(model) -> float:
@@ -206,22 +257,45 @@ def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
-class _Budget:
-    """Stop training once ``seconds`` have passed (checked after every batch)."""
+class _Clock:
+    """Every epoch's clock and validation figures; stops training once ``budget`` wall-clock seconds have passed.
 
-    def __new__(cls, seconds):
+    Validation seconds (Keras' ``on_test_begin``/``on_test_end`` inside ``fit``) are
+    kept apart from the training seconds; the budget counts both, as a learner waits
+    for both. Checked after every batch, so the last epoch may be cut short.
+    """
+
+    def __new__(cls, budget, train_count, batch_size):
         import keras
 
-        class Budget(keras.callbacks.Callback):
+        class Clock(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
-                self.start, self.batches = time.perf_counter(), 0
+                self.start, self.valid_seconds, self.images, self.epochs = time.perf_counter(), 0.0, 0, []
+                self.epoch_images = 0
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch_images = 0
 
             def on_train_batch_end(self, batch, logs=None):
-                self.batches += 1
-                if time.perf_counter() - self.start > seconds:
+                self.epoch_images = min(train_count, self.epoch_images + batch_size)
+                if time.perf_counter() - self.start > budget:
                     self.model.stop_training = True
 
-        return Budget()
+            def on_test_begin(self, logs=None):
+                self.test_start = time.perf_counter()
+
+            def on_test_end(self, logs=None):
+                self.valid_seconds += time.perf_counter() - self.test_start
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.images += self.epoch_images
+                wall = time.perf_counter() - self.start
+                self.epochs.append({"epoch": epoch + 1, "wall_s": round(wall, 2),
+                                    "valid_s": round(self.valid_seconds, 2), "images": self.images,
+                                    "val_loss": float(logs.get("val_loss", math.nan)),
+                                    "val_accuracy": float(logs.get("val_accuracy", math.nan))})
+
+        return Clock()
 
 
 def _p_dog(model, dataset, logits: bool, tta: bool = False) -> tuple:
@@ -235,134 +309,169 @@ def _p_dog(model, dataset, logits: bool, tta: bool = False) -> tuple:
     return evaluate.predict(model, dataset, tta=tta)
 
 
-def run_recipe(name, cfg, budget, peak, course_epochs=None, course_side=None, course_widths=None):
-    """Train one recipe for ``budget`` seconds; score it once on the test split.
+def _scores(y_true, p_dog) -> dict:
+    """Accuracy with its 95% Wilson interval and log loss (nats) of one set of predictions."""
+    from sklearn.metrics import log_loss
 
-    The course's recipe lays its schedule over the epochs the budget allows at a timed
-    speed, or over ``course_epochs`` when given (notebook 04's own count, e.g. 30
-    under ``full``); the budget still stops it. ``course_side`` trains it at
-    ``course_side``×``course_side`` pixels instead of 64×64, ``course_widths`` with
-    other blocks. The row also gives the validation accuracy of the weights kept (the
-    epoch of lowest validation loss), scored as the test is: the figure to choose on.
+    from utils import evaluate
+
+    correct = int((evaluate.predicted_labels(p_dog) == np.asarray(y_true).reshape(-1)).sum())
+    low, high = stats.wilson_interval(correct, len(y_true))
+    return {"n": int(len(y_true)), "accuracy": correct / len(y_true), "low": low, "high": high,
+            "log_loss": float(log_loss(np.asarray(y_true).reshape(-1), np.clip(np.asarray(p_dog).reshape(-1),
+                                                                               1e-7, 1 - 1e-7), labels=[0, 1]))}
+
+
+def run_id(profile, name, size, widths, schedule, epochs, seed, budget=None) -> str:
+    """A run's name: what was trained, how, for how long, with which seed."""
+    shape = f"{size[0]}px" + ("-" + "-".join(map(str, widths)) if widths else "")
+    plan = f"{schedule}{epochs}" + (f"-{int(budget)}s" if schedule == "fitted" else "")
+    return f"{profile}-{name}-{shape}-{plan}-seed{seed}"
+
+
+def plan_epochs(name, cfg, image_size, widths, train, steps, valid_count, budget) -> int:
+    """Epochs that fit ``budget`` seconds, from 4 timed batches after 2 that compile (validation ≈ 1/3 of a step)."""
+    model, recipe = build(name, cfg, image_size, widths)
+    compile_recipe(model, recipe, 1, 10, fitted=True)
+    model.fit(train.take(2), epochs=1, verbose=0, shuffle=False)
+    start = time.perf_counter()
+    model.fit(train.take(4), epochs=1, verbose=0, shuffle=False)
+    per_batch = (time.perf_counter() - start) / 4
+    valid_steps = math.ceil(valid_count / recipe["batch_size"])
+    return max(1, int(0.9 * budget / (per_batch * (steps + valid_steps / 3))))
+
+
+def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_size=None, widths=None,
+               final=False, extra_per_class=1000, peak=None, reread=None, folder=None,
+               log=protocol.FINAL_LOG) -> dict:
+    """Train one recipe once and score it: a design row, plus the final row when ``final``.
+
+    Returns the row (a dict of JSON values). Design: trains on
+    :func:`protocol.design_photos`' training photos and scores the kept weights on its
+    enlarged validation set. Final: trains on the whole training split, then reads the
+    test split once (:func:`protocol.check_first_read` first, so a refused reread
+    trains nothing). Raises :class:`protocol.RereadRefused`.
     """
     import keras
-    from sklearn.metrics import log_loss
 
     from utils import lessons, loading
 
-    keras.utils.set_random_seed(cfg.seed)
-    train_count = len(loading.get_batches("train", (32, 32), batch_size=1, cfg=cfg).file_paths)
-    steps = math.ceil(train_count / cfg.batch_size)
-    if name == "dlwp2_ch8":
-        model, recipe = dlwp2_ch8()
-    elif name == "kerasio_xception":
-        model, recipe = kerasio_xception()
-    elif course_epochs:
-        model, recipe = course(cfg, steps, int(course_epochs), course_side, course_widths)
+    model, recipe = build(name, cfg, image_size, widths)
+    size = tuple(model.inputs[0].shape[1:3])
+    batch = recipe["batch_size"]
+    photos = protocol.design_photos(cfg, extra_per_class)
+    if final:
+        train_paths = list(loading.get_batches("train", (32, 32), batch_size=1, shuffle=False, cfg=cfg).file_paths)
+        train_labels = np.array([config.CLASS_NAMES.index(Path(p).parent.name) for p in train_paths], np.int32)
     else:
-        # the cosine schedule needs a length: time one epoch's worth of batches first
-        probe_model, recipe = course(cfg, steps, 1, course_side, course_widths)
-        train = lessons.augment_dataset(
-            loading.get_batches("train", recipe["image_size"], batch_size=recipe["batch_size"], cfg=cfg, cache=True),
-            seed=cfg.seed, **recipe["augment"])
-        probe_model.fit(train.take(2), epochs=1, verbose=0)          # compiles: not timed
-        start = time.perf_counter()
-        probe_model.fit(train.take(4), epochs=1, verbose=0)
-        per_batch = (time.perf_counter() - start) / 4
-        valid_steps = math.ceil(len(loading.get_batches("valid", (32, 32), batch_size=1, cfg=cfg).file_paths)
-                                / cfg.batch_size)
-        # an epoch: its training batches, then validation (a forward pass, about a third of a step)
-        epoch_seconds = per_batch * (steps + valid_steps / 3)
-        epochs = max(1, int(0.9 * budget / epoch_seconds))
-        model, recipe = course(cfg, steps, epochs, course_side, course_widths)
-    size, batch = recipe["image_size"], recipe["batch_size"]
-    train = loading.get_batches("train", size, batch_size=batch, cfg=cfg, cache=True)
+        train_paths, train_labels = photos["train"]
+    train = protocol.photo_batches(train_paths, train_labels, size, batch, shuffle=True, seed=seed)
     if recipe.get("augment"):                       # the course augments in tf.data, the peers in the model
-        train = lessons.augment_dataset(train, seed=cfg.seed, **recipe["augment"])
-    valid = loading.get_batches("valid", size, batch_size=batch, cfg=cfg, cache=True)
-    test = loading.get_batches("test", size, batch_size=batch, shuffle=False, cfg=cfg)
-    # the course's files are named by size and widths, so runs that change them keep their own
-    tag = (f"{name}-{size[0]}px-" + "-".join(map(str, recipe["widths"]))) if "widths" in recipe else name
-    best = keras.callbacks.ModelCheckpoint(str(Path(cfg.profile_results_dir) / "peers" / f"{tag}.weights.h5"),
+        train = lessons.augment_dataset(train, seed=seed, **recipe["augment"])
+    steps = math.ceil(len(train_paths) / batch)
+    valid = loading.get_batches("valid", size, batch_size=batch, shuffle=False, cfg=cfg, cache=True)
+    valid_count = len(valid.file_paths)
+    epochs = recipe["epochs"]
+    if schedule == "fitted":
+        keras.utils.set_random_seed(seed)
+        epochs = plan_epochs(name, cfg, size, widths, train, steps, valid_count, budget)
+    ident = run_id(cfg.name, name, size, recipe.get("widths"), schedule, epochs, seed,
+                   budget if schedule == "fitted" else None)
+    if final:
+        protocol.check_first_read(ident, reread, log)
+    keras.utils.set_random_seed(seed)
+    model, recipe = build(name, cfg, image_size, widths)
+    compile_recipe(model, recipe, epochs, steps, fitted=schedule == "fitted")
+    folder = Path(folder or Path(cfg.profile_results_dir) / "peers")
+    folder.mkdir(parents=True, exist_ok=True)
+    best = keras.callbacks.ModelCheckpoint(str(folder / f"{ident}{'-final' if final else ''}.weights.h5"),
                                            monitor="val_loss", save_best_only=True, save_weights_only=True)
-    Path(best.filepath).parent.mkdir(parents=True, exist_ok=True)
-    budget_callback = _Budget(budget)
+    clock = _Clock(budget, len(train_paths), batch)
     start = time.perf_counter()
-    history = model.fit(train, validation_data=valid, epochs=recipe["epochs"], verbose=0,
-                        callbacks=[budget_callback, best])
-    seconds = time.perf_counter() - start
+    model.fit(train, validation_data=valid, epochs=epochs, verbose=0, shuffle=False, callbacks=[clock, best])
+    wall = time.perf_counter() - start
     model.load_weights(best.filepath)
-    valid_true, valid_p = _p_dog(model, valid, recipe["logits"], tta=recipe.get("tta", False))   # cached, in order
-    y_true, p_dog = _p_dog(model, test, recipe["logits"], tta=recipe.get("tta", False))
-    # the scores, so that a later run can be paired with this one (--pair-with)
-    np.savez(Path(best.filepath).with_name(f"{tag}.predictions.npz"), test_true=y_true, test_p_dog=p_dog,
-             valid_true=valid_true, valid_p_dog=valid_p)
-    from utils import evaluate
-
-    correct = int((evaluate.predicted_labels(p_dog) == y_true).sum())
-    low, high = stats.wilson_interval(correct, len(y_true))
-    trained = budget_callback.batches * batch
+    history = clock.epochs
+    kept = min(history, key=lambda e: (e["val_loss"] if math.isfinite(e["val_loss"]) else math.inf))
+    train_seconds = wall - clock.valid_seconds
     flops = training_flops_per_image(model)
-    gflops = flops * trained / seconds / 1e9
-    return {"recipe": name, "image": f"{size[0]}×{size[1]}", "epochs": len(history.history["loss"]),
-            "seconds": round(seconds), "images/s": round(trained / seconds, 1),
-            "valid accuracy": float((evaluate.predicted_labels(valid_p) == valid_true).mean()),
-            "test accuracy": correct / len(y_true), "95% low": low, "95% high": high,
-            "log loss": log_loss(y_true, np.clip(p_dog, 1e-7, 1 - 1e-7), labels=[0, 1]),
-            "GFLOP/image": flops / 1e9, "GFLOP/s": gflops, "of peak": gflops / peak,
-            "_y": y_true, "_p": p_dog}
+    row = {"kind": "final" if final else "design", "run_id": ident, "profile": cfg.name, "recipe": name,
+           "image": list(size), "widths": recipe.get("widths"), "schedule": schedule,
+           "budget_s": None if math.isinf(budget) else budget, "epochs_planned": epochs, "epochs": len(history),
+           "kept_epoch": kept["epoch"], "converged": len(history) >= CONVERGED_EPOCHS, "seed": seed,
+           "train_photos": len(train_paths), "wall_s": round(wall, 1), "train_s": round(train_seconds, 1),
+           "valid_s": round(clock.valid_seconds, 1), "images_per_s": round(clock.images / train_seconds, 1),
+           "gflop_per_image": flops / 1e9, "gflops": flops * clock.images / train_seconds / 1e9,
+           "matmul_peak_gflops": peak, "precision": keras.config.dtype_policy().name,
+           "history": history, **protocol.stamp()}
+    row["of_peak"] = row["gflops"] / peak if peak else None
+    if not final or cfg.name != "full":             # under full a final run trains on the carved photos
+        enlarged = protocol.photo_batches(*photos["enlarged"], size, batch, cache=False)
+        for tta in (False, True):
+            y_true, p_dog = _p_dog(model, enlarged, recipe["logits"], tta=tta)
+            row["valid_tta" if tta else "valid"] = _scores(y_true, p_dog)
+        row["valid_note"] = photos["note"]
+    if not final:
+        return row
+    test = loading.get_batches("test", size, batch_size=batch, shuffle=False, cfg=cfg)
+    split = protocol.test_split_sha(cfg)
+    y_true, p_dog = _p_dog(model, test, recipe["logits"], tta=recipe["tta"])     # the one test read
+    row.update({"test": _scores(y_true, p_dog), "test_tta": recipe["tta"], "test_split": split,
+                "reads_before": protocol.test_reads(split, log), "reread_reason": reread,
+                "predictions": protocol.save_predictions(ident, y_true, p_dog, Path(log).parent / "predictions").name})
+    protocol.append(log, {k: v for k, v in row.items() if k != "history"})
+    return row
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="sample")
-    parser.add_argument("--budget", type=float, default=600.0, help="seconds of training per recipe")
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=RECIPES)
-    parser.add_argument("--course-epochs", type=int, default=None,
-                        help="train the course's recipe for this many epochs (notebook 04's count) instead of "
-                             "planning them from the budget; the budget still stops it")
-    parser.add_argument("--course-size", type=int, default=None,
-                        help="train the course's recipe at this many pixels a side instead of 64")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[42])
+    parser.add_argument("--schedule", choices=SCHEDULES, default="published")
+    parser.add_argument("--budget", type=float, default=math.inf,
+                        help="wall-clock seconds per run (training + validation): stops a run; with --schedule "
+                             "fitted, the length the schedules are laid over")
+    parser.add_argument("--size", type=int, default=None, help="every recipe at this many pixels a side")
     parser.add_argument("--course-widths", type=int, nargs="+", default=None,
-                        help="filters of the course's blocks, four or more (default 32 64 128 256)")
-    parser.add_argument("--pair-with", type=Path, nargs="+", default=[],
-                        help="predictions.npz of earlier runs (written beside their weights): McNemar's test of "
-                             "the course's recipe against each, on the same test photos")
+                        help="filters of the course's blocks, four or more (default notebook 04's)")
+    parser.add_argument("--extra", type=int, default=1000, help="photos per class added to valid for scoring")
+    parser.add_argument("--final", action="store_true",
+                        help="train on the whole training split and read the test split once (logged)")
+    parser.add_argument("--reread", default=None, help="with --final: why a run already read is read again")
+    parser.add_argument("--final-log", type=Path, default=protocol.FINAL_LOG,
+                        help="the log of test reads (predictions go to predictions/ beside it)")
+    parser.add_argument("--out", type=Path, default=None, help="append each run's row to this JSON-lines file")
     args = parser.parse_args(argv)
-    import pandas as pd
-
-    from utils import evaluate
+    if args.schedule == "fitted" and math.isinf(args.budget):
+        parser.error("--schedule fitted needs --budget")
 
     cfg = config.get_profile(args.profile)
     plan = devices.configure()                      # DOGSCATS_MIXED_PRECISION=1: mixed_bfloat16 on such a CPU
     peak = matmul_peak_gflops()
-    print(f"profile {cfg.name}, budget {args.budget:.0f} s per recipe, "
+    print(f"profile {cfg.name}, schedule {args.schedule}, budget {args.budget:.0f} s, seeds {args.seeds}, "
           f"{config.describe_hardware()}, matmul peak {peak:.1f} GFLOP/s (float32, measured now), "
-          f"policy {plan.policy}")
-    rows = []
-    for name in args.recipes:
-        print(f"training {name} ...", flush=True)
-        rows.append(run_recipe(name, cfg, args.budget, peak, course_epochs=args.course_epochs,
-                               course_side=args.course_size, course_widths=args.course_widths))
-    table = pd.DataFrame([{k: v for k, v in row.items() if not k.startswith("_")} for row in rows])
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    ours = next((r for r in rows if r["recipe"] == "course"), None)
-    if ours is not None:
-        # the peers of this run, then earlier runs' saved scores: (name, test labels, P(dog))
-        others = [(row["recipe"], row["_y"], row["_p"]) for row in rows if row is not ours]
-        for path in args.pair_with:
-            saved = np.load(path)
-            others.append((path.stem, saved["test_true"], saved["test_p_dog"]))
-        for other, other_y, other_p in others:
-            if not np.array_equal(other_y, ours["_y"]):
-                print(f"{other}: not the same test photos, not paired")
-                continue
-            test = stats.mcnemar_exact(ours["_y"], evaluate.predicted_labels(ours["_p"]),
-                                       evaluate.predicted_labels(other_p))
-            print(f"course vs {other}: only the course right on {test['only_a']} photos, "
-                  f"only {other} on {test['only_b']}; McNemar exact p = {test['p_value']:.3g}")
-    print(f"commit {__import__('utils.results', fromlist=['git_commit']).git_commit()}")
+          f"policy {plan.policy}", flush=True)
+    size = (args.size, args.size) if args.size else None
+    for seed in args.seeds:
+        for name in args.recipes:
+            print(f"{'final' if args.final else 'design'}: {name}, seed {seed} ...", flush=True)
+            try:
+                row = run_recipe(name, cfg, seed=seed, schedule=args.schedule, budget=args.budget, image_size=size,
+                                 widths=args.course_widths if name == "course" else None, final=args.final,
+                                 extra_per_class=args.extra, peak=peak, reread=args.reread,
+                                 log=args.final_log)
+            except protocol.RereadRefused as error:
+                print(f"refused: {error}", file=sys.stderr)
+                return 2
+            scored = row.get("test") or row["valid"]
+            print(f"  {row['run_id']}: {row['epochs']} epochs (kept {row['kept_epoch']}), "
+                  f"{row['train_s']:.0f} s training + {row['valid_s']:.0f} s validation, "
+                  f"{'test' if args.final else 'enlarged validation'} {scored['accuracy']:.1%} "
+                  f"({scored['low']:.1%}–{scored['high']:.1%}, n = {scored['n']:,}), {row['of_peak'] or 0:.0%} of peak",
+                  flush=True)
+            if args.out:
+                protocol.append(args.out, row)
     return 0
 
 

@@ -1,0 +1,218 @@
+"""The benchmarks' protocol: design runs score validation photos only; a final run reads the test split once.
+
+Every design choice in ``benchmarks/`` (recipe, image size, blocks, epochs, schedule)
+is made on an **enlarged validation set**, never on the test split:
+
+- under ``smoke`` and ``sample``: the profile's ``valid`` split plus labelled photos
+  that the profile does not use at all (:func:`unused_photos`, taken from ``full``'s
+  training split), so that a choice rests on more than the ~10 mistakes a
+  1,000-photo split leaves;
+- under ``full``, which uses every labelled photo: ``valid`` plus photos carved out
+  of ``full``'s own training split (:func:`carved_photos`); a design run trains on
+  the remaining training photos only.
+
+A **final** run trains the frozen recipe on the profile's whole training split,
+keeps its best validation epoch on ``valid``, and reads the test split once; it
+appends one row to :data:`FINAL_LOG` with the commit, and the count of earlier
+reads of the same test photos (:func:`test_reads`), which the README prints
+beside every test figure. A second final read of the same run is refused unless
+a reason is given.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from utils import config  # noqa: E402
+
+#: The committed log of test-split reads, one JSON object a line (``--final`` appends to it).
+FINAL_LOG = ROOT / "benchmarks" / "final_reads.jsonl"
+#: Where a final run keeps its test predictions (small: float16 P(dog) and uint8 labels) for pairings.
+PREDICTIONS = ROOT / "benchmarks" / "predictions"
+
+
+class RereadRefused(RuntimeError):
+    """A final run asked to read the test split again for a run already read."""
+
+
+def commit() -> str:
+    """Short hash of HEAD, with ``+ uncommitted`` when ``benchmarks/`` or ``utils/`` differ from it."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "benchmarks/*.py", "utils")
+    return head + (" + uncommitted" if dirty else "")
+
+
+def stamp() -> dict:
+    """What every row carries: commit, machine, backend, date (UTC) and the load average at the time."""
+    import keras
+
+    return {"commit": commit(), "machine": config.describe_hardware(), "backend": keras.backend.backend(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+            "load": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
+
+
+def _split_paths(split: str, cfg) -> list:
+    from utils import loading
+
+    return list(loading.get_batches(split, (32, 32), batch_size=1, shuffle=False, cfg=cfg).file_paths)
+
+
+def _label(path) -> int:
+    return config.CLASS_NAMES.index(Path(path).parent.name)
+
+
+def unused_photos(cfg, per_class: int):
+    """``per_class`` labelled photos per class that ``cfg``'s splits do not use: (paths, labels).
+
+    Taken evenly spaced, in file-name order, from ``full``'s training split less the
+    profile's own training photos (the profile's ``valid`` and ``test`` are subsets of
+    ``full``'s, so they cannot be picked). Labels are int32, 0 for cats and 1 for dogs.
+    Empty under ``full``, which uses every labelled photo, or when ``per_class`` <= 0.
+    """
+    if cfg.name == "full" or per_class <= 0:
+        return [], np.zeros(0, np.int32)
+    full = config.get_profile("full", data_dir=cfg.data_dir)
+    used = {Path(p).name for split in ("train", "valid", "test") for p in _split_paths(split, cfg)}
+    pool = [p for p in _split_paths("train", full) if Path(p).name not in used]
+    return _evenly(pool, per_class)
+
+
+def carved_photos(cfg, per_class: int):
+    """``per_class`` photos per class carved out of ``cfg``'s own training split: (paths, labels).
+
+    Evenly spaced in file-name order; a design run under ``full`` validates on them
+    and trains on the rest (:func:`design_photos`).
+    """
+    return _evenly(_split_paths("train", cfg), per_class)
+
+
+def _evenly(pool, per_class):
+    picked = []
+    for label, folder in enumerate(config.CLASS_NAMES):
+        mine = sorted(p for p in pool if Path(p).parent.name == folder)
+        picked += [(p, label) for p in mine[::max(1, len(mine) // max(per_class, 1))][:per_class]]
+    return [p for p, _ in picked], np.array([label for _, label in picked], np.int32)
+
+
+def design_photos(cfg, extra_per_class: int = 1000) -> dict:
+    """The photos of a design run: training photos, and the enlarged validation set.
+
+    Parameters
+    ----------
+    cfg : utils.config.Profile
+    extra_per_class : int
+        Photos per class added to ``valid``: unused ones (``smoke``, ``sample``) or,
+        under ``full``, carved out of the training split (at most 500 per class there).
+
+    Returns
+    -------
+    dict
+        ``train`` and ``enlarged``: each ``(paths, labels)``, labels int32 (0 cat, 1 dog);
+        ``note``: one line saying where the extra photos come from. The test split is
+        never among them.
+    """
+    train = _split_paths("train", cfg)
+    valid = _split_paths("valid", cfg)
+    if cfg.name == "full":
+        extra, extra_y = carved_photos(cfg, min(extra_per_class, 500))
+        carved = set(extra)
+        train = [p for p in train if p not in carved]
+        note = f"valid + {len(extra):,} photos carved out of full's training split (not trained on)"
+    else:
+        extra, extra_y = unused_photos(cfg, extra_per_class)
+        note = f"valid + {len(extra):,} labelled photos the profile does not use"
+    return {"train": (train, np.array([_label(p) for p in train], np.int32)),
+            "enlarged": (valid + list(extra), np.concatenate([np.array([_label(p) for p in valid], np.int32),
+                                                              extra_y]).astype(np.int32)),
+            "note": note}
+
+
+def photo_batches(paths, labels, image_size, batch_size: int, shuffle: bool = False, seed: int | None = None,
+                  cache: bool = True):
+    """Batches of the given photos, decoded and resized as :func:`utils.loading.get_batches` does.
+
+    Returns a ``tf.data.Dataset`` of ``(images, labels)``: images ``(batch, h, w, 3)``
+    float32 in [0, 255] (bilinear resize, aspect ratio not kept), labels ``(batch, 1)``
+    float32. Raises ValueError when ``paths`` is empty or its length differs from ``labels``'.
+    """
+    from utils import devices, loading
+
+    tf = devices.tensorflow()
+    if len(paths) == 0 or len(paths) != len(labels):
+        raise ValueError(f"need as many photos as labels, at least one: {len(paths)} and {len(labels)}")
+    size = tuple(int(s) for s in image_size)
+
+    def load(path, label):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        image = tf.image.resize(image, size, method="bilinear")
+        image.set_shape((*size, 3))
+        return image, tf.reshape(tf.cast(label, tf.float32), (1,))
+
+    dataset = tf.data.Dataset.from_tensor_slices(([str(p) for p in paths], np.asarray(labels, np.int32)))
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        dataset = dataset.cache()
+    if shuffle:
+        dataset = dataset.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(loading.pipeline_options())
+
+
+def test_split_sha(cfg) -> str:
+    """SHA-256 (first 12 hex digits) of the test split's ``class/file`` names, sorted: which photos were read."""
+    names = sorted(f"{Path(p).parent.name}/{Path(p).name}" for p in _split_paths("test", cfg))
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:12]
+
+
+def read_log(path: Path = FINAL_LOG) -> list:
+    """The rows of a JSON-lines file ([] when it does not exist)."""
+    if not Path(path).exists():
+        return []
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def append(path: Path, row: dict) -> None:
+    """Append one row to a JSON-lines file (created with its folder when missing)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
+def test_reads(split_sha: str, path: Path = FINAL_LOG) -> int:
+    """How many final rows of ``path`` read the test photos ``split_sha`` names."""
+    return sum(1 for row in read_log(path) if row.get("test_split") == split_sha)
+
+
+def check_first_read(run_id: str, reason: str | None, path: Path = FINAL_LOG) -> None:
+    """Raise :class:`RereadRefused` when ``run_id`` already has a final row and no ``reason`` is given."""
+    if reason:
+        return
+    if any(row.get("run_id") == run_id for row in read_log(path)):
+        raise RereadRefused(f"{run_id} has already read the test split (see {Path(path).name}); a frozen "
+                            "recipe is read once. Pass --reread \"why\" to read it again, on the record.")
+
+
+def save_predictions(run_id: str, y_true, p_dog, folder: Path = PREDICTIONS) -> Path:
+    """A final run's test labels (uint8) and P(dog) (float16) as ``folder/<run_id>.npz``, a few KB, for pairings."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{run_id}.npz"
+    np.savez_compressed(path, y_true=np.asarray(y_true, np.uint8).reshape(-1),
+                        p_dog=np.asarray(p_dog, np.float16).reshape(-1))
+    return path
