@@ -265,13 +265,18 @@ class _Clock:
     for both. Checked after every batch, so the last epoch may be cut short.
     """
 
-    def __new__(cls, budget, train_count, batch_size):
+    def __new__(cls, budget, train_count, batch_size, epochs, label=""):
         import keras
+        from tqdm.auto import tqdm
 
         class Clock(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
                 self.start, self.valid_seconds, self.images, self.epochs = time.perf_counter(), 0.0, 0, []
                 self.epoch_images = 0
+                self.bar = tqdm(total=epochs, desc=label, unit="epoch", leave=False, mininterval=5)
+
+            def on_train_end(self, logs=None):
+                self.bar.close()
 
             def on_epoch_begin(self, epoch, logs=None):
                 self.epoch_images = 0
@@ -294,6 +299,8 @@ class _Clock:
                                     "valid_s": round(self.valid_seconds, 2), "images": self.images,
                                     "val_loss": float(logs.get("val_loss", math.nan)),
                                     "val_accuracy": float(logs.get("val_accuracy", math.nan))})
+                self.bar.set_postfix_str(f"valid {self.epochs[-1]['val_accuracy']:.1%}", refresh=False)
+                self.bar.update()
 
         return Clock()
 
@@ -361,8 +368,7 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
     batch = recipe["batch_size"]
     photos = protocol.design_photos(cfg, extra_per_class)
     if final:
-        train_paths = list(loading.get_batches("train", (32, 32), batch_size=1, shuffle=False, cfg=cfg).file_paths)
-        train_labels = np.array([config.CLASS_NAMES.index(Path(p).parent.name) for p in train_paths], np.int32)
+        train_paths, train_labels = protocol.training_photos(cfg)
     else:
         train_paths, train_labels = photos["train"]
     train = protocol.photo_batches(train_paths, train_labels, size, batch, shuffle=True, seed=seed)
@@ -386,7 +392,7 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
     folder.mkdir(parents=True, exist_ok=True)
     best = keras.callbacks.ModelCheckpoint(str(folder / f"{ident}{'-final' if final else ''}.weights.h5"),
                                            monitor="val_loss", save_best_only=True, save_weights_only=True)
-    clock = _Clock(budget, len(train_paths), batch)
+    clock = _Clock(budget, len(train_paths), batch, epochs, label=ident)
     start = time.perf_counter()
     model.fit(train, validation_data=valid, epochs=epochs, verbose=0, shuffle=False, callbacks=[clock, best])
     wall = time.perf_counter() - start

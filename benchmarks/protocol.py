@@ -70,9 +70,15 @@ def stamp() -> dict:
 
 
 def _split_paths(split: str, cfg) -> list:
-    from utils import loading
+    """The photo files of one prepared split, ``cats`` then ``dogs``, sorted by name: listed, not opened.
 
-    return list(loading.get_batches(split, (32, 32), batch_size=1, shuffle=False, cfg=cfg).file_paths)
+    Raises :class:`utils.data.DataNotPreparedError` when the split is missing.
+    """
+    from utils import data
+
+    data.require_prepared(cfg)
+    return [str(p) for name in config.CLASS_NAMES
+            for p in sorted((cfg.split_dir / split / name).iterdir()) if p.is_file() and not p.name.startswith(".")]
 
 
 def _label(path) -> int:
@@ -110,6 +116,12 @@ def _evenly(pool, per_class):
         mine = sorted(p for p in pool if Path(p).parent.name == folder)
         picked += [(p, label) for p in mine[::max(1, len(mine) // max(per_class, 1))][:per_class]]
     return [p for p, _ in picked], np.array([label for _, label in picked], np.int32)
+
+
+def training_photos(cfg):
+    """The profile's whole training split, as a final run trains on it: (paths, labels int32)."""
+    train = _split_paths("train", cfg)
+    return train, np.array([_label(p) for p in train], np.int32)
 
 
 def design_photos(cfg, extra_per_class: int = 1000) -> dict:

@@ -1,0 +1,237 @@
+"""benchmarks/README.md's peers tables and plots, generated from the committed JSON-lines files.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/report.py            # write the tables into benchmarks/README.md, and the plots
+    .venv/bin/python benchmarks/report.py --check    # exit 1 when the README's tables are stale
+
+Reads ``benchmarks/peers_<profile>.jsonl`` (every run of ``peers.py``, design and
+final, with every epoch's clock) and ``benchmarks/final_reads.jsonl`` (each test
+read). Nothing here is typed by hand: each figure is computed from those rows.
+
+- ``runs``: each run's clock and its score on the enlarged validation set.
+- ``budgets``: accuracy on ``valid`` (Keras' own, every epoch) of the weights a run
+  would have kept had it stopped at each budget of wall-clock minutes (validation
+  included) or of training TFLOP: the epoch of lowest validation loss so far. Read off
+  each run's epochs, so it holds for the published schedules, which do not depend on
+  the budget. Mean ± standard deviation over seeds; "not converged" below two epochs.
+- ``finals``: every test read, with how many reads of the same photos came before it,
+  the mean ± standard deviation of each recipe over seeds, and McNemar's exact test
+  of single models (same seed, same test photos; converged runs only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import numpy as np  # noqa: E402
+
+import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+
+README = ROOT / "benchmarks" / "README.md"
+PREFIX = "peers"
+PROFILES = ("sample", "full")
+#: Wall-clock budgets (minutes) and training-FLOP budgets (TFLOP, 10^12) of the ``budgets`` tables.
+MINUTES = (5, 20, 80)
+TFLOPS = (5, 25, 125, 500)
+
+
+def runs_file(profile: str) -> Path:
+    """``benchmarks/peers_<profile>.jsonl``."""
+    return ROOT / "benchmarks" / f"peers_{profile}.jsonl"
+
+
+def _pct(score: dict | None) -> str:
+    if not score:
+        return ""
+    return f"{score['accuracy']:.1%} ({score['low']:.1%}–{score['high']:.1%})"
+
+
+def _mean_sd(values) -> str:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{values[0]:.1%} (1 seed)"
+    return f"{statistics.mean(values):.1%} ± {statistics.stdev(values):.1%} ({len(values)} seeds)"
+
+
+def _label(row: dict) -> str:
+    image = f"{row['image'][0]}×{row['image'][1]}"
+    blocks = f", {len(row['widths'])} blocks" if row.get("widths") else ""
+    plan = ("published schedule" if row["schedule"] == "published"
+            else f"schedule fitted to {row['budget_s'] / 60:.0f} min")
+    return f"`{row['recipe']}` {image}{blocks}, {plan}"
+
+
+def runs_table(rows: list) -> str:
+    """One line per run: its clock, FLOPs, share of the matmul peak and enlarged-validation accuracy."""
+    lines = ["| run | kind | seed | epochs (kept) | training s | validation s | images/s | GFLOP / training image "
+             "| of float32 matmul peak | enlarged validation (95%) | with TTA | load at start | commit |",
+             "|---" * 13 + "|"]
+    for row in rows:
+        epochs = f"{row['epochs']} of {row['epochs_planned']} ({row['kept_epoch']})"
+        if not row["converged"]:
+            epochs += ", not converged"
+        peak = f"{row['of_peak']:.0%} of {row['matmul_peak_gflops']:.0f}" if row.get("of_peak") else ""
+        lines.append(f"| {_label(row)} | {row['kind']} | {row['seed']} | {epochs} | {row['train_s']:,.0f} | "
+                     f"{row['valid_s']:,.0f} | {row['images_per_s']:.1f} | {row['gflop_per_image']:.2f} | {peak} | "
+                     f"{_pct(row.get('valid'))} | {_pct(row.get('valid_tta'))} | {row.get('load', '')} | "
+                     f"{row['commit']} |")
+    notes = sorted({row.get("valid_note", "") for row in rows} - {""})
+    return "\n".join(lines) + ("\n\nEnlarged validation set: " + "; ".join(notes) + "." if notes else "")
+
+
+def kept_at(history: list, *, minutes: float | None = None, tflop: float | None = None,
+            gflop_per_image: float = 0.0) -> dict | None:
+    """The epoch a run keeps (lowest ``val_loss``) among those ended within a budget; None if none did.
+
+    ``minutes`` counts wall-clock time, validation included; ``tflop`` training FLOPs
+    (images trained × ``gflop_per_image`` / 10^3).
+    """
+    done = [e for e in history
+            if (minutes is None or e["wall_s"] <= 60 * minutes)
+            and (tflop is None or e["images"] * gflop_per_image / 1e3 <= tflop)]
+    if not done:
+        return None
+    best = min(done, key=lambda e: e["val_loss"] if math.isfinite(e["val_loss"]) else math.inf)
+    return {**best, "epochs_done": len(done), "ended": len(done) == len(history)}
+
+
+def budgets_table(rows: list) -> str:
+    """Validation accuracy at each budget, per recipe: mean ± sd over seeds of the published-schedule runs."""
+    published = [row for row in rows if row["schedule"] == "published"]
+    groups = {}
+    for row in published:
+        groups.setdefault(_label(row), []).append(row)
+    head = ([f"{m} min" for m in MINUTES] + [f"{t} TFLOP" for t in TFLOPS])
+    lines = ["| recipe | runs | " + " | ".join(head) + " |", "|---" * (2 + len(head)) + "|"]
+    for label, group in groups.items():
+        cells = []
+        for kind, marks in (("minutes", MINUTES), ("tflop", TFLOPS)):
+            for mark in marks:
+                kept = [kept_at(row["history"], gflop_per_image=row["gflop_per_image"], **{kind: mark})
+                        for row in group]
+                if any(k is None or k["epochs_done"] < 2 for k in kept):
+                    cells.append("not converged")
+                    continue
+                cell = _mean_sd([k["val_accuracy"] for k in kept])
+                if all(k["ended"] for k in kept):
+                    cell += ", run ended"
+                cells.append(cell)
+        lines.append(f"| {label} | {len(group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def finals_table(finals: list) -> str:
+    """Every test read: score, reads of the same photos before it, and the seeds' mean ± sd per recipe."""
+    lines = ["| run | seed | epochs (kept) | test accuracy (95%) | log loss | TTA | reads of these test photos before "
+             "| reason for a reread | commit | date |", "|---" * 10 + "|"]
+    for row in finals:
+        lines.append(f"| {_label(row)} ({row['profile']}) | {row['seed']} | {row['epochs']} ({row['kept_epoch']}) | "
+                     f"{_pct(row['test'])} | {row['test']['log_loss']:.3f} | {'yes' if row['test_tta'] else 'no'} | "
+                     f"{row['reads_before']} | {row.get('reread_reason') or ''} | {row['commit']} | {row['date']} |")
+    groups = {}
+    for row in finals:
+        groups.setdefault(f"{_label(row)} ({row['profile']})", []).append(row["test"]["accuracy"])
+    summary = [f"- {label}: test accuracy {_mean_sd(values)}" for label, values in groups.items()]
+    return "\n".join(lines + [""] + summary + [""] + pairings(finals))
+
+
+def pairings(finals: list, folder: Path | None = None) -> list:
+    """McNemar's exact test between final runs of different recipes with the same seed and test photos."""
+    from utils import evaluate, stats
+
+    folder = folder or protocol.FINAL_LOG.parent / "predictions"
+    out = []
+    for i, a in enumerate(finals):
+        for b in finals[i + 1:]:
+            if (a["recipe"] == b["recipe"] or a["seed"] != b["seed"] or a["test_split"] != b["test_split"]
+                    or not (a["converged"] and b["converged"])):
+                continue
+            pa, pb = np.load(folder / a["predictions"]), np.load(folder / b["predictions"])
+            test = stats.mcnemar_exact(pa["y_true"], evaluate.predicted_labels(pa["p_dog"]),
+                                       evaluate.predicted_labels(pb["p_dog"]))
+            out.append(f"- McNemar's exact test, single models (seed {a['seed']}): {_label(a)} right alone on "
+                       f"{test['only_a']} photos, {_label(b)} on {test['only_b']}; p = {test['p_value']:.3g}")
+    return out or ["- No paired test yet: no two converged final runs of different recipes share a seed."]
+
+
+def sections() -> dict:
+    """The README's blocks, by name, from the committed files (a profile without runs says so)."""
+    out = {}
+    for profile in PROFILES:
+        rows = protocol.read_log(runs_file(profile))
+        out[f"runs:{profile}"] = runs_table(rows) if rows else f"No `{profile}` runs recorded yet."
+        out[f"budgets:{profile}"] = budgets_table(rows) if rows else f"No `{profile}` runs recorded yet."
+    finals = protocol.read_log(protocol.FINAL_LOG)
+    out["finals"] = finals_table(finals) if finals else "No test reads recorded yet."
+    return out
+
+
+def render_readme(text: str) -> str:
+    """``text`` with each ``<!-- peers:NAME -->`` block filled from the files."""
+    from course.tools import reference
+
+    return reference.render_readme(text, sections(), prefix=PREFIX)
+
+
+def plot(profile: str, path: Path) -> Path | None:
+    """Validation accuracy of the published-schedule runs against wall-clock minutes and training TFLOP."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [row for row in protocol.read_log(runs_file(profile)) if row["schedule"] == "published"]
+    if not rows:
+        return None
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    for row in rows:
+        history = row["history"]
+        label = f"{row['recipe']} (seed {row['seed']})"
+        accuracy = [e["val_accuracy"] for e in history]
+        axes[0].plot([e["wall_s"] / 60 for e in history], accuracy, label=label)
+        axes[1].plot([e["images"] * row["gflop_per_image"] / 1e3 for e in history], accuracy, label=label)
+    axes[0].set(xlabel="wall-clock minutes (validation included)", ylabel="validation accuracy (valid, every epoch)",
+                xscale="log")
+    axes[1].set(xlabel="training TFLOP (3 × forward FLOPs × images)", xscale="log")
+    for axis in axes:
+        axis.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    figure.suptitle(f"peers.py under {profile}: every epoch of each run ({rows[0]['machine']})")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check the README, exit 1 when stale")
+    args = parser.parse_args(argv)
+    text = README.read_text(encoding="utf-8")
+    fresh = render_readme(text)
+    if args.check:
+        if fresh != text:
+            print("benchmarks/README.md's peers tables are stale: run benchmarks/report.py")
+            return 1
+        return 0
+    README.write_text(fresh, encoding="utf-8")
+    for profile in PROFILES:
+        written = plot(profile, ROOT / "benchmarks" / f"peers_{profile}.png")
+        if written:
+            print(f"wrote {written.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

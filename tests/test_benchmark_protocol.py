@@ -1,0 +1,146 @@
+"""benchmarks/protocol.py, peers.py and report.py: design on validation only, one logged test read, generated tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from benchmarks import peers, report   # benchmarks/ is a namespace package on pytest's pythonpath
+from utils import config, loading
+
+# the module peers.py and report.py import (as `protocol`, benchmarks/ on sys.path): one RereadRefused
+protocol = peers.protocol
+
+TENSORFLOW_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                     reason="the benchmarks' figures are TensorFlow's; one backend trains them here")
+
+
+def test_the_readme_tables_are_generated_from_the_committed_files():
+    text = report.README.read_text(encoding="utf-8")
+    assert report.render_readme(text) == text, "run `.venv/bin/python benchmarks/report.py` and commit the README"
+    assert report.main(["--check"]) == 0
+
+
+def test_the_committed_test_reads_are_counted_and_never_repeated_without_a_reason():
+    rows = protocol.read_log(protocol.FINAL_LOG)
+    seen = {}
+    for row in rows:
+        assert row["kind"] == "final" and 0 <= row["test"]["accuracy"] <= 1
+        assert row["reads_before"] == sum(1 for earlier in seen.values() for r in earlier
+                                          if r["test_split"] == row["test_split"])
+        if row["run_id"] in seen:
+            assert row.get("reread_reason"), f"{row['run_id']} read twice without a reason"
+        seen.setdefault(row["run_id"], []).append(row)
+        saved = np.load(protocol.FINAL_LOG.parent / "predictions" / row["predictions"])
+        assert len(saved["y_true"]) == row["test"]["n"]
+        correct = (saved["p_dog"].astype(np.float64) > 0.5) == saved["y_true"]
+        assert abs(correct.mean() - row["test"]["accuracy"]) < 2e-3, "the kept predictions give the logged figure"
+
+
+@pytest.mark.parametrize("profile", ["smoke", "full"])
+def test_design_photos_never_hold_a_test_photo_and_full_trains_without_the_carved_ones(prepared_smoke, profile):
+    cfg = config.get_profile(profile, data_dir=prepared_smoke.data_dir, results_dir=prepared_smoke.results_dir)
+    photos = protocol.design_photos(cfg, 50)
+    train, (enlarged, labels) = set(photos["train"][0]), photos["enlarged"]
+    test = set(protocol._split_paths("test", cfg))
+    valid = set(protocol._split_paths("valid", cfg))
+    assert not (train | set(enlarged)) & test
+    assert not train & set(enlarged)
+    assert valid <= set(enlarged) and len(enlarged) == len(valid) + 100
+    assert labels.tolist() == [config.CLASS_NAMES.index(Path(p).parent.name) for p in enlarged]
+    if profile == "full":
+        assert len(train) == len(protocol._split_paths("train", cfg)) - 100
+        assert "carved" in photos["note"]
+    else:
+        assert train == set(protocol._split_paths("train", cfg))
+
+
+def test_photo_batches_refuses_mismatched_or_empty_inputs():
+    with pytest.raises(ValueError, match="as many photos as labels"):
+        protocol.photo_batches([], [], (32, 32), 4)
+    with pytest.raises(ValueError, match="as many photos as labels"):
+        protocol.photo_batches(["a.jpg"], [0, 1], (32, 32), 4)
+
+
+@TENSORFLOW_ONLY
+def test_a_design_run_reads_no_test_photo_and_a_final_run_reads_them_once(prepared_smoke, tmp_path, monkeypatch):
+    cfg = prepared_smoke
+    real = loading.get_batches
+
+    def no_test(split, *args, **kwargs):
+        if split == "test":
+            raise AssertionError("a design run read the test split")
+        return real(split, *args, **kwargs)
+
+    monkeypatch.setattr(loading, "get_batches", no_test)
+    log = tmp_path / "final_reads.jsonl"
+    row = peers.run_recipe("course", cfg, seed=1, budget=5, extra_per_class=10, peak=100.0, log=log)
+    assert row["kind"] == "design" and not any(key.startswith("test") for key in row)
+    assert row["valid"]["n"] == 2 * cfg.valid_per_class + 20 and not log.exists()
+    assert row["history"] and all(e["valid_s"] <= e["wall_s"] for e in row["history"])
+    assert row["train_s"] + row["valid_s"] == pytest.approx(row["wall_s"], abs=0.2)
+
+    monkeypatch.setattr(loading, "get_batches", real)
+    first = peers.run_recipe("course", cfg, seed=1, budget=5, final=True, extra_per_class=10, peak=100.0, log=log)
+    assert first["test"]["n"] == 2 * cfg.test_per_class and first["reads_before"] == 0
+    with pytest.raises(protocol.RereadRefused, match="read once"):
+        peers.run_recipe("course", cfg, seed=1, budget=5, final=True, extra_per_class=10, log=log)
+    again = peers.run_recipe("course", cfg, seed=1, budget=5, final=True, extra_per_class=10, log=log,
+                             reread="a test of the log")
+    assert again["reads_before"] == 1
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["reread_reason"] for r in logged] == [None, "a test of the log"]
+    assert (log.parent / "predictions" / logged[0]["predictions"]).stat().st_size < 4096
+
+
+def _history(*epochs):
+    return [{"epoch": i + 1, "wall_s": wall, "valid_s": 1.0, "images": 100 * (i + 1), "val_loss": loss,
+             "val_accuracy": accuracy} for i, (wall, loss, accuracy) in enumerate(epochs)]
+
+
+def test_kept_at_takes_the_lowest_validation_loss_within_the_budget():
+    history = _history((100, 0.6, 0.70), (200, 0.4, 0.80), (400, 0.5, 0.85))
+    assert report.kept_at(history, minutes=1) is None
+    assert report.kept_at(history, minutes=2)["val_accuracy"] == 0.70
+    within = report.kept_at(history, minutes=5)
+    assert within["val_accuracy"] == 0.80 and within["epochs_done"] == 2 and not within["ended"]
+    assert report.kept_at(history, minutes=60)["ended"]
+    # FLOPs: 100 images × 10 GFLOP = 1 TFLOP an epoch
+    assert report.kept_at(history, tflop=2.5, gflop_per_image=10.0)["epoch"] == 2
+
+
+def _final(recipe, seed, p_dog, y_true, folder, converged=True):
+    run_id = f"sample-{recipe}-seed{seed}"
+    protocol.save_predictions(run_id, y_true, p_dog, folder)
+    correct = int(((np.asarray(p_dog) > 0.5) == y_true).sum())
+    return {"kind": "final", "run_id": run_id, "profile": "sample", "recipe": recipe, "image": [64, 64],
+            "widths": None, "schedule": "published", "budget_s": None, "epochs": 5, "kept_epoch": 4,
+            "converged": converged, "seed": seed, "test_split": "abc", "predictions": f"{run_id}.npz",
+            "test": {"n": len(y_true), "accuracy": correct / len(y_true), "low": 0.0, "high": 1.0, "log_loss": 0.5},
+            "test_tta": False, "reads_before": 0, "commit": "abc1234", "date": "2026-12-06"}
+
+
+def test_pairings_test_single_models_of_one_seed_and_skip_runs_not_converged(tmp_path):
+    y = np.array([0, 1] * 20)
+    right = y.astype(float) * 0.8 + 0.1
+    wrong = 1 - right
+    rows = [_final("course", 1, right, y, tmp_path), _final("dlwp2_ch8", 1, wrong, y, tmp_path),
+            _final("kerasio_xception", 1, wrong, y, tmp_path, converged=False),
+            _final("dlwp2_ch8", 2, wrong, y, tmp_path)]
+    lines = report.pairings(rows, folder=tmp_path)
+    assert len(lines) == 1 and "single models (seed 1)" in lines[0]
+    assert "right alone on 40 photos" in lines[0] and "on 0;" in lines[0]
+    assert float(lines[0].rsplit("p = ", 1)[1]) < 1e-10
+    assert "not converged" not in report.budgets_table([]) and report.pairings([], folder=tmp_path)[0].startswith(
+        "- No paired test")
+
+
+def test_budgets_table_marks_runs_under_two_epochs_not_converged():
+    row = {"recipe": "kerasio_xception", "image": [180, 180], "widths": None, "schedule": "published",
+           "budget_s": None, "gflop_per_image": 14.7, "history": _history((400, 0.69, 0.5))}
+    table = report.budgets_table([row])
+    assert table.count("not converged") == len(report.MINUTES) + len(report.TFLOPS)
