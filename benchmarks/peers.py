@@ -6,7 +6,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/peers.py --profile sample --schedule published --seeds 42 43 44 \
         --out benchmarks/peers_sample.jsonl
     # design: every recipe's schedule fitted to a 5-minute budget
-    .venv/bin/python benchmarks/peers.py --profile sample --schedule fitted --budget 300 --out ...
+    .venv/bin/python benchmarks/peers.py --profile sample --schedule fitted --budget 300 --sizes 64 128 --out ...
     # final: the frozen recipe trained on the whole training split, the test split read once
     .venv/bin/python benchmarks/peers.py --profile sample --recipes dlwp2_ch8 --schedule published --final \
         --out benchmarks/peers_sample.jsonl
@@ -405,7 +405,7 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
            "image": list(size), "widths": recipe.get("widths"), "schedule": schedule,
            "budget_s": None if math.isinf(budget) else budget, "epochs_planned": epochs, "epochs": len(history),
            "kept_epoch": kept["epoch"], "converged": len(history) >= CONVERGED_EPOCHS, "seed": seed,
-           "train_photos": len(train_paths), "wall_s": round(wall, 1), "train_s": round(train_seconds, 1),
+           "train_photos": len(train_paths), "batch_size": batch, "wall_s": round(wall, 1), "train_s": round(train_seconds, 1),
            "valid_s": round(clock.valid_seconds, 1), "images_per_s": round(clock.images / train_seconds, 1),
            "gflop_per_image": flops / 1e9, "gflops": flops * clock.images / train_seconds / 1e9,
            "matmul_peak_gflops": peak, "precision": keras.config.dtype_policy().name,
@@ -438,7 +438,9 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=math.inf,
                         help="wall-clock seconds per run (training + validation): stops a run; with --schedule "
                              "fitted, the length the schedules are laid over")
-    parser.add_argument("--size", type=int, default=None, help="every recipe at this many pixels a side")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[None],
+                        help="every recipe at each of these many pixels a side (the same trials for all; "
+                             "default each recipe's own size)")
     parser.add_argument("--course-widths", type=int, nargs="+", default=None,
                         help="filters of the course's blocks, four or more (default notebook 04's)")
     parser.add_argument("--extra", type=int, default=1000, help="photos per class added to valid for scoring")
@@ -458,26 +460,31 @@ def main(argv=None) -> int:
     print(f"profile {cfg.name}, schedule {args.schedule}, budget {args.budget:.0f} s, seeds {args.seeds}, "
           f"{config.describe_hardware()}, matmul peak {peak:.1f} GFLOP/s (float32, measured now), "
           f"policy {plan.policy}", flush=True)
-    size = (args.size, args.size) if args.size else None
-    for seed in args.seeds:
-        for name in args.recipes:
-            print(f"{'final' if args.final else 'design'}: {name}, seed {seed} ...", flush=True)
-            try:
-                row = run_recipe(name, cfg, seed=seed, schedule=args.schedule, budget=args.budget, image_size=size,
-                                 widths=args.course_widths if name == "course" else None, final=args.final,
-                                 extra_per_class=args.extra, peak=peak, reread=args.reread,
-                                 log=args.final_log)
-            except protocol.RereadRefused as error:
-                print(f"refused: {error}", file=sys.stderr)
-                return 2
-            scored = row.get("test") or row["valid"]
-            print(f"  {row['run_id']}: {row['epochs']} epochs (kept {row['kept_epoch']}), "
-                  f"{row['train_s']:.0f} s training + {row['valid_s']:.0f} s validation, "
-                  f"{'test' if args.final else 'enlarged validation'} {scored['accuracy']:.1%} "
-                  f"({scored['low']:.1%}–{scored['high']:.1%}, n = {scored['n']:,}), {row['of_peak'] or 0:.0%} of peak",
-                  flush=True)
-            if args.out:
-                protocol.append(args.out, row)
+    for seed, side, name in ((seed, side, name) for seed in args.seeds for side in args.sizes
+                             for name in args.recipes):
+        size = (side, side) if side else None
+        print(f"{'final' if args.final else 'design'}: {name}, seed {seed} ...", flush=True)
+        try:
+            row = run_recipe(name, cfg, seed=seed, schedule=args.schedule, budget=args.budget, image_size=size,
+                             widths=args.course_widths if name == "course" else None, final=args.final,
+                             extra_per_class=args.extra, peak=peak, reread=args.reread,
+                             log=args.final_log)
+        except protocol.RereadRefused as error:
+            print(f"refused: {error}", file=sys.stderr)
+            return 2
+        except ValueError as error:         # e.g. a network whose valid convolutions need larger photos
+            if size is None:
+                raise
+            print(f"  skipped: {name} cannot train at {side}×{side} ({str(error).splitlines()[0]})", flush=True)
+            continue
+        scored = row.get("test") or row["valid"]
+        print(f"  {row['run_id']}: {row['epochs']} epochs (kept {row['kept_epoch']}), "
+              f"{row['train_s']:.0f} s training + {row['valid_s']:.0f} s validation, "
+              f"{'test' if args.final else 'enlarged validation'} {scored['accuracy']:.1%} "
+              f"({scored['low']:.1%}–{scored['high']:.1%}, n = {scored['n']:,}), {row['of_peak'] or 0:.0%} of peak",
+              flush=True)
+        if args.out:
+            protocol.append(args.out, row)
     return 0
 
 

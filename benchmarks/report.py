@@ -37,6 +37,8 @@ import numpy as np  # noqa: E402
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
 
 README = ROOT / "benchmarks" / "README.md"
+#: The peers' published figures, with their sources: validation curves by epoch, or one test figure.
+PUBLISHED = ROOT / "benchmarks" / "published_curves.json"
 PREFIX = "peers"
 PROFILES = ("sample", "full")
 #: Wall-clock budgets (minutes) and training-FLOP budgets (TFLOP, 10^12) of the ``budgets`` tables.
@@ -64,11 +66,15 @@ def _mean_sd(values) -> str:
     return f"{statistics.mean(values):.1%} ± {statistics.stdev(values):.1%} ({len(values)} seeds)"
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def _label(row: dict) -> str:
     image = f"{row['image'][0]}×{row['image'][1]}"
     blocks = f", {len(row['widths'])} blocks" if row.get("widths") else ""
     plan = ("published schedule" if row["schedule"] == "published"
-            else f"schedule fitted to {row['budget_s'] / 60:.0f} min")
+            else f"schedule fitted to {_duration(row['budget_s'])}")
     return f"`{row['recipe']}` {image}{blocks}, {plan}"
 
 
@@ -131,6 +137,27 @@ def budgets_table(rows: list) -> str:
     return "\n".join(lines)
 
 
+def fitted_table(rows: list) -> str:
+    """Enlarged-validation accuracy of the runs whose schedules were fitted to a budget: mean ± sd over seeds."""
+    fitted = [row for row in rows if row["schedule"] == "fitted" and row.get("valid")]
+    if not fitted:
+        return "No runs with schedules fitted to a budget recorded yet."
+    groups = {}
+    for row in fitted:
+        groups.setdefault((row["budget_s"], row["recipe"], tuple(row["image"])), []).append(row)
+    lines = ["| budget | recipe | image | runs | epochs planned | enlarged validation | with TTA |", "|---" * 7 + "|"]
+    for (budget, recipe, image), group in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1])):
+        if any(not row["converged"] for row in group):
+            plain = tta = "not converged"
+        else:
+            plain = _mean_sd([row["valid"]["accuracy"] for row in group])
+            tta = _mean_sd([row["valid_tta"]["accuracy"] for row in group])
+        planned = sorted({row["epochs_planned"] for row in group})
+        lines.append(f"| {_duration(budget)} | `{recipe}` | {image[0]}×{image[1]} | {len(group)} | "
+                     f"{', '.join(map(str, planned))} | {plain} | {tta} |")
+    return "\n".join(lines)
+
+
 def finals_table(finals: list) -> str:
     """Every test read: score, reads of the same photos before it, and the seeds' mean ± sd per recipe."""
     lines = ["| run | seed | epochs (kept) | test accuracy (95%) | log loss | TTA | reads of these test photos before "
@@ -165,6 +192,32 @@ def pairings(finals: list, folder: Path | None = None) -> list:
     return out or ["- No paired test yet: no two converged final runs of different recipes share a seed."]
 
 
+def _batch_size(row: dict) -> int:
+    """A run's batch size (rows written before the field: the recipe's published one, as peers.py used)."""
+    return row.get("batch_size") or _published()[row["recipe"]]["batch_size"]
+
+
+def _published() -> dict:
+    import json
+
+    return json.loads(PUBLISHED.read_text(encoding="utf-8"))
+
+
+def published_table() -> str:
+    """The peers' published figures, from ``published_curves.json``, each with its source and kind."""
+    lines = ["| recipe | kind | figure | photos | steps per epoch (batch) | source |", "|---" * 6 + "|"]
+    for recipe, entry in _published().items():
+        if "val_accuracy_by_epoch" in entry:
+            curve = entry["val_accuracy_by_epoch"]
+            figure = (f"{curve[-1]:.1%} after {len(curve)} epochs; first above 60%: epoch "
+                      f"{next(i + 1 for i, v in enumerate(curve) if v > 0.6)}; best {max(curve):.1%}")
+        else:
+            figure = f"{entry['test_accuracy']:.1%}"
+        lines.append(f"| `{recipe}` | {entry['kind']} | {figure} | {entry['photos']} | "
+                     f"{entry['steps_per_epoch']} ({entry['batch_size']}) | {entry['source']} |")
+    return "\n".join(lines)
+
+
 def sections() -> dict:
     """The README's blocks, by name, from the committed files (a profile without runs says so)."""
     out = {}
@@ -172,8 +225,13 @@ def sections() -> dict:
         rows = protocol.read_log(runs_file(profile))
         out[f"runs:{profile}"] = runs_table(rows) if rows else f"No `{profile}` runs recorded yet."
         out[f"budgets:{profile}"] = budgets_table(rows) if rows else f"No `{profile}` runs recorded yet."
+        out[f"fitted:{profile}"] = fitted_table(rows)
     finals = protocol.read_log(protocol.FINAL_LOG)
     out["finals"] = finals_table(finals) if finals else "No test reads recorded yet."
+    out["published"] = published_table()
+    import cnn_recipes   # noqa: PLC0415  (benchmarks/ is on sys.path)
+
+    out["cnn_recipes:sample"] = cnn_recipes.markdown_table(ROOT / "benchmarks" / "cnn_recipes_sample.jsonl")
     return out
 
 
@@ -194,19 +252,26 @@ def plot(profile: str, path: Path) -> Path | None:
     rows = [row for row in protocol.read_log(runs_file(profile)) if row["schedule"] == "published"]
     if not rows:
         return None
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.2), sharey=True)
     for row in rows:
         history = row["history"]
         label = f"{row['recipe']} (seed {row['seed']})"
         accuracy = [e["val_accuracy"] for e in history]
         axes[0].plot([e["wall_s"] / 60 for e in history], accuracy, label=label)
         axes[1].plot([e["images"] * row["gflop_per_image"] / 1e3 for e in history], accuracy, label=label)
+        axes[2].plot([e["images"] / _batch_size(row) for e in history], accuracy, label=label)
+    for recipe, entry in _published().items():
+        if "val_accuracy_by_epoch" in entry:
+            curve = entry["val_accuracy_by_epoch"]
+            axes[2].plot([entry["steps_per_epoch"] * (i + 1) for i in range(len(curve))], curve, "k--",
+                         label=f"{recipe}, published (validation, other photos)")
     axes[0].set(xlabel="wall-clock minutes (validation included)", ylabel="validation accuracy (valid, every epoch)",
                 xscale="log")
     axes[1].set(xlabel="training TFLOP (3 × forward FLOPs × images)", xscale="log")
+    axes[2].set(xlabel="optimizer steps (batches)", xscale="log")
     for axis in axes:
         axis.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    axes[2].legend(fontsize=7)
     figure.suptitle(f"peers.py under {profile}: every epoch of each run ({rows[0]['machine']})")
     figure.tight_layout()
     figure.savefig(path, dpi=100)

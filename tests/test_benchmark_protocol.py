@@ -144,3 +144,23 @@ def test_budgets_table_marks_runs_under_two_epochs_not_converged():
            "budget_s": None, "gflop_per_image": 14.7, "history": _history((400, 0.69, 0.5))}
     table = report.budgets_table([row])
     assert table.count("not converged") == len(report.MINUTES) + len(report.TFLOPS)
+
+
+def test_a_fitted_schedule_warms_up_to_the_published_rate_then_decays_to_zero():
+    schedule = peers.warmup_cosine(1e-3, epochs=10, steps_per_epoch=20)
+    rate = lambda step: float(keras.ops.convert_to_numpy(schedule(step)))  # noqa: E731
+    assert rate(0) == pytest.approx(0.0, abs=1e-9)
+    assert rate(40) == pytest.approx(1e-3, rel=1e-4)          # two epochs of warm-up
+    assert rate(120) < 1e-3 and rate(199) < 1e-5
+
+
+def test_a_recipe_too_deep_for_the_size_asked_is_skipped_with_its_reason(capsys, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise ValueError("Computed output size would be zero or negative.\nmore")
+
+    monkeypatch.setattr(peers, "run_recipe", refuse)
+    monkeypatch.setattr(peers, "matmul_peak_gflops", lambda: 100.0)
+    assert peers.main(["--profile", "smoke", "--recipes", "dlwp2_ch8", "--sizes", "64"]) == 0
+    assert "skipped: dlwp2_ch8 cannot train at 64×64 (Computed output size would be zero" in capsys.readouterr().out
+    with pytest.raises(ValueError):                    # at its own size, an error is an error
+        peers.main(["--profile", "smoke", "--recipes", "dlwp2_ch8"])
