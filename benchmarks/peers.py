@@ -363,6 +363,7 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
 
     from utils import lessons, loading
 
+    started = protocol.stamp()                      # the commit and load of the code that runs
     model, recipe = build(name, cfg, image_size, widths)
     size = tuple(model.inputs[0].shape[1:3])
     batch = recipe["batch_size"]
@@ -409,7 +410,7 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
            "valid_s": round(clock.valid_seconds, 1), "images_per_s": round(clock.images / train_seconds, 1),
            "gflop_per_image": flops / 1e9, "gflops": flops * clock.images / train_seconds / 1e9,
            "matmul_peak_gflops": peak, "precision": keras.config.dtype_policy().name,
-           "history": history, **protocol.stamp()}
+           "history": history, **started}
     row["of_peak"] = row["gflops"] / peak if peak else None
     if not final or cfg.name != "full":             # under full a final run trains on the carved photos
         enlarged = protocol.photo_batches(*photos["enlarged"], size, batch, cache=False)

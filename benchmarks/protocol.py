@@ -48,7 +48,10 @@ class RereadRefused(RuntimeError):
 
 
 def commit() -> str:
-    """Short hash of HEAD, with ``+ uncommitted`` when ``benchmarks/`` or ``utils/`` differ from it."""
+    """Short hash of HEAD, with ``+ uncommitted`` when the running script, this module or ``utils/`` differ from it.
+
+    Call it when a run starts: the code that runs is the code of that moment.
+    """
     def git(*args):
         try:
             return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10,
@@ -56,12 +59,19 @@ def commit() -> str:
         except (OSError, subprocess.SubprocessError):
             return ""
     head = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", "benchmarks/*.py", "utils")
+    script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    paths = ["benchmarks/protocol.py", "utils"]
+    if script and script.suffix == ".py" and ROOT in script.parents:
+        paths.append(str(script.relative_to(ROOT)))
+    dirty = git("status", "--porcelain", "--", *paths)
     return head + (" + uncommitted" if dirty else "")
 
 
 def stamp() -> dict:
-    """What every row carries: commit, machine, backend, date (UTC) and the load average at the time."""
+    """What every row carries: commit, machine, backend, date (UTC) and the load average, taken when called.
+
+    A script calls it as a run starts, so that the commit is the code that ran.
+    """
     import keras
 
     return {"commit": commit(), "machine": config.describe_hardware(), "backend": keras.backend.backend(),
