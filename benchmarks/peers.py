@@ -397,8 +397,10 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
     start = time.perf_counter()
     model.fit(train, validation_data=valid, epochs=epochs, verbose=0, shuffle=False, callbacks=[clock, best])
     wall = time.perf_counter() - start
-    model.load_weights(best.filepath)
     history = clock.epochs
+    if not history:
+        raise RuntimeError(f"{ident}: no epoch ended within the budget of {budget:.0f} s; give it more time")
+    model.load_weights(best.filepath)                # back to the kept epoch (lowest validation loss)
     kept = min(history, key=lambda e: (e["val_loss"] if math.isfinite(e["val_loss"]) else math.inf))
     train_seconds = wall - clock.valid_seconds
     flops = training_flops_per_image(model)
@@ -406,8 +408,9 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
            "image": list(size), "widths": recipe.get("widths"), "schedule": schedule,
            "budget_s": None if math.isinf(budget) else budget, "epochs_planned": epochs, "epochs": len(history),
            "kept_epoch": kept["epoch"], "converged": len(history) >= CONVERGED_EPOCHS, "seed": seed,
-           "train_photos": len(train_paths), "batch_size": batch, "wall_s": round(wall, 1), "train_s": round(train_seconds, 1),
-           "valid_s": round(clock.valid_seconds, 1), "images_per_s": round(clock.images / train_seconds, 1),
+           "train_photos": len(train_paths), "batch_size": batch, "wall_s": round(wall, 1),
+           "train_s": round(train_seconds, 1), "valid_s": round(clock.valid_seconds, 1),
+           "images_per_s": round(clock.images / train_seconds, 1),
            "gflop_per_image": flops / 1e9, "gflops": flops * clock.images / train_seconds / 1e9,
            "matmul_peak_gflops": peak, "precision": keras.config.dtype_policy().name,
            "history": history, **started}
