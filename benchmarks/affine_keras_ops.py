@@ -12,6 +12,8 @@ Usage::
 
     .venv/bin/python benchmarks/affine_keras_ops.py --profile smoke
     .venv/bin/python benchmarks/affine_keras_ops.py --profile sample --images 256
+
+``--out FILE`` appends the figures as one JSON line (with the commit, the machine, the backend and the date).
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
+import protocol  # noqa: E402  (benchmarks/ is on sys.path)
 from utils import config, lessons, loading  # noqa: E402
 
 
@@ -43,6 +47,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--images", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", type=Path, help="append the figures as a JSON line here")
     args = parser.parse_args(argv)
     import keras
     import tensorflow as tf
@@ -67,9 +72,19 @@ def main(argv=None) -> int:
     print(f"{len(images)} images {height}×{width} ({cfg.name}), backend {keras.backend.backend()}")
     print(f"largest difference {difference.max():.3f}, mean {difference.mean():.4f} (pixel values 0–255); "
           f"pixels differing by more than 1: {(difference > 1).mean():.2%}")
-    for name, function in (("ImageProjectiveTransformV3 (course)", course),
-                           ("keras.ops.image.affine_transform", keras_ops)):
-        print(f"{name:36}: {_best_rate(function, images, args.repeats):8.0f} images/s")
+    rates = {}
+    for key, name, function in (("course", "ImageProjectiveTransformV3 (course)", course),
+                                ("keras_ops", "keras.ops.image.affine_transform", keras_ops)):
+        rates[key] = _best_rate(function, images, args.repeats)
+        print(f"{name:36}: {rates[key]:8.0f} images/s")
+    if args.out:
+        protocol.append(args.out, {
+            "benchmark": "affine_keras_ops", "profile": cfg.name, "images": len(images), "image_size": [height, width],
+            "repeats": args.repeats, "largest_difference_pixel_values": float(difference.max()),
+            "mean_difference_pixel_values": float(difference.mean()),
+            "share_of_pixels_differing_by_over_1": float((difference > 1).mean()),
+            "course_images_per_s": rates["course"], "keras_ops_images_per_s": rates["keras_ops"],
+            **protocol.stamp()})
     return 0
 
 

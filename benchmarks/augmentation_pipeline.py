@@ -33,6 +33,9 @@ Usage::
     DOGSCATS_PROFILE=sample .venv/bin/python benchmarks/augmentation_pipeline.py
     .venv/bin/python benchmarks/augmentation_pipeline.py --profile sample --images 512 --pipeline --train
 
+``--json FILE`` writes the figures as one JSON document; ``--out FILE`` appends them as one
+JSON line, with the commit, the machine, the backend and the date.
+
 Needs the prepared data (``notebooks/01_data_preparation.ipynb`` or ``make course``).
 On a shared machine the figures vary from run to run: compare the ratios.
 """
@@ -48,9 +51,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
+import protocol  # noqa: E402  (benchmarks/ is on sys.path)
 from utils import augmentation, config, data, lessons, loading, settings  # noqa: E402
 
 
@@ -243,6 +248,7 @@ def main(argv=None):
     parser.add_argument("--train", action="store_true", help="also time fit steps of the CNN")
     parser.add_argument("--train-steps", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures there")
+    parser.add_argument("--out", type=Path, default=None, help="append the figures as a JSON line here")
     args = parser.parse_args(argv)
 
     cfg = config.get_profile(args.profile)
@@ -299,6 +305,8 @@ def main(argv=None):
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    if args.out:
+        protocol.append(args.out, {"benchmark": "augmentation_pipeline", **results, **protocol.stamp()})
     return results
 
 

@@ -5,6 +5,9 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/data_autotune.py                      # sample profile, 10 epochs per way
     .venv/bin/python benchmarks/data_autotune.py --profile smoke --epochs 3   # a quick check
 
+``--out FILE`` appends one JSON line per workload (its two ways' figures, with the commit,
+the machine, the backend and the date).
+
 Why (issue 16, "how close to the machine"): on a 2-core CPU (TensorFlow 2.21,
 Keras 3.15) ``model.fit`` sat idle for 2–5 s before the first batch of about
 half its epochs. A stack dump during the wait showed the main thread inside
@@ -39,9 +42,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
+import protocol  # noqa: E402  (benchmarks/ is on sys.path)
 from utils import config  # noqa: E402
 
 SIZE = (64, 64)
@@ -106,6 +111,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="sample")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per way (the first is left out)")
+    parser.add_argument("--out", type=Path, help="append one JSON line per workload here")
     args = parser.parse_args(argv)
     cfg = config.get_profile(args.profile)
 
@@ -132,12 +138,18 @@ def main(argv=None) -> int:
           f"cnn_bn; an epoch 'waited' when its first batch took over 1 s")
     print(f"{'workload':9s} {'autotuner':9s} {'s/epoch':>8s} {'waited':>7s}")
     for name, make in (("images", images), ("arrays", arrays)):
-        means = {}
+        means, row = {}, {"benchmark": "data_autotune", "profile": cfg.name, "workload": name,
+                          "training_photos": len(x), "image_size": list(SIZE), "epochs": args.epochs}
         for on in (True, False):
             mean, stalled, counted = summary(train(cfg, args.epochs, make(on)))
             means[on] = mean
-            print(f"{name:9s} {'on' if on else 'off':9s} {mean:8.2f} {stalled:>3d} of {counted}", flush=True)
+            way = "on" if on else "off"
+            row.update({f"autotune_{way}_seconds_per_epoch": mean, f"autotune_{way}_epochs_waited": stalled,
+                        "epochs_counted": counted})
+            print(f"{name:9s} {way:9s} {mean:8.2f} {stalled:>3d} of {counted}", flush=True)
         print(f"{name:9s} on ÷ off: {means[True] / means[False]:.2f}×")
+        if args.out:
+            protocol.append(args.out, {**row, "on_over_off": means[True] / means[False], **protocol.stamp()})
     return 0
 
 

@@ -5,6 +5,9 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/finetune_mirrors.py                 # sample profile
     .venv/bin/python benchmarks/finetune_mirrors.py --profile smoke --extra 20   # a quick check
 
+``--out FILE`` appends one JSON line per printed line (the head alone, then each fine-tuning),
+with the commit, the machine, the backend and the date.
+
 Why (issue 18: fine-tuning aims at 98.5% under ``sample``). Notebook 06
 fine-tunes EfficientNet-Lite0's stages 6–7 on features of the bottom computed
 once, so the training photos are never augmented there. A mirror image is the
@@ -40,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from protocol import unused_photos  # noqa: E402  (benchmarks/ is on sys.path)
+import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+from protocol import unused_photos  # noqa: E402
 from utils import config  # noqa: E402
 
 SIZE = (224, 224)
@@ -51,6 +55,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="sample")
     parser.add_argument("--extra", type=int, default=1000, help="unused labelled photos per class added to valid")
+    parser.add_argument("--out", type=Path, help="append one JSON line per fine-tuning here")
     args = parser.parse_args(argv)
     cfg = config.get_profile(args.profile)
 
@@ -99,10 +104,16 @@ def main(argv=None) -> int:
     transfer.set_trainable_top(base, transfer.SPLIT_AT[BACKBONE])
     start = top_and_head.get_weights()
 
-    def report(name, seconds):
+    def report(name, seconds, epochs=0, photos=0):
         p = np.asarray(top_and_head.predict(x_enlarged, verbose=0), "float32")[:, 0]
         found = evaluate.metrics(y_enlarged, p)
         print(f"{name:42s} accuracy {found['accuracy']:.2%}  log loss {found['log_loss']:.4f}  {seconds:5.0f} s", flush=True)
+        if args.out:
+            protocol.append(args.out, {
+                "benchmark": "finetune_mirrors", "profile": cfg.name, "run": name, "finetune_epochs": epochs,
+                "finetune_examples": photos, "enlarged_valid_count": int(len(y_enlarged)),
+                "enlarged_valid_accuracy": float(found["accuracy"]), "enlarged_valid_log_loss": float(found["log_loss"]),
+                "finetune_seconds": seconds, **protocol.stamp()})
 
     report("head only (before fine-tuning)", 0)
     both_x, both_y = np.concatenate([x_train, x_mirror]), np.concatenate([y_train, y_train])
@@ -118,7 +129,7 @@ def main(argv=None) -> int:
                          shuffle=True, verbose=0, callbacks=[best])
         seconds = time.perf_counter() - began
         top_and_head.load_weights(best.filepath)
-        report(name, seconds)
+        report(name, seconds, epochs, len(y))
     return 0
 
 

@@ -5,6 +5,9 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/precision.py                     # sample profile, 4 epochs per way
     .venv/bin/python benchmarks/precision.py --profile smoke --epochs 2 --workloads cnn_bn   # a quick check
 
+``--out FILE`` appends one JSON line per (workload, way) measured, with the commit, the machine,
+the backend and the date.
+
 Why (issue 16, "how close to the machine": try the cheap levers, keep those
 that pay). Three ways to run the same training on a CPU, TensorFlow backend:
 
@@ -46,6 +49,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import protocol  # noqa: E402  (benchmarks/ is on sys.path)
 
 WORKLOADS = ("mlp", "cnn_small", "cnn_bn", "lite0")
 WAYS = ("float32", "mixed_bfloat16", "xla")
@@ -125,6 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=4, help="epochs per way (the first is left out)")
     parser.add_argument("--workloads", nargs="+", choices=WORKLOADS, default=list(WORKLOADS))
     parser.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS))
+    parser.add_argument("--out", type=Path, help="append one JSON line per (workload, way) here")
     parser.add_argument("--child", nargs=2, metavar=("WORKLOAD", "WAY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.epochs < 2:
@@ -154,6 +161,13 @@ def main(argv=None) -> int:
             baseline = baseline or (mean if way == "float32" else None)
             ratio = f"{baseline / mean:9.2f}×" if baseline else f"{'—':>10s}"
             print(f"{workload:10s} {way:15s} {mean:8.2f} {found['images'] / mean:9.0f} {ratio}", flush=True)
+            if args.out:
+                protocol.append(args.out, {
+                    "benchmark": "precision", "profile": args.profile, "workload": workload, "way": way,
+                    "epochs": args.epochs, "images": found["images"], "seconds_per_epoch": mean,
+                    "images_per_s": found["images"] / mean, "speedup_over_float32": baseline / mean if baseline else None,
+                    "native_bfloat16": devices.native_bfloat16(),
+                    **protocol.stamp(), "backend": "tensorflow"})   # the children run TensorFlow (env above)
     return 0
 
 

@@ -7,7 +7,8 @@ Usage (from the repository root)::
 
 ``--profile`` is used instead of ``DOGSCATS_PROFILE``. Each model is trained with the same recipe as its notebook (02_mlp, 03_cnn) and the
 record is saved to ``results/<profile>/<model_id>.json`` (as the notebook would) unless
-``--no-save`` is given; the figures are printed as a table either way.
+``--no-save`` is given; the figures are printed as a table either way. ``--out FILE`` appends
+one JSON line per model (the printed figures, with the commit, the machine, the backend and the date).
 
 Recipes
 -------
@@ -29,7 +30,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import protocol  # noqa: E402  (benchmarks/ is on sys.path)
 from utils import config, data, devices, lessons, prerequisites, results  # noqa: E402
 
 MODEL_IDS = ("mlp_pixels", "cnn_small")
@@ -67,6 +70,7 @@ def main(argv=None) -> int:
                         help="early stopping patience of cnn_small (default 0: none, as in the notebook)")
     parser.add_argument("--no-save", action="store_true", help="print only; write no record")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    parser.add_argument("--out", type=Path, help="append one JSON line per model here")
     args = parser.parse_args(argv)
 
     devices.configure()   # DOGSCATS_DEVICES, DOGSCATS_MIXED_PRECISION, as the notebooks' setup cell
@@ -88,6 +92,11 @@ def main(argv=None) -> int:
             print(f"wrote {path}")
         rows[model_id] = fields
         print(json.dumps({model_id: {key: fields.get(key) for key in FIGURES}}, indent=1))
+        if args.out:
+            protocol.append(args.out, {"benchmark": "train_models", "profile": cfg.name, "model": model_id,
+                                       **{key: fields.get(key) for key in FIGURES},
+                                       "optimizer": fields.get("optimizer"), "patience": fields.get("patience"),
+                                       "benchmark_wall_seconds": fields["benchmark_wall_seconds"], **protocol.stamp()})
 
     print(f"\nprofile {cfg.name} · {config.describe_hardware()}")
     header = f"{'model':12} {'test acc':>8} {'log loss':>8} {'epochs':>6} {'s/epoch':>8} {'img/s':>7} {'train s':>8} {'params':>10}"

@@ -9,6 +9,9 @@ Usage::
     .venv/bin/python benchmarks/vgg16_speed.py                  # sizes 64, 128, 224
     .venv/bin/python benchmarks/vgg16_speed.py --sizes 128 --batches 4
 
+``--out FILE`` appends one JSON line per size and kind of work (images per second), then one per
+size and profile (notebook 06's estimated minutes), with the commit, the machine, the backend and the date.
+
 Prints images per second for
 
 * ``features``: the frozen convolutional base, forward only (``predict_on_batch``);
@@ -35,10 +38,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from utils import config, finetune, vgg16  # noqa: E402
+import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+from utils import config, finetune  # noqa: E402
 
 #: Image counts assumed when the data is not prepared (train, valid, test, test1).
 NOMINAL_COUNTS = {"sample": (2000, 1000, 1000, 500), "full": (23000, 1000, 1000, 12500)}
@@ -157,7 +162,9 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 224])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--batches", type=int, default=4, help="timed batches per measurement")
+    parser.add_argument("--out", type=Path, help="append the speeds and the estimates as JSON lines here")
     args = parser.parse_args(argv)
+    common = {"benchmark": "vgg16_speed", "batch_size": args.batch_size, "timed_batches": args.batches}
     print(f"Hardware: {config.describe_hardware()}  (TF threads: default; "
           f"load average at start {os.getloadavg()[0]:.2f})")
     print(f"batch size {args.batch_size}, {args.batches} timed batches after one warm-up; random weights\n")
@@ -168,15 +175,23 @@ def main(argv=None) -> None:
         print(f"{size}x{size} (images/s: best batch / median batch / idle-machine estimate from CPU time):")
         for kind, (best, median, idle) in speed.items():
             print(f"    {kind:28s} {best:8.1f} / {median:8.1f} / {idle:8.1f}")
+            if args.out:
+                protocol.append(args.out, {**common, "image_size": size, "work": kind, "best_images_per_s": best,
+                                           "median_images_per_s": median, "idle_images_per_s": idle,
+                                           **protocol.stamp()})
         sys.stdout.flush()
     print()
     for size, speed in speeds.items():
         for profile in ("sample", "full"):
+            row = {**common, "image_size": size, "estimate": "notebook 06", "profile": profile}
             for which, label in ((0, "best"), (1, "median"), (2, "idle")):
                 total, parts, what = estimate_minutes(speed, profile, which)
                 detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
                 print(f"{size}x{size} {profile:>6} ({label:6s} speeds): notebook 06 ≈ {total:.0f} min  [{detail}]")
+                row.update({f"{label}_minutes": total, f"{label}_parts_minutes": parts})
             print(f"    ({what})")
+            if args.out:
+                protocol.append(args.out, {**row, "counts": what, **protocol.stamp()})
     print("\nNotebook 05 adds about a minute (8 images at 224x224 through VGG16, twice; measured 45 s under smoke).")
 
 
