@@ -235,11 +235,42 @@ def sections() -> dict:
     return out
 
 
+def provenance(text: str) -> str:
+    """Per ``##`` section of the README: how many of its tables are generated (inside a marked block) or typed.
+
+    A table is a run of lines starting with ``|``; it is generated when it lies between
+    ``<!-- NAME -->`` and ``<!-- /NAME -->`` markers, which a script fills and a test checks.
+    """
+    import re
+
+    text = re.sub(r"<!-- peers:provenance -->.*?<!-- /peers:provenance -->", "", text, flags=re.S)
+    rows, section, inside, in_table = [], None, 0, False
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+            counts.setdefault(section, [0, 0])
+        elif re.match(r"<!-- /[\w:.-]+ -->", line):
+            inside -= 1
+        elif re.match(r"<!-- [\w:.-]+ -->", line):
+            inside += 1
+        table_line = line.startswith("|")
+        if table_line and not in_table and section:
+            counts[section][0 if inside > 0 else 1] += 1
+        in_table = table_line
+    for section, (generated, typed) in counts.items():
+        if generated or typed:
+            rows.append(f"| {section} | {generated} | {typed} |")
+    return "\n".join(["| section | tables generated from committed files (tested) | tables typed by hand |",
+                      "|---|---|---|", *rows])
+
+
 def render_readme(text: str) -> str:
-    """``text`` with each ``<!-- peers:NAME -->`` block filled from the files."""
+    """``text`` with each ``<!-- peers:NAME -->`` block filled from the files, then the provenance block."""
     from course.tools import reference
 
-    return reference.render_readme(text, sections(), prefix=PREFIX)
+    text = reference.render_readme(text, sections(), prefix=PREFIX)
+    return reference.render_readme(text, {"provenance": provenance(text)}, prefix=PREFIX)
 
 
 def plot(profile: str, path: Path) -> Path | None:

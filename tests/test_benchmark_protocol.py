@@ -164,3 +164,11 @@ def test_a_recipe_too_deep_for_the_size_asked_is_skipped_with_its_reason(capsys,
     assert "skipped: dlwp2_ch8 cannot train at 64×64 (Computed output size would be zero" in capsys.readouterr().out
     with pytest.raises(ValueError):                    # at its own size, an error is an error
         peers.main(["--profile", "smoke", "--recipes", "dlwp2_ch8"])
+
+
+def test_provenance_counts_tables_inside_markers_as_generated_and_the_rest_as_typed():
+    text = "\n".join(["## `a.py`: one", "| x |", "|---|", "", "<!-- a:one -->", "| y |", "|---|",
+                      "<!-- /a:one -->", "## `b.py`: two", "text only", "## `c.py`: three", "| z |", "", "| w |"])
+    table = report.provenance(text)
+    assert "| `a.py`: one | 1 | 1 |" in table and "| `c.py`: three | 0 | 2 |" in table
+    assert "`b.py`" not in table
