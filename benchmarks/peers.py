@@ -267,13 +267,14 @@ class _Clock:
 
     def __new__(cls, budget, train_count, batch_size, epochs, label=""):
         import keras
-        from tqdm.auto import tqdm
+
+        from utils import progress
 
         class Clock(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
                 self.start, self.valid_seconds, self.images, self.epochs = time.perf_counter(), 0.0, 0, []
                 self.epoch_images = 0
-                self.bar = tqdm(total=epochs, desc=label, unit="epoch", leave=False, mininterval=5)
+                self.bar = progress.bar(total=epochs, desc=label, unit="epoch", leave=False, mininterval=5)
 
             def on_train_end(self, logs=None):
                 self.bar.close()

@@ -12,6 +12,7 @@ uninterrupted run.
 from __future__ import annotations
 
 import gc
+import io
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ from .conftest import image_bytes, killer
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(signal, "SIGKILL"),
                                 reason="needs fork and SIGKILL (POSIX)")
 
-def in_child(target, kill_at=None, log=None) -> int:
+def in_child(target, kill_at=None, log=None, timeout: float = 600.0) -> int:
     """Run ``target()`` in a forked process, killed at ``kill_at``; return its exit code.
 
     A fork, not a fresh interpreter: the same real process boundary and the
@@ -59,6 +60,7 @@ def in_child(target, kill_at=None, log=None) -> int:
             os.dup2(out, 1)
             os.dup2(out, 2)
             sys.stdout = sys.stderr = open(out, "w", buffering=1, closefd=False)  # not pytest's
+            _own_tqdm_lock()
             if kill_at:
                 files.checkpoint = killer(kill_at)  # this child only: it never returns
             result = target()
@@ -69,8 +71,41 @@ def in_child(target, kill_at=None, log=None) -> int:
             traceback.print_exc()
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    deadline = time.monotonic() + timeout
+    while True:                     # a child that hangs fails its test instead of holding up the run
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError(f"the forked child hung for {timeout:.0f} s (a lock held across the fork?)")
+        time.sleep(0.05)
+
+
+def _own_tqdm_lock() -> None:
+    """Give this forked child tqdm locks of its own, not the parent's.
+
+    tqdm guards its bars with a ``multiprocessing.RLock``, a semaphore shared with
+    every process forked after the parent first made a bar. A child killed while one
+    of its threads holds it (a progress update) leaves it held for good, and every
+    later child, and the parent's tqdm monitor thread, then wait on it forever (seen
+    in CI once the pytest process itself had drawn a bar). A lock of the child's own
+    dies with the child.
+    """
+    std = sys.modules.get("tqdm.std")
+    if std is None:
+        return
+    if "mp_lock" in vars(std.TqdmDefaultWriteLock):
+        del std.TqdmDefaultWriteLock.mp_lock
+    std.TqdmDefaultWriteLock.th_lock = std.TRLock()
+    classes = [std.tqdm]
+    while classes:                  # tqdm.notebook's bar, say, may hold a lock of its own
+        cls = classes.pop()
+        classes += cls.__subclasses__()
+        if "_lock" in vars(cls):
+            delattr(cls, "_lock")
+    std.tqdm.set_lock(std.TqdmDefaultWriteLock())
 
 
 def run_prepare(cfg, source, kill_at=None, log=None) -> int:
@@ -345,3 +380,24 @@ def test_real_images_killed_while_checking_then_rerun_give_the_same_manifest(tmp
     assert run_prepare(cfg, real_archive, log=log) == 0, log.read_text()
     assert _manifest_hash(cfg) == _manifest_hash(prepared_smoke)
     assert not list(cfg.data_dir.glob(".tmp-*"))
+
+
+def test_a_child_killed_holding_the_progress_bar_lock_leaves_later_bars_free():
+    import tqdm.std as std
+
+    with std.tqdm(total=1, file=io.StringIO()) as bar:      # the parent's tqdm locks exist from here on
+        bar.update()
+
+    def hold_and_die():
+        std.tqdm.get_lock().acquire()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    assert in_child(hold_and_die) == -signal.SIGKILL
+    parent = std.TqdmDefaultWriteLock.mp_lock
+    free = parent.acquire(timeout=5)
+    if free:
+        parent.release()
+    else:                           # keep the rest of the session usable, then fail
+        _own_tqdm_lock()
+    assert free, "a killed child left the parent's tqdm lock held: later progress bars would wait forever"
+    assert in_child(lambda: len(list(std.tqdm(range(3), file=io.StringIO()))) - 3, timeout=60) == 0
