@@ -78,6 +78,17 @@ def _label(row: dict) -> str:
     return f"`{row['recipe']}` {image}{blocks}, {plan}"
 
 
+def contended(row: dict) -> bool:
+    """Whether another job shared the machine when the run started: load average above half its cores.
+
+    Then the matmul peak measured at the start reads low and the share of it high.
+    """
+    import re
+
+    cores = re.search(r"(\d+) cores", row.get("machine", ""))
+    return row.get("load") is not None and cores is not None and row["load"] > int(cores.group(1)) / 2
+
+
 def runs_table(rows: list) -> str:
     """One line per run: its clock, FLOPs, share of the matmul peak and enlarged-validation accuracy."""
     lines = ["| run | kind | seed | epochs (kept) | training s | validation s | images/s | GFLOP / training image "
@@ -88,6 +99,8 @@ def runs_table(rows: list) -> str:
         if not row["converged"]:
             epochs += ", not converged"
         peak = f"{row['of_peak']:.0%} of {row['matmul_peak_gflops']:.0f}" if row.get("of_peak") else ""
+        if peak and contended(row):
+            peak += " (contended)"
         lines.append(f"| {_label(row)} | {row['kind']} | {row['seed']} | {epochs} | {row['train_s']:,.0f} | "
                      f"{row['valid_s']:,.0f} | {row['images_per_s']:.1f} | {row['gflop_per_image']:.2f} | {peak} | "
                      f"{_pct(row.get('valid'))} | {_pct(row.get('valid_tta'))} | {row.get('load', '')} | "

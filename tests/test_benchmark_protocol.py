@@ -172,3 +172,9 @@ def test_provenance_counts_tables_inside_markers_as_generated_and_the_rest_as_ty
     table = report.provenance(text)
     assert "| `a.py`: one | 1 | 1 |" in table and "| `c.py`: three | 0 | 2 |" in table
     assert "`b.py`" not in table
+
+
+def test_a_run_started_on_a_loaded_machine_is_marked_contended():
+    assert report.contended({"machine": "CPU only (2 cores: AMD EPYC)", "load": 1.5})
+    assert not report.contended({"machine": "CPU only (2 cores: AMD EPYC)", "load": 0.4})
+    assert not report.contended({"machine": "GPU: H100 + 16 CPU cores", "load": None})
