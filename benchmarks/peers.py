@@ -323,11 +323,10 @@ def _scores(y_true, p_dog) -> dict:
 
     from utils import evaluate
 
-    correct = int((evaluate.predicted_labels(p_dog) == np.asarray(y_true).reshape(-1)).sum())
-    low, high = stats.wilson_interval(correct, len(y_true))
-    return {"n": int(len(y_true)), "accuracy": correct / len(y_true), "low": low, "high": high,
-            "log_loss": float(log_loss(np.asarray(y_true).reshape(-1), np.clip(np.asarray(p_dog).reshape(-1),
-                                                                               1e-7, 1 - 1e-7), labels=[0, 1]))}
+    y_true, p_dog = np.asarray(y_true).reshape(-1), np.asarray(p_dog).reshape(-1)
+    scored = stats.accuracy_interval(y_true, evaluate.predicted_labels(p_dog))
+    return {"n": scored["count"], "accuracy": scored["accuracy"], "low": scored["low"], "high": scored["high"],
+            "log_loss": float(log_loss(y_true, np.clip(p_dog, 1e-7, 1 - 1e-7), labels=[0, 1]))}
 
 
 def run_id(profile, name, size, widths, schedule, epochs, seed, budget=None) -> str:

@@ -22,7 +22,6 @@ a reason is given.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import subprocess
@@ -52,19 +51,18 @@ def commit() -> str:
 
     Call it when a run starts: the code that runs is the code of that moment.
     """
-    def git(*args):
-        try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    from utils import results
+
     script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
     paths = ["benchmarks/protocol.py", "utils"]
     if script and script.suffix == ".py" and ROOT in script.parents:
         paths.append(str(script.relative_to(ROOT)))
-    dirty = git("status", "--porcelain", "--", *paths)
-    return head + (" + uncommitted" if dirty else "")
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=ROOT, capture_output=True,
+                               text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        dirty = ""
+    return (results.git_commit() or "unknown") + (" + uncommitted" if dirty else "")
 
 
 def stamp() -> dict:
@@ -198,9 +196,11 @@ def photo_batches(paths, labels, image_size, batch_size: int, shuffle: bool = Fa
 
 
 def test_split_sha(cfg) -> str:
-    """SHA-256 (first 12 hex digits) of the test split's ``class/file`` names, sorted: which photos were read."""
-    names = sorted(f"{Path(p).parent.name}/{Path(p).name}" for p in _split_paths("test", cfg))
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:12]
+    """Which photos were read: the first 12 hex digits of the file-list hash of
+    :func:`utils.results.test_split_fingerprint`."""
+    from utils import results
+
+    return results.test_split_fingerprint(cfg)["test_files_sha256"][:12]
 
 
 def read_log(path: Path = FINAL_LOG) -> list:
