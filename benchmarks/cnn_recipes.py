@@ -86,9 +86,7 @@ def build(name, cfg, steps_per_epoch, epochs):
         size = (64, 64)
     widths = (32, 32, 64, 128) if name == "bn_small" else (32, 64, 128, 256)
     model = lessons.build_cnn_bn(size, widths, name=name)
-    warmup = min(2 * steps_per_epoch, total // 4)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=total - warmup, warmup_target=2e-3, warmup_steps=warmup)
+    schedule = lessons.cnn_bn_schedule(epochs, steps_per_epoch)      # notebook 04's warm-up + cosine
     smoothing = 0.1 if name == "bn_gap_ls" else 0.0
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.05),
                   loss=keras.losses.BinaryCrossentropy(label_smoothing=smoothing),

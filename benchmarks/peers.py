@@ -65,12 +65,13 @@ kerasio_xception
     It reports above 90% validation accuracy on PetImages (about 23,400 photos, 80%
     trained on) after 25 epochs (source: keras-io, validation figure).
 course
-    The course's ``cnn_bn`` (notebook 04): ``lessons.build_cnn_bn`` at 64×64 (under
-    ``full``: 128×128 with a fifth block of 512 filters, ``--course-widths 32 64 128
-    256 512``), four blocks of convolution + batch normalisation (32-64-128-256
+    The course's ``cnn_bn`` (notebook 04, its ``#@save`` cells): ``lessons.build_cnn_bn``
+    at ``lessons.cnn_bn_shape``'s size, 64×64 (under ``full``: 128×128 with a fifth block
+    of 512 filters, ``--course-widths 32 64 128 256 512``), four blocks of convolution + batch normalisation (32-64-128-256
     filters), global average pooling; the "mild" augmentation in ``tf.data`` (one
-    affine resampling per photo); AdamW (weight decay 0.05), linear warm-up to 0.002
-    over two epochs then cosine decay, over notebook 04's epochs for the profile;
+    affine resampling per photo); ``lessons.compile_cnn_bn``: AdamW (weight decay 0.05),
+    linear warm-up to 0.002 over two epochs then cosine decay, over notebook 04's
+    epochs for the profile;
     test-time augmentation when scoring.
 
 FLOPs are counted from the layers (2 × multiply-adds of Conv2D, SeparableConv2D and
@@ -160,19 +161,19 @@ def kerasio_xception(image_size=(180, 180)):
 def course(cfg, image_size=None, widths=None):
     """The course's from-scratch recipe, ``cnn_bn`` (notebook 04), uncompiled.
 
-    ``image_size``: default notebook 04's (64×64 under ``smoke`` and ``sample``, the
-    profile's 128×128 under ``full``); ``widths``: the filters of the blocks, default
-    notebook 04's for the profile (a fifth block of 512 under ``full``).
+    ``image_size``: default notebook 04's (``lessons.cnn_bn_shape``: 64×64 under
+    ``smoke`` and ``sample``, the profile's 128×128 under ``full``); ``widths``: the
+    filters of the blocks, default notebook 04's for that size (a fifth block of 512
+    under ``full``). Compiled by notebook 04's ``lessons.compile_cnn_bn``.
     """
     from utils import lessons
 
-    many = cfg.name == "full"
-    size = tuple(image_size) if image_size else (tuple(cfg.image_size) if many
-                                                 else tuple(min(s, 64) for s in cfg.image_size))
-    widths = tuple(widths) if widths else (32, 64, 128, 256) + ((512,) if many and min(size) >= 94 else ())
+    count = len(protocol.training_photos(cfg)[0])
+    size = tuple(image_size) if image_size else lessons.cnn_bn_shape(cfg.image_size, count)[0]
+    widths = tuple(widths) if widths else lessons.cnn_bn_shape(size, count)[1]
     model = lessons.build_cnn_bn(size, widths, name="course")
     return model, {"batch_size": cfg.batch_size, "logits": False, "epochs": cfg.epochs["cnn_bn"],
-                   "learning_rate": 2e-3, "optimizer": "adamw", "warmup_cosine": True,
+                   "compile": lessons.compile_cnn_bn,
                    "augment": augmentation.MILD_SETTINGS, "tta": True, "widths": list(widths)}
 
 
@@ -185,25 +186,28 @@ def build(name, cfg, image_size=None, widths=None):
 
 
 def warmup_cosine(peak: float, epochs: int, steps_per_epoch: int):
-    """Linear warm-up from 0 to ``peak`` over two epochs (a quarter of the run at most), then cosine to 0."""
-    import keras
+    """Notebook 04's schedule (``lessons.cnn_bn_schedule``) at ``peak``: warm-up over two epochs, cosine to 0."""
+    from utils import lessons
 
-    total = max(1, epochs * steps_per_epoch)
-    warmup = min(2 * steps_per_epoch, total // 4)
-    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=max(1, total - warmup), warmup_target=peak,
-                                                  warmup_steps=warmup)
+    return lessons.cnn_bn_schedule(epochs, steps_per_epoch, peak)
 
 
 def compile_recipe(model, recipe, epochs: int, steps_per_epoch: int, fitted: bool) -> None:
-    """Compile with the recipe's optimizer: its own schedule, or warm-up + cosine over ``epochs`` when ``fitted``."""
+    """Compile with the recipe's optimizer: its own schedule, or warm-up + cosine over ``epochs`` when ``fitted``.
+
+    A recipe with its own ``compile`` (the course's: notebook 04's ``compile_cnn_bn``,
+    whose schedule is already the warm-up + cosine over ``epochs``) is compiled by it.
+    """
     import keras
 
+    if recipe.get("compile"):
+        recipe["compile"](model, epochs, steps_per_epoch)
+        return
     rate = recipe["learning_rate"]
-    if fitted or recipe.get("warmup_cosine"):
+    if fitted:
         rate = warmup_cosine(recipe["learning_rate"], epochs, steps_per_epoch)
     optimizer = {"rmsprop": lambda: keras.optimizers.RMSprop(rate),
-                 "adam": lambda: keras.optimizers.Adam(rate),
-                 "adamw": lambda: keras.optimizers.AdamW(rate, weight_decay=0.05)}[recipe["optimizer"]]()
+                 "adam": lambda: keras.optimizers.Adam(rate)}[recipe["optimizer"]]()
     if recipe["logits"]:
         loss = keras.losses.BinaryCrossentropy(from_logits=True)
         metric = keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -178,3 +179,36 @@ def test_a_run_started_on_a_loaded_machine_is_marked_contended():
     assert report.contended({"machine": "CPU only (2 cores: AMD EPYC)", "load": 1.5})
     assert not report.contended({"machine": "CPU only (2 cores: AMD EPYC)", "load": 0.4})
     assert not report.contended({"machine": "GPU: H100 + 16 CPU cores", "load": None})
+
+
+def test_the_course_recipe_is_notebook_04s_exported_cells_not_a_copy(prepared_smoke):
+    from utils import lessons
+
+    model, recipe = peers.course(prepared_smoke)
+    size, widths = lessons.cnn_bn_shape(prepared_smoke.image_size, len(protocol.training_photos(prepared_smoke)[0]))
+    assert tuple(model.inputs[0].shape[1:3]) == size and recipe["widths"] == list(widths)
+    assert recipe["compile"] is lessons.compile_cnn_bn
+    peers.compile_recipe(model, recipe, epochs=10, steps_per_epoch=20, fitted=False)
+    assert isinstance(model.optimizer, keras.optimizers.AdamW)
+    schedule = model.optimizer.get_config()["learning_rate"]["config"]   # notebook 04's: warm-up, then cosine
+    assert schedule["warmup_target"] == pytest.approx(2e-3) and schedule["warmup_steps"] == 40
+    assert schedule["decay_steps"] == 10 * 20 - 40 and model.optimizer.weight_decay == pytest.approx(0.05)
+    # notebook 04's shape rule: few photos → 64×64, four blocks; many → the profile's size, a fifth block
+    assert lessons.cnn_bn_shape((128, 128), 2000) == ((64, 64), (32, 64, 128, 256))
+    assert lessons.cnn_bn_shape((128, 128), 8000) == ((128, 128), (32, 64, 128, 256, 512))
+    assert lessons.cnn_bn_shape((64, 64), 8000) == ((64, 64), (32, 64, 128, 256))
+
+
+def test_train_models_refuses_a_second_read_of_the_same_run_before_training(tmp_path, monkeypatch, capsys):
+    from benchmarks import train_models
+
+    cfg = config.get_profile("smoke")
+    args = argparse.Namespace(mlp_optimizer="adagrad", cnn_epochs=None, patience=0)
+    ident = train_models.run_id(cfg, "cnn_small", args)
+    assert ident != train_models.run_id(cfg, "mlp_pixels", args)
+    log = tmp_path / "reads.jsonl"
+    protocol.append(log, {"run_id": ident, "test_split": "x"})
+    monkeypatch.setattr(train_models, "train_cnn", lambda *a, **k: pytest.fail("trained before refusing"))
+    assert train_models.main(["--profile", "smoke", "--models", "cnn_small", "--final-log", str(log)]) == 2
+    assert "already read the test split" in capsys.readouterr().err
+    assert len(protocol.read_log(log)) == 1

@@ -293,6 +293,45 @@ def build_cnn_bn(image_size, widths=(32, 64, 128, 256), dropout=0.3, name="cnn_b
     return keras.Model(inputs, outputs, name=name)
 
 
+# ---- notebooks/04_data_augmentation.ipynb, cell cnn-bn-recipe ----
+
+def cnn_bn_shape(image_size, train_count):
+    """cnn_bn's photo size (height, width) and block widths (filters, one per block) for train_count photos.
+
+    Few photos (under 5,000: smoke, sample): 64×64 (the profile's size when smaller), four blocks.
+    Many (full): the profile's size, where detail pays, and a fifth block of 512 filters when the
+    photos are 94×94 or more (five blocks need that much, build_cnn_bn). Returns (size, widths).
+    """
+    many_photos = train_count >= 5000                                  # full: yes; smoke, sample: no
+    size = tuple(image_size) if many_photos else tuple(min(side, 64) for side in image_size)
+    fifth_block = many_photos and min(size) >= 94
+    return size, (32, 64, 128, 256) + ((512,) if fifth_block else ())
+
+
+def cnn_bn_schedule(epochs, steps_per_epoch, peak=2e-3):
+    """cnn_bn's learning rate: linear warm-up from 0 to peak, then cosine decay to 0 at the run's last step.
+
+    The warm-up lasts two epochs (a quarter of the run when it is shorter than eight); the run
+    has epochs × steps_per_epoch steps. Returns a keras.optimizers.schedules.LearningRateSchedule.
+    """
+    total = max(1, epochs * steps_per_epoch)
+    warmup_steps = min(2 * steps_per_epoch, total // 4)                # two epochs (less when there are few)
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, total - warmup_steps),                  # ...then cosine decay to 0
+        warmup_target=peak, warmup_steps=warmup_steps)                  # linear warm-up from 0 to peak...
+
+
+def compile_cnn_bn(model, epochs, steps_per_epoch, weight_decay=0.05):
+    """cnn_bn's recipe: AdamW (weight decay) on cnn_bn_schedule, binary cross-entropy on P(dog).
+
+    Compiles model in place and returns it; run every one of the epochs (the rate reaches 0 at the last step).
+    """
+    model.compile(optimizer=keras.optimizers.AdamW(cnn_bn_schedule(epochs, steps_per_epoch),
+                                                   weight_decay=weight_decay),
+                  loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
 # ---- notebooks/05_vgg16_imagenet.ipynb, cell 16 ----
 
 def conv_block(n_layers, filters, block):
