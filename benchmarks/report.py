@@ -110,6 +110,49 @@ def runs_table(rows: list) -> str:
     return "\n".join(lines) + ("\n\nEnlarged validation set: " + "; ".join(notes) + "." if notes else "")
 
 
+def _shape(row: dict) -> str:
+    image = f"{row['image'][0]}×{row['image'][1]}"
+    return image + (f", {len(row['widths'])} blocks ({'-'.join(map(str, row['widths']))})" if row.get("widths") else "")
+
+
+def design_candidates(rows: list, recipe: str = "course") -> dict:
+    """One recipe's design runs at its published schedule, by shape (image, blocks): {shape: [rows]}."""
+    out = {}
+    for row in rows:
+        if row["kind"] == "design" and row["recipe"] == recipe and row["schedule"] == "published":
+            out.setdefault(_shape(row), []).append(row)
+    return out
+
+
+def chosen(rows: list, recipe: str = "course") -> str | None:
+    """The rule every design choice here follows: the shape with the highest mean accuracy on the enlarged
+    validation set, scored as the recipe is scored (with test-time augmentation for the course's). None: no run."""
+    candidates = design_candidates(rows, recipe)
+    if not candidates:
+        return None
+    key = "valid_tta" if recipe == "course" else "valid"
+    return max(candidates, key=lambda shape: statistics.mean(r[key]["accuracy"] for r in candidates[shape]))
+
+
+def design_table(rows: list, recipe: str = "course") -> str:
+    """The design step, visible: every candidate shape on the enlarged validation set, and the one chosen."""
+    candidates = design_candidates(rows, recipe)
+    if not candidates:
+        return f"No design runs of `{recipe}` recorded yet."
+    pick = chosen(rows, recipe)
+    lines = ["| candidate | seeds | epochs | enlarged validation, mean ± sd | with TTA, mean ± sd "
+             "| first seed's TTA interval (95%) | log loss (TTA) | chosen |", "|---" * 8 + "|"]
+    for shape, runs in candidates.items():
+        lines.append(f"| `{recipe}` {shape} | {', '.join(str(r['seed']) for r in runs)} | "
+                     f"{runs[0]['epochs_planned']} | {_mean_sd([r['valid']['accuracy'] for r in runs])} | "
+                     f"{_mean_sd([r['valid_tta']['accuracy'] for r in runs])} | {_pct(runs[0]['valid_tta'])} | "
+                     f"{statistics.mean(r['valid_tta']['log_loss'] for r in runs):.3f} | "
+                     f"{'**yes**' if shape == pick else ''} |")
+    return "\n".join(lines + ["", f"Rule: the highest mean accuracy with test-time augmentation on the enlarged "
+                              f"validation set (`report.chosen`); only the chosen shape is trained with `--final` "
+                              f"and reads the test split. Candidates: {len(candidates)}."])
+
+
 def kept_at(history: list, *, minutes: float | None = None, tflop: float | None = None,
             gflop_per_image: float = 0.0) -> dict | None:
     """The epoch a run keeps (lowest ``val_loss``) among those ended within a budget; None if none did.
@@ -242,6 +285,7 @@ def sections() -> dict:
         out[f"runs:{profile}"] = runs_table(rows) if rows else f"No `{profile}` runs recorded yet."
         out[f"budgets:{profile}"] = budgets_table(rows) if rows else f"No `{profile}` runs recorded yet."
         out[f"fitted:{profile}"] = fitted_table(rows)
+        out[f"design:{profile}"] = design_table(rows)
     reads = protocol.read_log(protocol.FINAL_LOG)
     finals = [row for row in reads if row.get("benchmark", "peers") == "peers"]
     out["finals"] = finals_table(finals) if finals else "No test reads recorded yet."

@@ -212,3 +212,18 @@ def test_train_models_refuses_a_second_read_of_the_same_run_before_training(tmp_
     assert train_models.main(["--profile", "smoke", "--models", "cnn_small", "--final-log", str(log)]) == 2
     assert "already read the test split" in capsys.readouterr().err
     assert len(protocol.read_log(log)) == 1
+
+
+def test_the_design_step_picks_the_shape_best_on_enlarged_validation_and_shows_every_candidate():
+    def design(side, blocks, seed, tta, kind="design"):
+        score = {"accuracy": tta - 0.01, "low": tta - 0.03, "high": tta + 0.01, "log_loss": 0.3, "n": 2000}
+        return {"kind": kind, "recipe": "course", "schedule": "published", "image": [side, side],
+                "widths": [32, 64, 128, 256, 512][:blocks], "seed": seed, "epochs_planned": 30,
+                "valid": score, "valid_tta": {**score, "accuracy": tta}}
+
+    rows = [design(128, 5, 42, 0.93), design(96, 5, 42, 0.95), design(96, 5, 43, 0.90),
+            design(64, 4, 42, 0.99, kind="final")]       # a final run is no design candidate
+    assert report.chosen(rows) == "128×128, 5 blocks (32-64-128-256-512)"   # means: 93% against 92.5%
+    table = report.design_table(rows)
+    assert table.count("**yes**") == 1 and "Candidates: 2." in table and "64×64" not in table
+    assert report.chosen([]) is None and "No design runs" in report.design_table([])
