@@ -102,6 +102,8 @@ def runs_table(rows: list) -> str:
         peak = f"{row['of_peak']:.0%} of {row['matmul_peak_gflops']:.0f}" if row.get("of_peak") else ""
         if peak and contended(row):
             peak += " (contended)"
+        if peak and row.get("precision", "float32") != "float32":
+            peak += f" ({row['precision']}: not a float32 figure)"
         lines.append(f"| {_label(row)} | {row['kind']} | {row['seed']} | {epochs} | {row['train_s']:,.0f} | "
                      f"{row['valid_s']:,.0f} | {row['images_per_s']:.1f} | {row['gflop_per_image']:.2f} | {peak} | "
                      f"{_pct(row.get('valid'))} | {_pct(row.get('valid_tta'))} | {row.get('load', '')} | "
@@ -170,11 +172,12 @@ def kept_at(history: list, *, minutes: float | None = None, tflop: float | None 
 
 
 def budgets_table(rows: list) -> str:
-    """Validation accuracy at each budget, per recipe: mean ± sd over seeds of the published-schedule runs."""
+    """Validation accuracy at each budget, per recipe and kind of run: mean ± sd over seeds of the published-schedule
+    runs (design runs train on fewer photos under ``full``, so they are never pooled with final runs)."""
     published = [row for row in rows if row["schedule"] == "published"]
     groups = {}
-    for row in published:
-        groups.setdefault(_label(row), []).append(row)
+    for row in published:           # design and final runs apart: same seed, other training photos
+        groups.setdefault(f"{_label(row)}, {row.get('kind', 'design')} runs", []).append(row)
     head = ([f"{m} min" for m in MINUTES] + [f"{t} TFLOP" for t in TFLOPS])
     lines = ["| recipe | runs | " + " | ".join(head) + " |", "|---" * (2 + len(head)) + "|"]
     for label, group in groups.items():
@@ -231,7 +234,11 @@ def finals_table(finals: list) -> str:
 
 
 def pairings(finals: list, folder: Path | None = None) -> list:
-    """McNemar's exact test between final runs of different recipes with the same seed and test photos."""
+    """McNemar's exact test between final runs of different recipes with the same seed, profile and test photos.
+
+    The same profile: ``sample`` and ``full`` share their test photos but not their training photos, and a
+    comparison changes one thing at a time.
+    """
     from utils import evaluate, stats
 
     folder = folder or protocol.FINAL_LOG.parent / "predictions"
@@ -239,7 +246,7 @@ def pairings(finals: list, folder: Path | None = None) -> list:
     for i, a in enumerate(finals):
         for b in finals[i + 1:]:
             if (a["recipe"] == b["recipe"] or a["seed"] != b["seed"] or a["test_split"] != b["test_split"]
-                    or not (a["converged"] and b["converged"])):
+                    or a["profile"] != b["profile"] or not (a["converged"] and b["converged"])):
                 continue
             pa, pb = np.load(folder / a["predictions"]), np.load(folder / b["predictions"])
             test = stats.mcnemar_exact(pa["y_true"], evaluate.predicted_labels(pa["p_dog"]),

@@ -131,7 +131,8 @@ def test_pairings_test_single_models_of_one_seed_and_skip_runs_not_converged(tmp
     wrong = 1 - right
     rows = [_final("course", 1, right, y, tmp_path), _final("dlwp2_ch8", 1, wrong, y, tmp_path),
             _final("kerasio_xception", 1, wrong, y, tmp_path, converged=False),
-            _final("dlwp2_ch8", 2, wrong, y, tmp_path)]
+            _final("dlwp2_ch8", 2, wrong, y, tmp_path),
+            {**_final("kerasio_xception", 1, wrong, y, tmp_path), "profile": "full"}]   # other training photos
     lines = report.pairings(rows, folder=tmp_path)
     assert len(lines) == 1 and "single models (seed 1)" in lines[0]
     assert "right alone on 40 photos" in lines[0] and "on 0;" in lines[0]
