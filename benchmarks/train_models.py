@@ -105,6 +105,7 @@ def main(argv=None) -> int:
     config.report(cfg)
     data.require_prepared(cfg)
     verbose = 0 if args.quiet else 2
+    split = protocol.test_split_sha(cfg)           # which test photos every model below reads
     rows = {}
     for model_id in args.models:
         started = protocol.stamp()
@@ -119,7 +120,6 @@ def main(argv=None) -> int:
             path = results.save_record(cfg, model_id, **fields)
             print(f"wrote {path}")
         rows[model_id] = fields
-        split = protocol.test_split_sha(cfg)
         protocol.append(args.final_log, {
             "benchmark": "train_models", "kind": "final", "run_id": runs[model_id], "profile": cfg.name,
             "recipe": model_id, "seed": cfg.seed, "epochs": fields["epochs"], "kept_epoch": fields.get("best_epoch"),
