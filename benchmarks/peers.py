@@ -93,7 +93,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
-from utils import augmentation, config, devices, stats  # noqa: E402
+from utils import augmentation, config, devices  # noqa: E402
 
 RECIPES = ("dlwp2_ch8", "kerasio_xception", "course")
 SCHEDULES = ("published", "fitted")
@@ -322,15 +322,8 @@ def _p_dog(model, dataset, logits: bool, tta: bool = False) -> tuple:
 
 
 def _scores(y_true, p_dog) -> dict:
-    """Accuracy with its 95% Wilson interval and log loss (nats) of one set of predictions."""
-    from sklearn.metrics import log_loss
-
-    from utils import evaluate
-
-    y_true, p_dog = np.asarray(y_true).reshape(-1), np.asarray(p_dog).reshape(-1)
-    scored = stats.accuracy_interval(y_true, evaluate.predicted_labels(p_dog))
-    return {"n": scored["count"], "accuracy": scored["accuracy"], "low": scored["low"], "high": scored["high"],
-            "log_loss": float(log_loss(y_true, np.clip(p_dog, 1e-7, 1 - 1e-7), labels=[0, 1]))}
+    """Accuracy with its 95% Wilson interval and log loss (nats) of one set of predictions: :func:`protocol.scores`."""
+    return protocol.scores(y_true, p_dog)
 
 
 def run_id(profile, name, size, widths, schedule, epochs, seed, budget=None) -> str:

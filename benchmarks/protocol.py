@@ -195,6 +195,23 @@ def photo_batches(paths, labels, image_size, batch_size: int, shuffle: bool = Fa
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE).with_options(loading.pipeline_options())
 
 
+def scores(y_true, p_dog) -> dict:
+    """Accuracy with its 95% Wilson interval and log loss of one set of predictions.
+
+    ``y_true``: (n,) 0 (cat) or 1 (dog); ``p_dog``: (n,) P(dog) in [0, 1]. Returns ``n``,
+    ``accuracy``, ``low``, ``high`` (fractions; the interval of :func:`utils.stats.accuracy_interval`)
+    and ``log_loss`` (nats, probabilities clipped to [1e-7, 1 - 1e-7]).
+    """
+    from sklearn.metrics import log_loss
+
+    from utils import evaluate, stats
+
+    y_true, p_dog = np.asarray(y_true).reshape(-1), np.asarray(p_dog).reshape(-1)
+    scored = stats.accuracy_interval(y_true, evaluate.predicted_labels(p_dog))
+    return {"n": scored["count"], "accuracy": scored["accuracy"], "low": scored["low"], "high": scored["high"],
+            "log_loss": float(log_loss(y_true, np.clip(p_dog, 1e-7, 1 - 1e-7), labels=[0, 1]))}
+
+
 def test_split_sha(cfg) -> str:
     """Which photos were read: the first 12 hex digits of the file-list hash of
     :func:`utils.results.test_split_fingerprint`."""

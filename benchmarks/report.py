@@ -42,6 +42,9 @@ README = ROOT / "benchmarks" / "README.md"
 PUBLISHED = ROOT / "benchmarks" / "published_curves.json"
 PREFIX = "peers"
 PROFILES = ("sample", "full")
+#: The profiles of ``transfer_protocol.py``'s tables (under ``sample``, ``finetune_mirrors.py`` answers the design
+#: question on validation; issue 33's transfer target is a ``full`` figure).
+TRANSFER_PROFILES = ("full",)
 #: Wall-clock budgets (minutes) and training-FLOP budgets (TFLOP, 10^12) of the ``budgets`` tables.
 MINUTES = (5, 20, 80)
 TFLOPS = (5, 25, 125, 500)
@@ -301,6 +304,12 @@ def sections() -> dict:
         out["finals"] += f"\n\n{others} more test reads by other benchmarks are in `final_reads.jsonl`."
     out["published"] = published_table()
     import cnn_recipes   # noqa: PLC0415  (benchmarks/ is on sys.path)
+    import transfer_protocol   # noqa: PLC0415
+
+    for profile in TRANSFER_PROFILES:
+        rows = protocol.read_log(ROOT / "benchmarks" / f"transfer_{profile}.jsonl")
+        out[f"transfer:design:{profile}"] = transfer_protocol.design_table(rows)
+        out[f"transfer:finals:{profile}"] = transfer_protocol.finals_table(rows)
 
     out["cnn_recipes:sample"] = cnn_recipes.markdown_table(ROOT / "benchmarks" / "cnn_recipes_sample.jsonl")
     return out

@@ -8,10 +8,10 @@ import pytest
 
 # benchmarks/ is a namespace package on pytest's pythonpath
 from benchmarks import (affine_keras_ops, augmentation_pipeline, data_autotune, finetune_mirrors, precision,
-                        train_models, vgg16_speed)
+                        train_models, transfer_protocol, vgg16_speed)
 
 SCRIPTS = (affine_keras_ops, augmentation_pipeline, data_autotune, finetune_mirrors, precision, train_models,
-           vgg16_speed)
+           transfer_protocol, vgg16_speed)
 STAMP = {"commit", "machine", "backend", "date", "load"}
 
 

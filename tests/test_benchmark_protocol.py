@@ -228,3 +228,66 @@ def test_the_design_step_picks_the_shape_best_on_enlarged_validation_and_shows_e
     table = report.design_table(rows)
     assert table.count("**yes**") == 1 and "Candidates: 2." in table and "64×64" not in table
     assert report.chosen([]) is None and "No design runs" in report.design_table([])
+
+
+def _transfer_design(side, seed, **scores):
+    """A design row of transfer_protocol.py: scores maps "head_plain" etc. to (accuracy, log loss)."""
+    valid = {way: {tta: {"n": 2000, "accuracy": scores[f"{way}_{tta}"][0], "low": 0.0, "high": 1.0,
+                         "log_loss": scores[f"{way}_{tta}"][1]} for tta in ("plain", "tta")}
+             for way in ("head", "finetune")}
+    return {"kind": "design", "image": [side, side], "seed": seed, "valid": valid, "feature_s": 100.0,
+            "head_s": 10.0, "finetune_s": 200.0, "valid_note": "valid + 1,000 carved"}
+
+
+def test_the_transfer_rule_takes_the_best_mean_accuracy_over_seeds_and_breaks_a_tie_by_log_loss():
+    from benchmarks import transfer_protocol
+
+    same = dict(head_plain=(0.97, 0.08), head_tta=(0.975, 0.07), finetune_plain=(0.98, 0.06))
+    rows = [_transfer_design(224, 42, finetune_tta=(0.985, 0.05), **same),
+            _transfer_design(224, 43, finetune_tta=(0.975, 0.05), **same),     # mean 0.980: behind 288's
+            _transfer_design(288, 42, finetune_tta=(0.982, 0.04), **same),
+            {"kind": "final", "image": [288, 288]}]                            # final rows are no candidates
+    assert transfer_protocol.chosen(rows) == (288, "finetune", True)
+    assert len(transfer_protocol.candidates(rows)[(224, "finetune", True)]) == 2
+    tie = [_transfer_design(224, 42, finetune_tta=(0.98, 0.05), **same)]     # 0.98 twice: the lower log loss
+    assert transfer_protocol.chosen(tie) == (224, "finetune", True)
+    assert transfer_protocol.chosen([]) is None
+    table = transfer_protocol.design_table(rows)
+    chosen_lines = [line for line in table.splitlines() if "**yes**" in line]
+    assert len(chosen_lines) == 1 and chosen_lines[0].startswith("| 288×288 | fine-tuned top | on |")
+    assert "98.00% ± 0.71% (2 seeds)" in table
+
+
+@TENSORFLOW_ONLY
+def test_a_transfer_design_run_opens_no_test_photo_and_its_final_run_reads_the_chosen_one_once(
+        prepared_smoke, tmp_path, monkeypatch):
+    from benchmarks import transfer_protocol
+
+    cfg, log, folder = prepared_smoke, tmp_path / "final_reads.jsonl", tmp_path / "transfer"
+    test_photos = set(protocol._split_paths("test", cfg))
+    real, opened = transfer_protocol.protocol.photo_batches, []
+
+    def watched(paths, *args, **kwargs):
+        opened.extend(map(str, paths))
+        return real(paths, *args, **kwargs)
+
+    monkeypatch.setattr(transfer_protocol.protocol, "photo_batches", watched)
+    quiet = dict(extra_per_class=5, log=log, folder=folder, progress=lambda line: None)
+    row = transfer_protocol.run(cfg, 32, seed=1, **quiet)
+    assert row["kind"] == "design" and not any(key.startswith("test") for key in row) and not log.exists()
+    assert opened and not set(opened) & test_photos
+    assert row["valid"]["finetune"]["tta"]["n"] == 2 * cfg.valid_per_class + 10
+    choice = transfer_protocol.chosen([row])
+
+    opened.clear()
+    final = transfer_protocol.run(cfg, 32, seed=1, final=True, choice=choice, **quiet)
+    assert final["test"]["n"] == 2 * cfg.test_per_class and final["reads_before"] == 0
+    assert set(opened) <= test_photos, "the training and validation features come from the design run's cache"
+    assert final["way"] == choice[1] and final["test_tta"] == choice[2]
+    with pytest.raises(transfer_protocol.protocol.RereadRefused, match="read once"):
+        transfer_protocol.run(cfg, 32, seed=1, final=True, choice=choice, **quiet)
+    with pytest.raises(ValueError, match="chosen candidate"):
+        transfer_protocol.run(cfg, 64, seed=2, final=True, choice=choice, **quiet)
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(logged) == 1 and logged[0]["benchmark"] == "transfer_protocol"
+    assert (log.parent / "predictions" / logged[0]["predictions"]).stat().st_size < 4096
