@@ -93,6 +93,51 @@ def chosen(rows: list):
                                        -statistics.mean(s["log_loss"] for s in found[key])))
 
 
+def save_design_predictions(run_id: str, y_true, p_dog: dict, folder: Path) -> Path:
+    """A design run's enlarged-validation labels (uint8) and each candidate's P(dog) (float16), for pairings.
+
+    ``p_dog``: {"head_plain" | "head_tta" | "finetune_plain" | "finetune_tta": (n,) P(dog)}.
+    Writes ``folder/<run_id>.npz`` (about 10 KB for 2,000 photos) and returns its path.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{run_id}.npz"
+    np.savez_compressed(path, y_true=np.asarray(y_true, np.uint8).reshape(-1),
+                        **{key: np.asarray(p, np.float16).reshape(-1) for key, p in p_dog.items()})
+    return path
+
+
+def paired_with_chosen(rows: list, folder: Path) -> dict:
+    """McNemar's exact test of each candidate against the chosen one, on the first seed's enlarged validation set.
+
+    Returns {(side, way, tta): ``utils.stats.mcnemar_exact``'s dict, A the chosen one}; candidates of another
+    image size are paired when a design run of that size has the same seed and the same photos. Rows without
+    saved predictions are skipped.
+    """
+    from utils import evaluate, stats
+
+    pick = chosen(rows)
+    design = [r for r in rows if r.get("kind") == "design" and r.get("predictions")]
+    first = next((r for r in design if pick and r["image"][0] == pick[0]), None)
+    if first is None:
+        return {}
+    base = np.load(folder / first["predictions"])
+    chosen_labels = evaluate.predicted_labels(base[f"{pick[1]}_{'tta' if pick[2] else 'plain'}"].astype(np.float32))
+    out = {}
+    for row in design:
+        if row["seed"] != first["seed"]:
+            continue
+        other = np.load(folder / row["predictions"])
+        if not np.array_equal(other["y_true"], base["y_true"]):
+            continue
+        for way in WAYS:
+            for tta in (False, True):
+                key = (row["image"][0], way, tta)
+                if key != pick:
+                    labels = evaluate.predicted_labels(other[f"{way}_{'tta' if tta else 'plain'}"].astype(np.float32))
+                    out[key] = stats.mcnemar_exact(base["y_true"], chosen_labels, labels)
+    return out
+
+
 def run_id(profile: str, side: int, way: str, tta: bool, seed: int) -> str:
     """A final run's name: profile, network, image side, way, test-time augmentation and seed."""
     return f"{profile}-{BACKBONE}-{side}px-{way}{'-tta' if tta else ''}-seed{seed}"
@@ -234,8 +279,8 @@ def run(cfg, side: int, *, seed: int, final: bool = False, choice=None, extra_pe
         enlarged_paths, enlarged_y = photos["enlarged"]
         x_enlarged = gather(enlarged_paths, enlarged_y)
         x_enlarged_mirrored = features(enlarged_paths, enlarged_y, mirrored=True)
-        row["valid"] = {"head": {"plain": protocol.scores(enlarged_y, p_dog(x_enlarged, x_enlarged_mirrored, False)),
-                                 "tta": protocol.scores(enlarged_y, p_dog(x_enlarged, x_enlarged_mirrored, True))}}
+        kept = {f"head_{tta}": p_dog(x_enlarged, x_enlarged_mirrored, tta == "tta") for tta in ("plain", "tta")}
+        row["valid"] = {"head": {tta: protocol.scores(enlarged_y, kept[f"head_{tta}"]) for tta in ("plain", "tta")}}
         row["valid_note"] = photos["note"]
     if final and way == "head":
         row["finetune_s"], row["finetune_kept_epoch"] = 0.0, 0
@@ -253,10 +298,13 @@ def run(cfg, side: int, *, seed: int, final: bool = False, choice=None, extra_pe
         row["finetune_kept_epoch"] = int(np.argmax(history["val_accuracy"])) + 1
         top_and_head.load_weights(best.filepath)
         if not final:
-            row["valid"]["finetune"] = {"plain": protocol.scores(enlarged_y, p_dog(x_enlarged, x_enlarged_mirrored, False)),
-                                        "tta": protocol.scores(enlarged_y, p_dog(x_enlarged, x_enlarged_mirrored, True))}
+            kept.update({f"finetune_{tta}": p_dog(x_enlarged, x_enlarged_mirrored, tta == "tta")
+                         for tta in ("plain", "tta")})
+            row["valid"]["finetune"] = {tta: protocol.scores(enlarged_y, kept[f"finetune_{tta}"])
+                                        for tta in ("plain", "tta")}
     row["feature_s"] = round(features.seconds, 1)
     if not final:
+        row["predictions"] = save_design_predictions(ident, enlarged_y, kept, Path(log).parent / "predictions").name
         return row
     test_paths = protocol._split_paths("test", cfg)                  # the one test read
     test_y = np.array([protocol._label(p) for p in test_paths], np.int32)
@@ -282,8 +330,9 @@ def _mean_sd(values: list) -> str:
     return f"{statistics.mean(values):.2%} ± {statistics.stdev(values):.2%} ({len(values)} seeds)"
 
 
-def design_table(rows: list) -> str:
-    """The design step, visible: every candidate on the enlarged validation set, its cost, and the one chosen.
+def design_table(rows: list, folder: Path = protocol.PREDICTIONS) -> str:
+    """The design step, visible: every candidate on the enlarged validation set, its cost, its paired test
+    against the chosen one (:func:`paired_with_chosen`, predictions read from ``folder``), and the one chosen.
 
     ``rows``: one profile's rows of ``--out``. Markdown; a line saying so when there is no design run.
     """
@@ -292,21 +341,27 @@ def design_table(rows: list) -> str:
         return "No design runs recorded yet."
     pick = chosen(rows)
     design = [r for r in rows if r.get("kind") == "design"]
+    paired = paired_with_chosen(rows, folder)
     lines = ["| image | way | test-time augmentation | seeds | enlarged validation, mean ± sd "
-             "| first seed (95%) | log loss, mean | seconds (features + head + fine-tuning, first seed) | chosen |",
-             "|---" * 9 + "|"]
+             "| first seed (95%) | log loss, mean | seconds (features + head + fine-tuning, first seed) "
+             "| against the chosen, first seed: only the chosen right / only this right, McNemar p | chosen |",
+             "|---" * 10 + "|"]
     for (side, way, tta), scores in sorted(found.items()):
         first = next(r for r in design if r["image"][0] == side)
         cost = first["feature_s"] + first["head_s"] + (first["finetune_s"] if way == "finetune" else 0)
         lines.append(f"| {side}×{side} | {'fine-tuned top' if way == 'finetune' else 'head alone'} | "
                      f"{'on' if tta else 'off'} | {len(scores)} | {_mean_sd([s['accuracy'] for s in scores])} | "
                      f"{_pct(scores[0])} | {statistics.mean(s['log_loss'] for s in scores):.4f} | {cost:,.0f} | "
-                     f"{'**yes**' if (side, way, tta) == pick else ''} |")
+                     f"{_paired(paired.get((side, way, tta)))} | {'**yes**' if (side, way, tta) == pick else ''} |")
     notes = sorted({r.get("valid_note", "") for r in design} - {""})
     return "\n".join(lines + ["", "Rule (`transfer_protocol.chosen`): the highest mean accuracy on the enlarged "
                               "validation set, a tie broken by the lower log loss; only the chosen candidate is "
                               f"trained with `--final`. Candidates: {len(found)}. Enlarged validation set: "
                               + "; ".join(notes) + "."])
+
+
+def _paired(test: dict | None) -> str:
+    return f"{test['only_a']} / {test['only_b']}, p = {test['p_value']:.2g}" if test else ""
 
 
 def finals_table(rows: list) -> str:

@@ -278,6 +278,11 @@ def test_a_transfer_design_run_opens_no_test_photo_and_its_final_run_reads_the_c
     assert opened and not set(opened) & test_photos
     assert row["valid"]["finetune"]["tta"]["n"] == 2 * cfg.valid_per_class + 10
     choice = transfer_protocol.chosen([row])
+    paired = transfer_protocol.paired_with_chosen([row], tmp_path / "predictions")
+    assert len(paired) == 3 and choice not in paired, "each other candidate, paired on the same validation photos"
+    assert all(t["count"] == row["valid"]["head"]["plain"]["n"] for t in paired.values())
+    tta_self = paired[(32, choice[1], not choice[2])]                         # the same model, TTA toggled
+    assert tta_self["accuracy_a"] == pytest.approx(row["valid"][choice[1]]["tta" if choice[2] else "plain"]["accuracy"])
 
     opened.clear()
     final = transfer_protocol.run(cfg, 32, seed=1, final=True, choice=choice, **quiet)
