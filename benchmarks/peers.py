@@ -414,11 +414,14 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
     row["of_peak"] = row["gflops"] / peak if peak else None
     if not final or cfg.name != "full":             # under full a final run trains on the carved photos
         enlarged = protocol.photo_batches(*photos["enlarged"], size, batch, cache=False)
+        kept = {}
         for tta in (False, True):
-            y_true, p_dog = _p_dog(model, enlarged, recipe["logits"], tta=tta)
-            row["valid_tta" if tta else "valid"] = _scores(y_true, p_dog)
+            y_true, kept["valid_tta" if tta else "valid"] = _p_dog(model, enlarged, recipe["logits"], tta=tta)
+            row["valid_tta" if tta else "valid"] = _scores(y_true, kept["valid_tta" if tta else "valid"])
         row["valid_note"] = photos["note"]
-    if not final:
+    if not final:                                   # kept for pairing design candidates on validation
+        row["predictions"] = protocol.save_predictions(f"{ident}-design", y_true, None,
+                                                       Path(log).parent / "predictions", **kept).name
         return row
     test = loading.get_batches("test", size, batch_size=batch, shuffle=False, cfg=cfg)
     split = protocol.test_split_sha(cfg)

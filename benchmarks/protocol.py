@@ -248,10 +248,32 @@ def check_first_read(run_id: str, reason: str | None, path: Path = FINAL_LOG) ->
                             "recipe is read once. Pass --reread \"why\" to read it again, on the record.")
 
 
-def save_predictions(run_id: str, y_true, p_dog, folder: Path = PREDICTIONS) -> Path:
-    """A final run's test labels (uint8) and P(dog) (float16) as ``folder/<run_id>.npz``, a few KB, for pairings."""
+def save_predictions(run_id: str, y_true, p_dog, folder: Path = PREDICTIONS, **others) -> Path:
+    """Labels (uint8) and P(dog) (float16) as ``folder/<run_id>.npz``, a few KB, for pairings.
+
+    A final run saves its test predictions as ``p_dog``; a design run its enlarged-validation
+    ones, each candidate's under its own name in ``others`` ((n,) arrays like ``p_dog``;
+    ``p_dog`` may then be None).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{run_id}.npz"
-    np.savez_compressed(path, y_true=np.asarray(y_true, np.uint8).reshape(-1),
-                        p_dog=np.asarray(p_dog, np.float16).reshape(-1))
+    arrays = {key: np.asarray(p, np.float16).reshape(-1) for key, p in {"p_dog": p_dog, **others}.items()
+              if p is not None}
+    np.savez_compressed(path, y_true=np.asarray(y_true, np.uint8).reshape(-1), **arrays)
     return path
+
+
+def paired(folder: Path, a: tuple, b: tuple) -> dict | None:
+    """McNemar's exact test of two saved sets of predictions of the same photos (:func:`save_predictions`).
+
+    ``a`` and ``b``: ``(file name, array name)`` in ``folder``. Returns
+    :func:`utils.stats.mcnemar_exact`'s dict (A is ``a``), or None when the two files hold
+    different photos (their labels differ).
+    """
+    from utils import evaluate, stats
+
+    first, second = np.load(Path(folder) / a[0]), np.load(Path(folder) / b[0])
+    if not np.array_equal(first["y_true"], second["y_true"]):
+        return None
+    return stats.mcnemar_exact(first["y_true"], evaluate.predicted_labels(first[a[1]].astype(np.float32)),
+                               evaluate.predicted_labels(second[b[1]].astype(np.float32)))

@@ -139,23 +139,32 @@ def chosen(rows: list, recipe: str = "course") -> str | None:
     return max(candidates, key=lambda shape: statistics.mean(r[key]["accuracy"] for r in candidates[shape]))
 
 
-def design_table(rows: list, recipe: str = "course") -> str:
-    """The design step, visible: every candidate shape on the enlarged validation set, and the one chosen."""
+def design_table(rows: list, recipe: str = "course", folder: Path | None = None) -> str:
+    """The design step, visible: every candidate shape on the enlarged validation set, its paired test against
+    the chosen one (TTA predictions of the chosen shape's first seed, from ``folder``), and the one chosen."""
     candidates = design_candidates(rows, recipe)
     if not candidates:
         return f"No design runs of `{recipe}` recorded yet."
     pick = chosen(rows, recipe)
+    folder = folder or protocol.PREDICTIONS
+    first = candidates[pick][0]
     lines = ["| candidate | seeds | epochs | enlarged validation, mean ± sd | with TTA, mean ± sd "
-             "| first seed's TTA interval (95%) | log loss (TTA) | chosen |", "|---" * 8 + "|"]
+             "| first seed's TTA interval (95%) | log loss (TTA) | against the chosen, with TTA, same seed: "
+             "only the chosen right / only this right, McNemar p | chosen |", "|---" * 9 + "|"]
     for shape, runs in candidates.items():
+        twin = next((r for r in runs if r["seed"] == first["seed"]), None)
+        test = (protocol.paired(folder, (first["predictions"], "valid_tta"), (twin["predictions"], "valid_tta"))
+                if shape != pick and twin and first.get("predictions") and twin.get("predictions") else None)
+        versus = f"{test['only_a']} / {test['only_b']}, p = {test['p_value']:.2g}" if test else ""
         lines.append(f"| `{recipe}` {shape} | {', '.join(str(r['seed']) for r in runs)} | "
                      f"{runs[0]['epochs_planned']} | {_mean_sd([r['valid']['accuracy'] for r in runs])} | "
                      f"{_mean_sd([r['valid_tta']['accuracy'] for r in runs])} | {_pct(runs[0]['valid_tta'])} | "
-                     f"{statistics.mean(r['valid_tta']['log_loss'] for r in runs):.3f} | "
+                     f"{statistics.mean(r['valid_tta']['log_loss'] for r in runs):.3f} | {versus} | "
                      f"{'**yes**' if shape == pick else ''} |")
     return "\n".join(lines + ["", f"Rule: the highest mean accuracy with test-time augmentation on the enlarged "
                               f"validation set (`report.chosen`); only the chosen shape is trained with `--final` "
-                              f"and reads the test split. Candidates: {len(candidates)}."])
+                              f"and reads the test split. Candidates: {len(candidates)}. Design runs recorded before "
+                              f"their predictions were kept have no paired test."])
 
 
 def kept_at(history: list, *, minutes: float | None = None, tflop: float | None = None,

@@ -93,19 +93,6 @@ def chosen(rows: list):
                                        -statistics.mean(s["log_loss"] for s in found[key])))
 
 
-def save_design_predictions(run_id: str, y_true, p_dog: dict, folder: Path) -> Path:
-    """A design run's enlarged-validation labels (uint8) and each candidate's P(dog) (float16), for pairings.
-
-    ``p_dog``: {"head_plain" | "head_tta" | "finetune_plain" | "finetune_tta": (n,) P(dog)}.
-    Writes ``folder/<run_id>.npz`` (about 10 KB for 2,000 photos) and returns its path.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{run_id}.npz"
-    np.savez_compressed(path, y_true=np.asarray(y_true, np.uint8).reshape(-1),
-                        **{key: np.asarray(p, np.float16).reshape(-1) for key, p in p_dog.items()})
-    return path
-
-
 def paired_with_chosen(rows: list, folder: Path) -> dict:
     """McNemar's exact test of each candidate against the chosen one, on the first seed's enlarged validation set.
 
@@ -113,28 +100,21 @@ def paired_with_chosen(rows: list, folder: Path) -> dict:
     image size are paired when a design run of that size has the same seed and the same photos. Rows without
     saved predictions are skipped.
     """
-    from utils import evaluate, stats
-
     pick = chosen(rows)
     design = [r for r in rows if r.get("kind") == "design" and r.get("predictions")]
     first = next((r for r in design if pick and r["image"][0] == pick[0]), None)
     if first is None:
         return {}
-    base = np.load(folder / first["predictions"])
-    chosen_labels = evaluate.predicted_labels(base[f"{pick[1]}_{'tta' if pick[2] else 'plain'}"].astype(np.float32))
+    mine = (first["predictions"], f"{pick[1]}_{'tta' if pick[2] else 'plain'}")
     out = {}
-    for row in design:
-        if row["seed"] != first["seed"]:
-            continue
-        other = np.load(folder / row["predictions"])
-        if not np.array_equal(other["y_true"], base["y_true"]):
-            continue
+    for row in (r for r in design if r["seed"] == first["seed"]):
         for way in WAYS:
             for tta in (False, True):
                 key = (row["image"][0], way, tta)
-                if key != pick:
-                    labels = evaluate.predicted_labels(other[f"{way}_{'tta' if tta else 'plain'}"].astype(np.float32))
-                    out[key] = stats.mcnemar_exact(base["y_true"], chosen_labels, labels)
+                test = None if key == pick else protocol.paired(
+                    folder, mine, (row["predictions"], f"{way}_{'tta' if tta else 'plain'}"))
+                if test:
+                    out[key] = test
     return out
 
 
@@ -304,7 +284,8 @@ def run(cfg, side: int, *, seed: int, final: bool = False, choice=None, extra_pe
                                         for tta in ("plain", "tta")}
     row["feature_s"] = round(features.seconds, 1)
     if not final:
-        row["predictions"] = save_design_predictions(ident, enlarged_y, kept, Path(log).parent / "predictions").name
+        row["predictions"] = protocol.save_predictions(ident, enlarged_y, None, Path(log).parent / "predictions",
+                                                       **kept).name
         return row
     test_paths = protocol._split_paths("test", cfg)                  # the one test read
     test_y = np.array([protocol._label(p) for p in test_paths], np.int32)

@@ -82,6 +82,8 @@ def test_a_design_run_reads_no_test_photo_and_a_final_run_reads_them_once(prepar
     row = peers.run_recipe("course", cfg, seed=1, budget=5, extra_per_class=10, peak=100.0, log=log)
     assert row["kind"] == "design" and not any(key.startswith("test") for key in row)
     assert row["valid"]["n"] == 2 * cfg.valid_per_class + 20 and not log.exists()
+    kept = np.load(log.parent / "predictions" / row["predictions"])    # for pairing design candidates
+    assert len(kept["valid_tta"]) == row["valid"]["n"] and "p_dog" not in kept
     assert row["history"] and all(e["valid_s"] <= e["wall_s"] for e in row["history"])
     assert row["train_s"] + row["valid_s"] == pytest.approx(row["wall_s"], abs=0.2)
 
@@ -215,7 +217,7 @@ def test_train_models_refuses_a_second_read_of_the_same_run_before_training(tmp_
     assert len(protocol.read_log(log)) == 1
 
 
-def test_the_design_step_picks_the_shape_best_on_enlarged_validation_and_shows_every_candidate():
+def test_the_design_step_picks_the_shape_best_on_enlarged_validation_and_shows_every_candidate(tmp_path):
     def design(side, blocks, seed, tta, kind="design"):
         score = {"accuracy": tta - 0.01, "low": tta - 0.03, "high": tta + 0.01, "log_loss": 0.3, "n": 2000}
         return {"kind": kind, "recipe": "course", "schedule": "published", "image": [side, side],
@@ -228,6 +230,17 @@ def test_the_design_step_picks_the_shape_best_on_enlarged_validation_and_shows_e
     table = report.design_table(rows)
     assert table.count("**yes**") == 1 and "Candidates: 2." in table and "64×64" not in table
     assert report.chosen([]) is None and "No design runs" in report.design_table([])
+    assert "McNemar" in table and "p = " not in table            # no predictions kept: no paired test
+
+    y = np.array([0] * 10 + [1] * 10)
+    chosen_p, other_p = y.astype(float), y.astype(float)
+    chosen_p[[0, 1]] = 1 - y[[0, 1]]                              # the chosen one wrong on 2 photos
+    other_p[[2, 3, 4, 5]] = 1 - y[[2, 3, 4, 5]]                   # the other on 4 others
+    for row, p_dog in ((rows[0], chosen_p), (rows[1], other_p)):
+        row["predictions"] = protocol.save_predictions(f"{row['image'][0]}-design", y, None, tmp_path,
+                                                       valid=p_dog, valid_tta=p_dog).name
+    line = next(line for line in report.design_table(rows, folder=tmp_path).splitlines() if "96×96" in line)
+    assert "| 4 / 2, p = 0.69 |" in line, line
 
 
 def _transfer_design(side, seed, **scores):
