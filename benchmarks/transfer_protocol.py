@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import statistics
 import sys
 import time
@@ -126,10 +127,12 @@ def run_id(profile: str, side: int, way: str, tta: bool, seed: int) -> str:
 class Features:
     """The frozen bottom's output for lists of photos, computed once and kept on disk.
 
-    ``folder``: where the arrays go, one ``.npy`` per list of photos, size and mirroring
-    (the name is a hash of them), so a final run reuses a design run's features of
-    the same photos. Arrays are float32 ``(n, h', w', c)``; ``seconds`` adds up the
-    time spent computing (not loading).
+    ``folder``: where the arrays go, one ``.npy`` per list of photos, size, mirroring and
+    compute precision (the name is a hash of them), so a final run reuses a design run's
+    features of the same photos. Arrays are float32 ``(n, h', w', c)``; ``seconds`` adds up
+    the time spent computing (not loading). A file is written under a temporary name and
+    renamed when complete, so a run killed mid-write leaves no partial array; a file that
+    cannot be read is computed again.
     """
 
     def __init__(self, bottom, side: int, batch_size: int, folder: Path):
@@ -138,18 +141,26 @@ class Features:
         self.seconds = 0.0
 
     def __call__(self, paths, labels, mirrored: bool = False) -> np.ndarray:
+        import keras
+
         from utils import finetune
 
-        key = hashlib.sha256("\n".join([BACKBONE, str(self.side), str(mirrored), *map(str, paths)]).encode())
+        key = hashlib.sha256("\n".join([BACKBONE, self.bottom.name, keras.config.dtype_policy().name,
+                                        str(self.side), str(mirrored), *map(str, paths)]).encode())
         path = self.folder / f"{key.hexdigest()[:16]}.npy"
         if path.exists():
-            return np.load(path)
+            try:
+                return np.load(path)
+            except (OSError, ValueError, EOFError):          # truncated or not an array: compute it again
+                path.unlink()
         batches = protocol.photo_batches(paths, labels, (self.side, self.side), self.batch_size, cache=False)
         if mirrored:                                 # left to right: axis 2 of (batch, height, width, 3)
             batches = batches.map(lambda x, y: (x[:, :, ::-1], y))
         features, _, seconds = finetune.extract_features(self.bottom, batches)
         self.seconds += seconds
-        np.save(path, features)
+        partial = path.with_name(path.stem + ".partial.npy")
+        np.save(partial, features)
+        os.replace(partial, path)
         return features
 
 

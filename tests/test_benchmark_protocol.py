@@ -309,3 +309,23 @@ def test_a_transfer_design_run_opens_no_test_photo_and_its_final_run_reads_the_c
     logged = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(logged) == 1 and logged[0]["benchmark"] == "transfer_protocol"
     assert (log.parent / "predictions" / logged[0]["predictions"]).stat().st_size < 4096
+
+
+@TENSORFLOW_ONLY
+def test_transfer_features_are_computed_once_and_a_truncated_file_is_computed_again(prepared_smoke, tmp_path):
+    from benchmarks import transfer_protocol
+
+    bottom = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Rescaling(1 / 255, name="tiny_preprocessing"),
+                               keras.layers.Conv2D(2, 3)], name="tiny_bottom")      # raw images in
+    paths, labels = transfer_protocol.protocol.training_photos(prepared_smoke)
+    features = transfer_protocol.Features(bottom, 16, 2, tmp_path)
+    first = features(paths[:4], labels[:4])
+    assert first.shape == (4, 14, 14, 2) and len(list(tmp_path.glob("*.npy"))) == 1
+    spent = features.seconds
+    assert np.array_equal(features(paths[:4], labels[:4]), first) and features.seconds == spent, "loaded, not computed"
+    assert features(paths[:4], labels[:4], mirrored=True).shape == first.shape and len(list(tmp_path.glob("*.npy"))) == 2
+    kept = min(tmp_path.glob("*.npy"), key=lambda f: f.stat().st_mtime)
+    kept.write_bytes(kept.read_bytes()[:100])                  # cut short, as by a full disk
+    spent = features.seconds
+    assert np.array_equal(features(paths[:4], labels[:4]), first) and features.seconds > spent
+    assert not list(tmp_path.glob("*.partial.npy"))
