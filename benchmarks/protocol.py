@@ -212,6 +212,28 @@ def scores(y_true, p_dog) -> dict:
             "log_loss": float(log_loss(y_true, np.clip(p_dog, 1e-7, 1 - 1e-7), labels=[0, 1]))}
 
 
+def interval_text(score: dict | None) -> str:
+    """``"91.2% (89.3%–92.9%)"``: a :func:`scores` dict's accuracy and 95% interval ("" for None)."""
+    if not score:
+        return ""
+    return f"{score['accuracy']:.1%} ({score['low']:.1%}–{score['high']:.1%})"
+
+
+def mean_sd_text(values, digits: int = 1) -> str:
+    """``"86.8% ± 0.7% (3 seeds)"`` of fractions over seeds, ``digits`` decimals; None and non-finite values
+    are left out ("" when none is left)."""
+    import math
+    import statistics
+
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}%} (1 seed)"
+    return (f"{statistics.mean(values):.{digits}%} ± {statistics.stdev(values):.{digits}%} "
+            f"({len(values)} seeds)")
+
+
 def test_split_sha(cfg) -> str:
     """Which photos were read: the first 12 hex digits of the file-list hash of
     :func:`utils.results.test_split_fingerprint`."""

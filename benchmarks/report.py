@@ -55,19 +55,8 @@ def runs_file(profile: str) -> Path:
     return ROOT / "benchmarks" / f"peers_{profile}.jsonl"
 
 
-def _pct(score: dict | None) -> str:
-    if not score:
-        return ""
-    return f"{score['accuracy']:.1%} ({score['low']:.1%}–{score['high']:.1%})"
-
-
-def _mean_sd(values) -> str:
-    values = [v for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return ""
-    if len(values) == 1:
-        return f"{values[0]:.1%} (1 seed)"
-    return f"{statistics.mean(values):.1%} ± {statistics.stdev(values):.1%} ({len(values)} seeds)"
+_pct = protocol.interval_text
+_mean_sd = protocol.mean_sd_text
 
 
 def _duration(seconds: float) -> str:

@@ -312,14 +312,11 @@ def run(cfg, side: int, *, seed: int, final: bool = False, choice=None, extra_pe
     return row
 
 
-def _pct(score: dict) -> str:
-    return f"{score['accuracy']:.1%} ({score['low']:.1%}–{score['high']:.1%})"
+_pct = protocol.interval_text
 
 
 def _mean_sd(values: list) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.2%} (1 seed)"
-    return f"{statistics.mean(values):.2%} ± {statistics.stdev(values):.2%} ({len(values)} seeds)"
+    return protocol.mean_sd_text(values, digits=2)
 
 
 def design_table(rows: list, folder: Path = protocol.PREDICTIONS) -> str:
