@@ -97,8 +97,7 @@ from utils import augmentation, config, devices  # noqa: E402
 
 RECIPES = ("dlwp2_ch8", "kerasio_xception", "course")
 SCHEDULES = ("published", "fitted")
-#: Below this many epochs a run is "not converged": no paired test, labelled in the tables.
-CONVERGED_EPOCHS = 2
+CONVERGED_EPOCHS = protocol.CONVERGED_EPOCHS
 
 
 def dlwp2_ch8(image_size=(180, 180)):
@@ -400,11 +399,13 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
     model.load_weights(best.filepath)                # back to the kept epoch (lowest validation loss)
     kept = min(history, key=lambda e: (e["val_loss"] if math.isfinite(e["val_loss"]) else math.inf))
     train_seconds = wall - clock.valid_seconds
+    complete = sum(protocol.completed_epochs(history, len(train_paths)))   # a budget may cut the last one short
     flops = training_flops_per_image(model)
     row = {"kind": "final" if final else "design", "run_id": ident, "profile": cfg.name, "recipe": name,
            "image": list(size), "widths": recipe.get("widths"), "schedule": schedule,
            "budget_s": None if math.isinf(budget) else budget, "epochs_planned": epochs, "epochs": len(history),
-           "kept_epoch": kept["epoch"], "converged": len(history) >= CONVERGED_EPOCHS, "seed": seed,
+           "kept_epoch": kept["epoch"], "epochs_complete": complete,
+           "converged": complete >= CONVERGED_EPOCHS, "seed": seed,
            "train_photos": len(train_paths), "batch_size": batch, "wall_s": round(wall, 1),
            "train_s": round(train_seconds, 1), "valid_s": round(clock.valid_seconds, 1),
            "images_per_s": round(clock.images / train_seconds, 1),

@@ -212,6 +212,26 @@ def scores(y_true, p_dog) -> dict:
             "log_loss": float(log_loss(y_true, np.clip(p_dog, 1e-7, 1 - 1e-7), labels=[0, 1]))}
 
 
+#: Below this many complete epochs a run is "not converged": no paired test, labelled in the tables.
+CONVERGED_EPOCHS = 2
+
+
+def completed_epochs(history: list, train_photos: int) -> list:
+    """Whether each recorded epoch trained on every one of ``train_photos`` (False: cut short by a budget).
+
+    ``history``: a run's epochs as ``peers.py`` records them, each with ``images``, the
+    training images seen since the run began (cumulative). A budget stops a run after any
+    batch, and Keras still ends that epoch (validation, ``on_epoch_end``), so the last
+    recorded epoch may be partial: it is not an epoch in "epochs run" or in the two epochs a
+    run needs to count as converged. Returns one bool per entry of ``history``.
+    """
+    done, before = [], 0
+    for epoch in history:
+        done.append(epoch["images"] - before >= train_photos)
+        before = epoch["images"]
+    return done
+
+
 def interval_text(score: dict | None) -> str:
     """``"91.2% (89.3%–92.9%)"``: a :func:`scores` dict's accuracy and 95% interval ("" for None)."""
     if not score:

@@ -82,14 +82,41 @@ def contended(row: dict) -> bool:
     return row.get("load") is not None and cores is not None and row["load"] > int(cores.group(1)) / 2
 
 
+def _complete(row: dict) -> list:
+    """Per recorded epoch, whether it was complete (:func:`protocol.completed_epochs`)."""
+    return protocol.completed_epochs(row["history"], row["train_photos"])
+
+
+def _converged(row: dict) -> bool:
+    """Two complete epochs or more. Rows written before ``epochs_complete`` existed counted an epoch a budget
+    cut short as an epoch; their history says which it was. Test-read rows keep no history, only ``converged``."""
+    if row.get("history"):
+        return sum(_complete(row)) >= protocol.CONVERGED_EPOCHS
+    return row["converged"]
+
+
+def _epochs_run(row: dict) -> str:
+    """``"5"``, or ``"5 and 3 batches"`` when a budget cut the last epoch short."""
+    if not row.get("history"):
+        return str(row["epochs"])
+    complete = _complete(row)
+    text = str(sum(complete))
+    if complete and not complete[-1]:
+        history = row["history"]
+        images = history[-1]["images"] - (history[-2]["images"] if len(history) > 1 else 0)
+        batches = math.ceil(images / row["batch_size"])
+        text += f" and {batches} batch{'es' if batches != 1 else ''}"
+    return text
+
+
 def runs_table(rows: list) -> str:
     """One line per run: its clock, FLOPs, share of the matmul peak and enlarged-validation accuracy."""
     lines = ["| run | kind | seed | epochs (kept) | training s | validation s | images/s | GFLOP / training image "
              "| of float32 matmul peak | enlarged validation (95%) | with TTA | load at start | commit |",
              "|---" * 13 + "|"]
     for row in rows:
-        epochs = f"{row['epochs']} of {row['epochs_planned']} ({row['kept_epoch']})"
-        if not row["converged"]:
+        epochs = f"{_epochs_run(row)} of {row['epochs_planned']} ({row['kept_epoch']})"
+        if not _converged(row):
             epochs += ", not converged"
         peak = f"{row['of_peak']:.0%} of {row['matmul_peak_gflops']:.0f}" if row.get("of_peak") else ""
         if peak and contended(row):
@@ -157,19 +184,29 @@ def design_table(rows: list, recipe: str = "course", folder: Path | None = None)
 
 
 def kept_at(history: list, *, minutes: float | None = None, tflop: float | None = None,
-            gflop_per_image: float = 0.0) -> dict | None:
+            gflop_per_image: float = 0.0, train_photos: int | None = None,
+            planned: int | None = None) -> dict | None:
     """The epoch a run keeps (lowest ``val_loss``) among those ended within a budget; None if none did.
 
     ``minutes`` counts wall-clock time, validation included; ``tflop`` training FLOPs
-    (images trained × ``gflop_per_image`` / 10^3).
+    (images trained × ``gflop_per_image`` / 10^3). Besides the kept epoch's fields, returns
+    ``epochs_done`` (complete epochs within the budget: one cut short by the run's own budget,
+    :func:`protocol.completed_epochs` with ``train_photos``, is not counted), ``ended`` (the
+    run had finished all its ``planned`` epochs within the budget) and ``stopped`` (every
+    recorded epoch is within the budget, yet the run stopped short of ``planned``: its own
+    budget cut it, so later budgets show where it stopped, not where it would have got).
     """
     done = [e for e in history
             if (minutes is None or e["wall_s"] <= 60 * minutes)
             and (tflop is None or e["images"] * gflop_per_image / 1e3 <= tflop)]
     if not done:
         return None
+    complete = protocol.completed_epochs(history, train_photos) if train_photos else [True] * len(history)
     best = min(done, key=lambda e: e["val_loss"] if math.isfinite(e["val_loss"]) else math.inf)
-    return {**best, "epochs_done": len(done), "ended": len(done) == len(history)}
+    all_in = len(done) == len(history)
+    finished = planned is None or sum(complete) >= planned
+    return {**best, "epochs_done": sum(complete[:len(done)]), "ended": all_in and finished,
+            "stopped": all_in and not finished}
 
 
 def budgets_table(rows: list) -> str:
@@ -185,14 +222,18 @@ def budgets_table(rows: list) -> str:
         cells = []
         for kind, marks in (("minutes", MINUTES), ("tflop", TFLOPS)):
             for mark in marks:
-                kept = [kept_at(row["history"], gflop_per_image=row["gflop_per_image"], **{kind: mark})
-                        for row in group]
-                if any(k is None or k["epochs_done"] < 2 for k in kept):
+                kept = [kept_at(row["history"], gflop_per_image=row["gflop_per_image"],
+                                train_photos=row.get("train_photos"), planned=row.get("epochs_planned"),
+                                **{kind: mark}) for row in group]
+                if any(k is None or k["epochs_done"] < protocol.CONVERGED_EPOCHS for k in kept):
                     cells.append("not converged")
                     continue
                 cell = _mean_sd([k["val_accuracy"] for k in kept])
                 if all(k["ended"] for k in kept):
                     cell += ", run ended"
+                elif any(k["stopped"] for k in kept):
+                    stop = max(row["history"][-1]["wall_s"] for row in group) / 60
+                    cell += f", stopped by its budget at {stop:.0f} min"
                 cells.append(cell)
         lines.append(f"| {label} | {len(group)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -208,7 +249,7 @@ def fitted_table(rows: list) -> str:
         groups.setdefault((row["budget_s"], row["recipe"], tuple(row["image"])), []).append(row)
     lines = ["| budget | recipe | image | runs | epochs planned | enlarged validation | with TTA |", "|---" * 7 + "|"]
     for (budget, recipe, image), group in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1])):
-        if any(not row["converged"] for row in group):
+        if not all(_converged(row) for row in group):
             plain = tta = "not converged"
         else:
             plain = _mean_sd([row["valid"]["accuracy"] for row in group])
@@ -247,7 +288,7 @@ def pairings(finals: list, folder: Path | None = None) -> list:
     for i, a in enumerate(finals):
         for b in finals[i + 1:]:
             if (a["recipe"] == b["recipe"] or a["seed"] != b["seed"] or a["test_split"] != b["test_split"]
-                    or a["profile"] != b["profile"] or not (a["converged"] and b["converged"])):
+                    or a["profile"] != b["profile"] or not (_converged(a) and _converged(b))):
                 continue
             pa, pb = np.load(folder / a["predictions"]), np.load(folder / b["predictions"])
             test = stats.mcnemar_exact(pa["y_true"], evaluate.predicted_labels(pa["p_dog"]),

@@ -127,6 +127,26 @@ def _final(recipe, seed, p_dog, y_true, folder, converged=True):
             "test_tta": False, "reads_before": 0, "commit": "abc1234", "date": "2026-12-06"}
 
 
+def test_an_epoch_cut_short_by_a_budget_is_not_counted_as_an_epoch():
+    # 100 training photos an epoch; the third epoch was stopped by the budget after 30 images (one batch of 32)
+    history = _history((100, 0.6, 0.70), (200, 0.5, 0.75), (230, 0.45, 0.76))
+    history[2]["images"] = 230
+    assert protocol.completed_epochs(history, 100) == [True, True, False]
+    row = {"recipe": "kerasio_xception", "image": [180, 180], "widths": None, "schedule": "published",
+           "budget_s": 230, "gflop_per_image": 1.0, "history": history, "train_photos": 100, "batch_size": 32,
+           "epochs": 3, "epochs_planned": 25, "kept_epoch": 3, "converged": True, "seed": 1, "kind": "design",
+           "train_s": 200.0, "valid_s": 30.0, "images_per_s": 1.0, "commit": "abc"}
+    assert "| 2 and 1 batch of 25 (3) |" in report.runs_table([row])
+    one_and_a_bit = {**row, "history": history[:1] + [{**history[2], "images": 130}]}
+    assert "1 and 1 batch of 25 (3), not converged" in report.runs_table([one_and_a_bit])
+    # the run's budget stopped it: later budgets say so instead of "run ended"
+    late = report.kept_at(history, minutes=60, train_photos=100, planned=25)
+    assert late["stopped"] and not late["ended"] and late["epochs_done"] == 2
+    assert report.kept_at(history[:2], minutes=60, train_photos=100, planned=2)["ended"]
+    cells = report.budgets_table([row]).splitlines()[-1]
+    assert "stopped by its budget at 4 min" in cells and "run ended" not in cells
+
+
 def test_pairings_test_single_models_of_one_seed_and_skip_runs_not_converged(tmp_path):
     y = np.array([0, 1] * 20)
     right = y.astype(float) * 0.8 + 0.1
