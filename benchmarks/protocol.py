@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,15 @@ def stamp() -> dict:
     return {"commit": commit(), "machine": config.describe_hardware(), "backend": keras.backend.backend(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
             "load": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
+
+
+def contended(row: dict) -> bool:
+    """Whether another job shared the machine when the run started: load average above half its cores.
+
+    Then the matmul peak measured at the start reads low and the share of it high.
+    """
+    cores = re.search(r"(\d+) cores", row.get("machine", ""))
+    return row.get("load") is not None and cores is not None and row["load"] > int(cores.group(1)) / 2
 
 
 def _split_paths(split: str, cfg) -> list:

@@ -71,15 +71,7 @@ def _label(row: dict) -> str:
     return f"`{row['recipe']}` {image}{blocks}, {plan}"
 
 
-def contended(row: dict) -> bool:
-    """Whether another job shared the machine when the run started: load average above half its cores.
-
-    Then the matmul peak measured at the start reads low and the share of it high.
-    """
-    import re
-
-    cores = re.search(r"(\d+) cores", row.get("machine", ""))
-    return row.get("load") is not None and cores is not None and row["load"] > int(cores.group(1)) / 2
+contended = protocol.contended
 
 
 def _complete(row: dict) -> list:
