@@ -2,11 +2,18 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/data_autotune.py                      # sample profile, 10 epochs per way
+    .venv/bin/python benchmarks/data_autotune.py --out benchmarks/data_autotune_sample.jsonl  # sample, 10 epochs
     .venv/bin/python benchmarks/data_autotune.py --profile smoke --epochs 3   # a quick check
+    .venv/bin/python benchmarks/data_autotune.py --table benchmarks/data_autotune_sample.jsonl  # print the table
+    .venv/bin/python benchmarks/data_autotune.py --readme           # write it into benchmarks/README.md
+    .venv/bin/python benchmarks/data_autotune.py --readme --check   # exit 1 when the README's table is stale
 
-``--out FILE`` appends one JSON line per workload (its two ways' figures, with the commit,
-the machine, the backend and the date).
+``--out FILE`` appends one JSON line per workload: its two ways' mean seconds per epoch, epochs
+that waited, and each timed epoch's seconds and first-batch seconds, all rows of a run with the same
+:func:`protocol.stamp` (commit, machine, backend, date, load average at the start) and the library
+``versions``. ``--table FILE`` prints such a file's latest run as Markdown (:func:`markdown`);
+``--readme`` writes the table of :data:`COMMITTED` into ``benchmarks/README.md`` between
+``<!-- data_autotune:sample -->`` and ``<!-- /data_autotune:sample -->`` (:func:`render_readme`).
 
 Why (issue 16, "how close to the machine"): on a 2-core CPU (TensorFlow 2.21,
 Keras 3.15) ``model.fit`` sat idle for 2–5 s before the first batch of about
@@ -41,7 +48,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
@@ -50,6 +58,13 @@ import protocol  # noqa: E402  (benchmarks/ is on sys.path)
 from utils import config  # noqa: E402
 
 SIZE = (64, 64)
+#: An epoch "waited" when its first batch took longer than this, in seconds.
+STALL_SECONDS = 1.0
+#: The committed figures the README's table is made from.
+COMMITTED = ROOT / "benchmarks" / "data_autotune_sample.jsonl"
+README = ROOT / "benchmarks" / "README.md"
+#: ``<!-- data_autotune:sample -->``
+PREFIX, SECTION = "data_autotune", "sample"
 
 
 def _epoch_clock():
@@ -101,10 +116,84 @@ def train(cfg, epochs, fit_inputs):
     return clock
 
 
-def summary(clock, stall=1.0):
+def summary(clock, stall=STALL_SECONDS):
+    """(mean seconds per epoch, epochs whose first batch took over ``stall`` s, epochs counted), the first
+    epoch (compilation) left out unless it is the only one."""
     later = clock.epochs[1:] or clock.epochs
     stalled = sum(1 for seconds in clock.first_batch[1:] if seconds > stall)
     return float(np.mean(later)), stalled, len(later)
+
+
+def _versions() -> dict:
+    """The versions of Keras and of the backend's libraries: ``{"keras": "3.15.1", "tensorflow": "2.21.0"}``."""
+    found = config.versions()
+    wanted = ["keras", "tensorflow", found["keras backend"]]
+    return {name: found[name] for name in dict.fromkeys(wanted)
+            if found.get(name, "not installed") != "not installed"}
+
+
+# ---- the table ---------------------------------------------------------------------------------
+
+def read_rows(path: Path) -> list:
+    """The rows of a JSON-lines file written by ``--out`` (:func:`protocol.read_log`)."""
+    return protocol.read_log(Path(path))
+
+
+def latest_run(rows: list) -> list:
+    """The rows of the latest run in ``rows``: those sharing the latest row's (date, commit, machine).
+
+    A run stamps all its rows once, as it starts, so these are the rows of one run.
+    """
+    if not rows:
+        raise ValueError("no rows")
+    last = max(rows, key=lambda r: r["date"])
+    key = (last["date"], last["commit"], last["machine"])
+    return [r for r in rows if (r["date"], r["commit"], r["machine"]) == key]
+
+
+def on_over_off(row: dict) -> float:
+    """A workload's mean seconds per epoch with the autotuner on over off, both of the same run
+    (above 1: off is faster)."""
+    return row["autotune_on_seconds_per_epoch"] / row["autotune_off_seconds_per_epoch"]
+
+
+def markdown(rows: list) -> str:
+    """Markdown of the latest run of ``rows``: per workload and way, mean seconds per epoch (the first epoch
+    left out), epochs that waited over :data:`STALL_SECONDS` for their first batch and the longest such wait
+    (s); then what and where it ran, the command, and the on ÷ off ratios of that run."""
+    run = latest_run(rows)
+    first = run[0]
+    stall = first.get("stall_seconds", STALL_SECONDS)
+    lines = [f"| workload | autotuner | s / epoch | epochs that waited > {stall:g} s | longest first batch, s |",
+             "|---|---|---|---|---|"]
+    for row in run:
+        for way in ("on", "off"):
+            waits = row.get(f"autotune_{way}_first_batch_seconds")
+            longest = f"{max(waits):.1f}" if waits else ""
+            lines.append(f"| {row['workload']} | {way} | {row[f'autotune_{way}_seconds_per_epoch']:.2f} "
+                         f"| {row[f'autotune_{way}_epochs_waited']} of {row['epochs_counted']} | {longest} |")
+    versions = ", ".join(f"{name} {version}" for name, version in first.get("versions", {}).items())
+    load = f"load average {first['load']} at the start" if first.get("load") is not None else "load not recorded"
+    if protocol.contended(first):
+        load += ": **contended**, another job shared the machine"
+    size = "×".join(str(s) for s in first["image_size"])
+    lines += ["", f"`{first['profile']}`: {first['training_photos']:,} training photos at {size}, `cnn_bn`, "
+              f"{first['epochs']} epochs per way, the first (compilation) left out; backend {first['backend']}"
+              + (f" ({versions})" if versions else "") + f"; {first['machine']}; commit {first['commit']}, "
+              f"{first['date']} UTC; {load}. Command: `.venv/bin/python benchmarks/data_autotune.py "
+              f"--profile {first['profile']} --epochs {first['epochs']}`."]
+    ratios = [f"{on_over_off(row):.2f}× as long for {row['workload']}" for row in run]
+    lines += ["", "With the autotuner on, epochs took " + " and ".join(ratios)
+              + " as with it off, in the same run (above 1×: off is faster)."]
+    return "\n".join(lines)
+
+
+def render_readme(text: str, path: Path = COMMITTED) -> str:
+    """``text`` with its ``<!-- data_autotune:sample -->`` block filled from ``path`` (ValueError when the
+    markers are missing)."""
+    from course.tools import reference
+
+    return reference.render_readme(text, {SECTION: markdown(read_rows(path))}, prefix=PREFIX)
 
 
 def main(argv=None) -> int:
@@ -112,8 +201,22 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="sample")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per way (the first is left out)")
     parser.add_argument("--out", type=Path, help="append one JSON line per workload here")
+    parser.add_argument("--table", type=Path, default=None, help="print this JSON-lines file's latest run as a table")
+    parser.add_argument("--readme", action="store_true",
+                        help=f"write the table of {COMMITTED.name} into benchmarks/README.md")
+    parser.add_argument("--check", action="store_true", help="with --readme: only check, exit 1 when stale")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown(read_rows(args.table)))
+        return 0
+    if args.readme:
+        from course.tools.readme import update_readme
+
+        return update_readme(README, lambda text: render_readme(text, COMMITTED), args.check,
+                             ".venv/bin/python benchmarks/data_autotune.py --readme",
+                             f"autotuner table differs from {COMMITTED.name}")
     cfg = config.get_profile(args.profile)
+    stamp = {**protocol.stamp(), "versions": _versions()}     # once, as the run starts: one run, one stamp
 
     from utils import augmentation, lessons, loading
 
@@ -139,17 +242,21 @@ def main(argv=None) -> int:
     print(f"{'workload':9s} {'autotuner':9s} {'s/epoch':>8s} {'waited':>7s}")
     for name, make in (("images", images), ("arrays", arrays)):
         means, row = {}, {"benchmark": "data_autotune", "profile": cfg.name, "workload": name,
-                          "training_photos": len(x), "image_size": list(SIZE), "epochs": args.epochs}
+                          "training_photos": len(x), "image_size": list(SIZE), "epochs": args.epochs,
+                          "stall_seconds": STALL_SECONDS}
         for on in (True, False):
-            mean, stalled, counted = summary(train(cfg, args.epochs, make(on)))
+            clock = train(cfg, args.epochs, make(on))
+            mean, stalled, counted = summary(clock)
             means[on] = mean
             way = "on" if on else "off"
             row.update({f"autotune_{way}_seconds_per_epoch": mean, f"autotune_{way}_epochs_waited": stalled,
-                        "epochs_counted": counted})
+                        "epochs_counted": counted,
+                        f"autotune_{way}_epoch_seconds": [round(t, 3) for t in clock.epochs[1:]],
+                        f"autotune_{way}_first_batch_seconds": [round(t, 3) for t in clock.first_batch[1:]]})
             print(f"{name:9s} {way:9s} {mean:8.2f} {stalled:>3d} of {counted}", flush=True)
         print(f"{name:9s} on ÷ off: {means[True] / means[False]:.2f}×")
         if args.out:
-            protocol.append(args.out, {**row, "on_over_off": means[True] / means[False], **protocol.stamp()})
+            protocol.append(args.out, {**row, "on_over_off": means[True] / means[False], **stamp})
     return 0
 
 

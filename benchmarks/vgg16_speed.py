@@ -4,13 +4,23 @@ what that means for notebooks 05-06 under ``sample`` and ``full``.
 Random weights are used (the speed of a network does not depend on its weight
 values), so this runs without the ImageNet weight files.
 
-Usage::
+Usage (from the repository root)::
 
-    .venv/bin/python benchmarks/vgg16_speed.py                  # sizes 64, 128, 224
-    .venv/bin/python benchmarks/vgg16_speed.py --sizes 128 --batches 4
+    .venv/bin/python benchmarks/vgg16_speed.py --out benchmarks/vgg16_speed_cpu.jsonl  # 64, 128, 224 pixels
+    .venv/bin/python benchmarks/vgg16_speed.py --sizes 128 --batches 4                 # one size
+    .venv/bin/python benchmarks/vgg16_speed.py --table benchmarks/vgg16_speed_cpu.jsonl  # print the tables
+    .venv/bin/python benchmarks/vgg16_speed.py --readme           # write them into benchmarks/README.md
+    .venv/bin/python benchmarks/vgg16_speed.py --readme --check   # exit 1 when the README's tables are stale
 
 ``--out FILE`` appends one JSON line per size and kind of work (images per second), then one per
-size and profile (notebook 06's estimated minutes), with the commit, the machine, the backend and the date.
+size and profile (notebook 06's estimated minutes, with the image counts and epochs they assume
+and ``notebook_image_size``, the size notebook 06 uses under that profile); every row of a run
+carries the same :func:`protocol.stamp` (commit, machine, backend, date, load average at the
+start) and the library ``versions``. ``--table FILE`` prints such a file's latest run as
+Markdown (:func:`markdown`); ``--readme`` writes the tables of :data:`COMMITTED` into
+``benchmarks/README.md`` between ``<!-- vgg16_speed:speeds -->`` and
+``<!-- /vgg16_speed:speeds -->``, and ``<!-- vgg16_speed:minutes -->`` and
+``<!-- /vgg16_speed:minutes -->`` (:func:`render_readme`).
 
 Prints images per second for
 
@@ -33,11 +43,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
@@ -47,6 +59,24 @@ from utils import config, finetune  # noqa: E402
 
 #: Image counts assumed when the data is not prepared (train, valid, test, test1).
 NOMINAL_COUNTS = {"sample": (2000, 1000, 1000, 500), "full": (23000, 1000, 1000, 12500)}
+#: The committed figures the README's tables are made from.
+COMMITTED = ROOT / "benchmarks" / "vgg16_speed_cpu.jsonl"
+README = ROOT / "benchmarks" / "README.md"
+#: ``<!-- vgg16_speed:speeds -->`` (images per second) and ``<!-- vgg16_speed:minutes -->`` (notebook 06).
+PREFIX, SECTION, MINUTES_SECTION = "vgg16_speed", "speeds", "minutes"
+#: The kinds of work :func:`measure` times, in order, with the README's name for each.
+WORK = {
+    "features": "VGG16 base, forward (features)",
+    "blocks 1-4": "blocks 1–4, forward (cached once)",
+    "block 5": "block 5, forward on cached features",
+    "frozen+aug step": "training step, frozen base + augmentation (punchline, (b))",
+    "fine-tune step (cached)": "fine-tuning step, block 5 + head on cached features ((c) here)",
+    "fine-tune step (end to end)": "fine-tuning step, end to end with augmentation ((c) on a GPU)",
+}
+#: The parts of :func:`estimate_minutes`, as the README's prose names them.
+PARTS = {"punchline": "punchline", "blocks 1-4 once": "blocks 1–4 once", "(a)": "(a)",
+         "(b)": "(b) frozen base + augmentation", "(c)": "(c) fine-tuning on cached features",
+         "submission": "`test1` predictions"}
 
 
 def images_per_second(step, batch, batches: int) -> tuple[float, float, float]:
@@ -157,16 +187,188 @@ def estimate_minutes(speed: dict, profile: str, which: int = 0) -> tuple[float, 
     return sum(parts.values()), parts, f"{train}/{valid}/{test} + {test1} test1 ({source}); epochs head {head}, fine-tune {tune}"
 
 
-def main(argv=None) -> None:
+def _versions() -> dict:
+    """The versions of Keras and of the backend's libraries: ``{"keras": "3.15.1", "tensorflow": "2.21.0"}``."""
+    found = config.versions()
+    wanted = ["keras", "tensorflow", found["keras backend"]]
+    return {name: found[name] for name in dict.fromkeys(wanted)
+            if found.get(name, "not installed") != "not installed"}
+
+
+# ---- the tables ---------------------------------------------------------------------------------
+
+def read_rows(path: Path) -> list:
+    """The rows of a JSON-lines file written by ``--out`` (:func:`protocol.read_log`)."""
+    return protocol.read_log(Path(path))
+
+
+def latest_run(rows: list) -> list:
+    """The rows of the latest run in ``rows``: those sharing the latest row's (date, commit, machine).
+
+    A run stamps all its rows once, as it starts, so these are the rows of one run.
+    """
+    if not rows:
+        raise ValueError("no rows")
+    last = max(rows, key=lambda r: r["date"])
+    key = (last["date"], last["commit"], last["machine"])
+    return [r for r in rows if (r["date"], r["commit"], r["machine"]) == key]
+
+
+def _rate(value: float) -> str:
+    """Images per second, three significant figures at most: ``263``, ``43.4``, ``6.2``."""
+    return f"{value:.0f}" if round(value, 1) >= 100 else f"{value:.1f}"
+
+
+def _minutes(value: float) -> str:
+    """Minutes: whole ones from 10 up (``35``), else one decimal (``3.3``)."""
+    return f"{value:.0f}" if round(value, 1) >= 10 else f"{value:.1f}"
+
+
+def _cores(row: dict) -> int | None:
+    found = re.search(r"(\d+) cores", row.get("machine", ""))
+    return int(found.group(1)) if found else None
+
+
+def caption(row: dict) -> str:
+    """One line of what and where a run measured, from one of its rows: the command, batch, versions,
+    machine, commit, date and load average at the start ("contended" by :func:`protocol.contended`)."""
+    versions = ", ".join(f"{name} {version}" for name, version in row.get("versions", {}).items())
+    load = f"load average {row['load']} at the start" if row.get("load") is not None else "load not recorded"
+    if protocol.contended(row):
+        load += ": **contended**, another job shared the machine"
+    return (f"Random weights, batch {row['batch_size']}, {row['timed_batches']} timed batches after one warm-up; "
+            f"backend {row['backend']}" + (f" ({versions})" if versions else "")
+            + f"; {row['machine']}; commit {row['commit']}, {row['date']} UTC; {load}.")
+
+
+def _speeds(run: list) -> dict:
+    """``{(image_size, work): row}`` of a run's speed rows."""
+    return {(r["image_size"], r["work"]): r for r in run if "work" in r}
+
+
+def speed_table(rows: list) -> str:
+    """Markdown of the latest run's images per second, a column per image size: best batch / median batch /
+    idle-machine estimate (images per second of CPU time × cores), then its caption and command."""
+    run = latest_run(rows)
+    speeds = _speeds(run)
+    sizes = list(dict.fromkeys(size for size, _ in speeds))
+    used = {}
+    for r in run:
+        if "estimate" in r and r.get("notebook_image_size") is not None:
+            used.setdefault(r["notebook_image_size"], {})[r["profile"]] = True
+    heads = [f"{s}×{s}" + (f" ({', '.join(used[s])})" if s in used else "") for s in sizes]
+    lines = ["| work (notebook 06) | " + " | ".join(heads) + " |", "|---" * (1 + len(sizes)) + "|"]
+    for work, label in WORK.items():
+        if not any((s, work) in speeds for s in sizes):
+            continue
+        cells = [" / ".join(_rate(speeds[s, work][f"{w}_images_per_s"]) for w in ("best", "median", "idle"))
+                 if (s, work) in speeds else "" for s in sizes]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    first = run[0]
+    command = (f".venv/bin/python benchmarks/vgg16_speed.py --sizes {' '.join(str(s) for s in sizes)} "
+               f"--batch-size {first['batch_size']} --batches {first['timed_batches']}")
+    lines += ["", "Images per second: best batch / median batch (wall clock) / idle-machine estimate (images per "
+              "second of the process's CPU time × the cores: an upper bound). " + caption(first),
+              f"Command: `{command}`."]
+    fine = [(s, speeds[s, "fine-tune step (cached)"]["idle_images_per_s"],
+             speeds[s, "fine-tune step (end to end)"]["idle_images_per_s"]) for s in sizes
+            if (s, "fine-tune step (cached)") in speeds and (s, "fine-tune step (end to end)") in speeds]
+    if fine:
+        size, cached, whole = next(((s, c, w) for s, c, w in fine if s in used), fine[0])
+        lines += ["", f"At {size}×{size} a fine-tuning step from raw images with augmentation ran at {_rate(whole)} "
+                  f"images/s against {_rate(cached)} on the cached block-4 features (idle-machine estimates): "
+                  f"{cached / whole:.1f}× slower."]
+    return "\n".join(lines)
+
+
+def minutes_table(rows: list) -> str:
+    """Markdown of the latest run's estimated minutes of notebook 06 per profile and image size (best batches,
+    median batches, idle-machine estimate), where the time goes under ``sample``, and the headline reading."""
+    run = latest_run(rows)
+    estimates = [r for r in run if "estimate" in r]
+    order = list(dict.fromkeys(r["profile"] for r in estimates))
+    estimates.sort(key=lambda r: (order.index(r["profile"]), r["image_size"]))
+    if not estimates:
+        return "No estimates in this run."
+    first = estimates[0]
+    cores = _cores(first)
+    idle = f"idle {cores}-core estimate" if cores else "idle-machine estimate"
+    contended = " (contended)" if protocol.contended(first) else ""
+    lines = [f"| profile (training images) | image size | best batches{contended} | median batches{contended} "
+             f"| {idle} |", "|---|---|---|---|---|"]
+    for r in estimates:
+        mark = " (notebook 06's)" if r.get("notebook_image_size") == r["image_size"] else ""
+        lines.append(f"| {r['profile']} ({r['images']['train']:,}) | {r['image_size']}×{r['image_size']}{mark} "
+                     f"| {_minutes(r['best_minutes'])} min | {_minutes(r['median_minutes'])} min "
+                     f"| {_minutes(r['idle_minutes'])} min |")
+    counts = dict.fromkeys(
+        f"{r['profile']} {r['images']['train']:,}/{r['images']['valid']:,}/{r['images']['test']:,} + "
+        f"{r['images']['test1']:,} `test1`, head {r['epochs']['vgg16_head']} and fine-tune "
+        f"{r['epochs']['vgg16_finetune']} epochs ({'prepared split' if 'prepared data' in r['counts'] else 'nominal'})"
+        for r in estimates)
+    lines += ["", "Minutes of notebook 06's VGG16 work: the script's arithmetic from the speeds above, not a timing "
+              "of the notebook. Images train/valid/test + `test1`, and epochs: " + "; ".join(counts) + "."]
+    sample = [r for r in estimates if r["profile"] == "sample"]
+    chosen = next((r for r in sample if r.get("notebook_image_size") == r["image_size"]), sample[0] if sample else None)
+    if chosen:
+        parts = chosen["idle_parts_minutes"]
+        largest = max(parts, key=parts.get)
+        where = ", ".join(f"{PARTS.get(k, k)} {v:.1f}" for k, v in parts.items())
+        size = f"{chosen['image_size']}×{chosen['image_size']}"
+        span = "–".join(dict.fromkeys(_minutes(chosen[f"{w}_minutes"]) for w in ("best", "median")))
+        lines += ["", f"Where the time goes under `sample` at {size} (idle-machine estimate, minutes): {where}; "
+                  f"{PARTS.get(largest, largest)} is the largest part, {parts[largest] / chosen['idle_minutes']:.0%} "
+                  f"of {_minutes(chosen['idle_minutes'])} min.",
+                  "", f"Reading: notebook 06 under `sample` at {size} should take about "
+                  f"{_minutes(chosen['idle_minutes'])} min on {cores or 'the'} idle cores of this machine, and "
+                  f"{span} min at the best and median batch times as measured{contended}."]
+    full = [r for r in estimates if r["profile"] == "full" and r["images"]["train"] < NOMINAL_COUNTS["full"][0]]
+    if full:
+        lines.append(f"`full` is counted here with {full[0]['images']['train']:,} training images, those prepared "
+                     f"on this machine; Kaggle's whole training set has {NOMINAL_COUNTS['full'][0]:,}.")
+    return "\n".join(lines)
+
+
+def markdown(rows: list) -> str:
+    """Both tables of the latest run of ``rows`` (:func:`speed_table`, then :func:`minutes_table`)."""
+    return speed_table(rows) + "\n\n" + minutes_table(rows)
+
+
+def render_readme(text: str, path: Path = COMMITTED) -> str:
+    """``text`` with its ``<!-- vgg16_speed:speeds -->`` and ``<!-- vgg16_speed:minutes -->`` blocks filled
+    from ``path`` (ValueError when a block's markers are missing)."""
+    from course.tools import reference
+
+    rows = read_rows(path)
+    return reference.render_readme(text, {SECTION: speed_table(rows), MINUTES_SECTION: minutes_table(rows)},
+                                   prefix=PREFIX)
+
+
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 224])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--batches", type=int, default=4, help="timed batches per measurement")
     parser.add_argument("--out", type=Path, help="append the speeds and the estimates as JSON lines here")
+    parser.add_argument("--table", type=Path, default=None, help="print this JSON-lines file's latest run as tables")
+    parser.add_argument("--readme", action="store_true",
+                        help=f"write the tables of {COMMITTED.name} into benchmarks/README.md")
+    parser.add_argument("--check", action="store_true", help="with --readme: only check, exit 1 when stale")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown(read_rows(args.table)))
+        return 0
+    if args.readme:
+        from course.tools.readme import update_readme
+
+        return update_readme(README, lambda text: render_readme(text, COMMITTED), args.check,
+                             ".venv/bin/python benchmarks/vgg16_speed.py --readme",
+                             f"VGG16 speed tables differ from {COMMITTED.name}")
+    from utils import vgg16
+
+    stamp = {**protocol.stamp(), "versions": _versions()}     # once, as the run starts: one run, one stamp
     common = {"benchmark": "vgg16_speed", "batch_size": args.batch_size, "timed_batches": args.batches}
-    print(f"Hardware: {config.describe_hardware()}  (TF threads: default; "
-          f"load average at start {os.getloadavg()[0]:.2f})")
+    print(f"Hardware: {stamp['machine']}  (TF threads: default; load average at start {stamp['load']})")
     print(f"batch size {args.batch_size}, {args.batches} timed batches after one warm-up; random weights\n")
     speeds = {}
     for size in args.sizes:
@@ -177,13 +379,17 @@ def main(argv=None) -> None:
             print(f"    {kind:28s} {best:8.1f} / {median:8.1f} / {idle:8.1f}")
             if args.out:
                 protocol.append(args.out, {**common, "image_size": size, "work": kind, "best_images_per_s": best,
-                                           "median_images_per_s": median, "idle_images_per_s": idle,
-                                           **protocol.stamp()})
+                                           "median_images_per_s": median, "idle_images_per_s": idle, **stamp})
         sys.stdout.flush()
     print()
     for size, speed in speeds.items():
         for profile in ("sample", "full"):
-            row = {**common, "image_size": size, "estimate": "notebook 06", "profile": profile}
+            cfg = config.get_profile(profile)
+            (train, valid, test, test1), _ = counts(profile)
+            row = {**common, "image_size": size, "estimate": "notebook 06", "profile": profile,
+                   "notebook_image_size": vgg16.vgg_image_size(cfg)[0],
+                   "images": {"train": train, "valid": valid, "test": test, "test1": test1},
+                   "epochs": {k: cfg.epochs[k] for k in ("vgg16_head", "vgg16_finetune")}}
             for which, label in ((0, "best"), (1, "median"), (2, "idle")):
                 total, parts, what = estimate_minutes(speed, profile, which)
                 detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
@@ -191,9 +397,10 @@ def main(argv=None) -> None:
                 row.update({f"{label}_minutes": total, f"{label}_parts_minutes": parts})
             print(f"    ({what})")
             if args.out:
-                protocol.append(args.out, {**row, "counts": what, **protocol.stamp()})
-    print("\nNotebook 05 adds about a minute (8 images at 224x224 through VGG16, twice; measured 45 s under smoke).")
+                protocol.append(args.out, {**row, "counts": what, **stamp})
+    print("\nNotebook 05 adds about a minute (8 images at 224x224 through VGG16, twice).")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

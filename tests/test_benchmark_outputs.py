@@ -32,13 +32,13 @@ def test_vgg16_speed_appends_a_row_per_kind_of_work_and_per_estimate(tmp_path, c
     speeds = [row for row in rows if "work" in row]
     estimates = [row for row in rows if "estimate" in row]
     assert len(speeds) == 6 and len(estimates) == 2 and len(rows) == 8
-    common = {"benchmark", "batch_size", "timed_batches", "image_size"} | STAMP
+    common = {"benchmark", "batch_size", "timed_batches", "image_size", "versions"} | STAMP
     for row in speeds:
         assert set(row) == common | {"work", "best_images_per_s", "median_images_per_s", "idle_images_per_s"}
         assert row["best_images_per_s"] > 0
     assert {row["profile"] for row in estimates} == {"sample", "full"}
     for row in estimates:
-        assert set(row) == common | {"estimate", "profile", "counts"} | {
+        assert set(row) == common | {"estimate", "profile", "counts", "notebook_image_size", "images", "epochs"} | {
             f"{label}_{what}" for label in ("best", "median", "idle") for what in ("minutes", "parts_minutes")}
         assert row["best_minutes"] > 0
     assert all(row["benchmark"] == "vgg16_speed" and row["image_size"] == 32 for row in rows)
