@@ -10,10 +10,15 @@ each, best of ``--repeats`` passes after a warm-up, in one run.
 
 Usage::
 
-    .venv/bin/python benchmarks/affine_keras_ops.py --profile smoke
+    .venv/bin/python benchmarks/affine_keras_ops.py --profile smoke --images 64 --repeats 3 --out benchmarks/affine_keras_ops.jsonl
     .venv/bin/python benchmarks/affine_keras_ops.py --profile sample --images 256
+    .venv/bin/python benchmarks/affine_keras_ops.py --readme           # write its table into benchmarks/README.md
+    .venv/bin/python benchmarks/affine_keras_ops.py --readme --check   # exit 1 when the README's table is stale
 
-``--out FILE`` appends the figures as one JSON line (with the commit, the machine, the backend and the date).
+``--out FILE`` appends the figures as one JSON line (with the commit, the machine, the backend, the date
+and the load average at the start). ``--readme`` writes :func:`markdown` of :data:`COMMITTED` (every
+run in it, one line each) into ``benchmarks/README.md`` between ``<!-- affine_keras_ops:runs -->`` and
+``<!-- /affine_keras_ops:runs -->``.
 """
 
 from __future__ import annotations
@@ -23,13 +28,20 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
 from utils import config, lessons, loading  # noqa: E402
+
+#: The committed runs the README's table is made from.
+COMMITTED = ROOT / "benchmarks" / "affine_keras_ops.jsonl"
+README = ROOT / "benchmarks" / "README.md"
+#: ``<!-- affine_keras_ops:runs -->``
+PREFIX, SECTION = "affine_keras_ops", "runs"
 
 
 def _best_rate(function, images, repeats):
@@ -42,13 +54,59 @@ def _best_rate(function, images, repeats):
     return len(images) / best
 
 
+def read_rows(path: Path) -> list:
+    """The rows of a JSON-lines file written by ``--out`` (:func:`protocol.read_log`)."""
+    return protocol.read_log(Path(path))
+
+
+def markdown(rows: list) -> str:
+    """Markdown: one line per run: images and size, the largest and mean output difference (pixel values in
+    [0, 255]), images per second of each op (best pass) and ``keras.ops`` over the TensorFlow op, both of
+    the same run; then the machines, and "contended" (:func:`protocol.contended`) where another job ran."""
+    lines = ["| date (UTC) | images | largest difference | mean difference | TensorFlow op, images/s "
+             "| `keras.ops`, images/s | `keras.ops` ÷ TensorFlow op | backend | load at start | commit |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        load = f"{row['load']}" + (" (contended)" if protocol.contended(row) else "") if row.get("load") is not None else ""
+        lines.append(f"| {row['date']} | {row['images']} at {row['image_size'][0]}×{row['image_size'][1]} "
+                     f"({row['profile']}), best of {row['repeats']} | {row['largest_difference_pixel_values']:.3f} "
+                     f"| {row['mean_difference_pixel_values']:.4f} | {row['course_images_per_s']:,.0f} "
+                     f"| {row['keras_ops_images_per_s']:,.0f} "
+                     f"| {row['keras_ops_images_per_s'] / row['course_images_per_s']:.2f} | {row['backend']} "
+                     f"| {load} | {row['commit']} |")
+    machines = sorted({row["machine"] for row in rows})
+    return "\n".join(lines) + "\n\nMachine: " + "; ".join(machines) + "."
+
+
+def render_readme(text: str, path: Path | None = None) -> str:
+    """``text`` with its ``<!-- affine_keras_ops:runs -->`` block filled from ``path`` (default
+    :data:`COMMITTED`). Raises ValueError when ``text`` lacks the markers."""
+    from course.tools import reference
+
+    return reference.render_readme(text, {SECTION: markdown(read_rows(path or COMMITTED))}, prefix=PREFIX)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--images", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, help="append the figures as a JSON line here")
+    parser.add_argument("--table", type=Path, default=None, help="print this JSON-lines file as a table")
+    parser.add_argument("--readme", action="store_true",
+                        help=f"write the table of {COMMITTED.name} into benchmarks/README.md")
+    parser.add_argument("--check", action="store_true", help="with --readme: only check, exit 1 when stale")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown(read_rows(args.table)))
+        return 0
+    if args.readme:
+        from course.tools.readme import update_readme
+
+        return update_readme(README, lambda text: render_readme(text, COMMITTED), args.check,
+                             "python benchmarks/affine_keras_ops.py --readme",
+                             f"affine_keras_ops table differs from {COMMITTED.name}")
+    started = protocol.stamp()
     import keras
     import tensorflow as tf
 
@@ -84,7 +142,7 @@ def main(argv=None) -> int:
             "mean_difference_pixel_values": float(difference.mean()),
             "share_of_pixels_differing_by_over_1": float((difference > 1).mean()),
             "course_images_per_s": rates["course"], "keras_ops_images_per_s": rates["keras_ops"],
-            **protocol.stamp()})
+            **started})
     return 0
 
 
