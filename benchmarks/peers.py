@@ -301,6 +301,7 @@ class _Clock:
                 wall = time.perf_counter() - self.start
                 self.epochs.append({"epoch": epoch + 1, "wall_s": round(wall, 2),
                                     "valid_s": round(self.valid_seconds, 2), "images": self.images,
+                                    "loss": float(logs.get("loss", math.nan)),
                                     "val_loss": float(logs.get("val_loss", math.nan)),
                                     "val_accuracy": float(logs.get("val_accuracy", math.nan))})
                 self.bar.set_postfix_str(f"valid {self.epochs[-1]['val_accuracy']:.1%}", refresh=False)
@@ -405,7 +406,8 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
            "image": list(size), "widths": recipe.get("widths"), "schedule": schedule,
            "budget_s": None if math.isinf(budget) else budget, "epochs_planned": epochs, "epochs": len(history),
            "kept_epoch": kept["epoch"], "epochs_complete": complete,
-           "converged": complete >= CONVERGED_EPOCHS, "seed": seed,
+           "converged": complete >= CONVERGED_EPOCHS, "diverged_epoch": protocol.diverged_epoch(history),
+           "seed": seed,
            "train_photos": len(train_paths), "batch_size": batch, "wall_s": round(wall, 1),
            "train_s": round(train_seconds, 1), "valid_s": round(clock.valid_seconds, 1),
            "images_per_s": round(clock.images / train_seconds, 1),

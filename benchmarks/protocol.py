@@ -242,6 +242,22 @@ def completed_epochs(history: list, train_photos: int) -> list:
     return done
 
 
+def diverged_epoch(history: list) -> int | None:
+    """The first epoch whose validation loss (or training ``loss``, where recorded) is not finite, else None.
+
+    A run whose loss turns NaN has diverged: every later epoch predicts one class (50% on a
+    balanced split), and the weights it keeps are those of an epoch before the divergence.
+    ``history``: a run's epochs as ``peers.py`` records them (``epoch``, ``val_loss``, optionally ``loss``).
+    """
+    import math
+
+    for epoch in history:
+        losses = [epoch.get("val_loss"), epoch.get("loss")]
+        if any(value is not None and not math.isfinite(value) for value in losses):
+            return epoch["epoch"]
+    return None
+
+
 def interval_text(score: dict | None) -> str:
     """``"91.2% (89.3%–92.9%)"``: a :func:`scores` dict's accuracy and 95% interval ("" for None)."""
     if not score:

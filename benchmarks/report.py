@@ -87,6 +87,18 @@ def _converged(row: dict) -> bool:
     return row["converged"]
 
 
+def _diverged(row: dict) -> int | None:
+    """The epoch a run's loss turned NaN (:func:`protocol.diverged_epoch`), from its row or its history."""
+    if row.get("diverged_epoch") is not None:
+        return row["diverged_epoch"]
+    return protocol.diverged_epoch(row.get("history") or [])
+
+
+def _diverged_text(row: dict) -> str:
+    epoch = _diverged(row)
+    return f", **diverged**: loss NaN from epoch {epoch}" if epoch else ""
+
+
 def _epochs_run(row: dict) -> str:
     """``"5"``, or ``"5 and 3 batches"`` when a budget cut the last epoch short."""
     if not row.get("history"):
@@ -110,6 +122,7 @@ def runs_table(rows: list) -> str:
         epochs = f"{_epochs_run(row)} of {row['epochs_planned']} ({row['kept_epoch']})"
         if not _converged(row):
             epochs += ", not converged"
+        epochs += _diverged_text(row)
         peak = f"{row['of_peak']:.0%} of {row['matmul_peak_gflops']:.0f}" if row.get("of_peak") else ""
         if peak and contended(row):
             peak += " (contended)"
@@ -257,13 +270,21 @@ def finals_table(finals: list) -> str:
     lines = ["| run | seed | epochs (kept) | test accuracy (95%) | log loss | TTA | reads of these test photos before "
              "| reason for a reread | commit | date |", "|---" * 10 + "|"]
     for row in finals:
-        lines.append(f"| {_label(row)} ({row['profile']}) | {row['seed']} | {row['epochs']} ({row['kept_epoch']}) | "
+        lines.append(f"| {_label(row)} ({row['profile']}) | {row['seed']} | {row['epochs']} ({row['kept_epoch']})"
+                     f"{_diverged_text(row)} | "
                      f"{_pct(row['test'])} | {row['test']['log_loss']:.3f} | {'yes' if row['test_tta'] else 'no'} | "
                      f"{row['reads_before']} | {row.get('reread_reason') or ''} | {row['commit']} | {row['date']} |")
     groups = {}
     for row in finals:
-        groups.setdefault(f"{_label(row)} ({row['profile']})", []).append(row["test"]["accuracy"])
-    summary = [f"- {label}: test accuracy {_mean_sd(values)}" for label, values in groups.items()]
+        groups.setdefault(f"{_label(row)} ({row['profile']})", []).append(row)
+    summary = []
+    for label, group in groups.items():
+        line = f"- {label}: test accuracy {_mean_sd([row['test']['accuracy'] for row in group])}"
+        diverged = [row for row in group if _diverged(row)]
+        if diverged:
+            line += (f"; {len(diverged)} of {len(group)} seeds diverged (loss NaN), each scored with the weights "
+                     f"of its best epoch before: seed " + ", ".join(str(row["seed"]) for row in diverged))
+        summary.append(line)
     return "\n".join(lines + [""] + summary + [""] + pairings(finals))
 
 
@@ -329,6 +350,9 @@ def sections() -> dict:
         out[f"design:{profile}"] = design_table(rows)
     reads = protocol.read_log(protocol.FINAL_LOG)
     finals = [row for row in reads if row.get("benchmark", "peers") == "peers"]
+    histories = {row["run_id"]: row for profile in PROFILES for row in protocol.read_log(runs_file(profile))
+                 if row["kind"] == "final"}
+    finals = [{**row, "diverged_epoch": _diverged(histories.get(row["run_id"], row))} for row in finals]
     out["finals"] = finals_table(finals) if finals else "No test reads recorded yet."
     others = len(reads) - len(finals)
     if others:                                      # e.g. train_models.py's records: counted in "reads before"

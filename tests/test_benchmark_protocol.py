@@ -147,6 +147,26 @@ def test_an_epoch_cut_short_by_a_budget_is_not_counted_as_an_epoch():
     assert "stopped by its budget at 4 min" in cells and "run ended" not in cells
 
 
+def test_a_run_whose_loss_turned_nan_is_labelled_diverged_in_the_runs_and_the_test_reads():
+    history = _history((100, 0.6, 0.70), (200, 0.5, 0.75), (300, float("nan"), 0.5))
+    assert protocol.diverged_epoch(history) == 3 and protocol.diverged_epoch(history[:2]) is None
+    assert protocol.diverged_epoch([{**history[0], "loss": float("inf")}]) == 1
+    row = {"recipe": "course", "image": [128, 128], "widths": [32, 64], "schedule": "published", "budget_s": None,
+           "gflop_per_image": 1.0, "history": history, "train_photos": 100, "batch_size": 32, "epochs": 3,
+           "epochs_planned": 3, "kept_epoch": 2, "converged": True, "seed": 44, "kind": "final", "train_s": 300.0,
+           "valid_s": 3.0, "images_per_s": 1.0, "commit": "abc"}
+    assert "3 of 3 (2), **diverged**: loss NaN from epoch 3" in report.runs_table([row])
+    assert "diverged" not in report.runs_table([{**row, "history": history[:2], "epochs": 2}])
+    read = {key: row[key] for key in ("recipe", "image", "widths", "schedule", "budget_s", "seed", "kind",
+                                      "epochs", "kept_epoch", "commit")}
+    read.update({"profile": "full", "test": {"n": 10, "accuracy": 0.7, "low": 0.4, "high": 0.9, "log_loss": 0.6},
+                 "test_tta": True, "reads_before": 0, "date": "d", "diverged_epoch": 3, "converged": True})
+    fine = {**read, "seed": 42, "diverged_epoch": None, "test": {**read["test"], "accuracy": 0.95}}
+    table = report.finals_table([fine, read])
+    assert "| 3 (2), **diverged**: loss NaN from epoch 3 |" in table and "| 3 (2) | 95.0%" in table
+    assert "1 of 2 seeds diverged (loss NaN)" in table and "seed 44" in table
+
+
 def test_pairings_test_single_models_of_one_seed_and_skip_runs_not_converged(tmp_path):
     y = np.array([0, 1] * 20)
     right = y.astype(float) * 0.8 + 0.1
