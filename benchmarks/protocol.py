@@ -27,6 +27,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -69,20 +70,66 @@ def commit() -> str:
 def stamp() -> dict:
     """What every row carries: commit, machine, backend, date (UTC) and the load average, taken when called.
 
-    A script calls it as a run starts, so that the commit is the code that ran.
+    A script calls it as a run starts, so that the commit is the code that ran. It also holds
+    ``cpu_start`` (:func:`cpu_snapshot`), which :func:`append` turns into ``others_cpu``: the
+    share of the machine that other processes used while the run went on.
     """
     import keras
 
     return {"commit": commit(), "machine": config.describe_hardware(), "backend": keras.backend.backend(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-            "load": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None}
+            "load": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+            "cpu_start": cpu_snapshot()}
+
+
+def cpu_snapshot() -> list | None:
+    """``[wall s, machine busy CPU s, this process's CPU s (its waited-for children included)]``, or None.
+
+    Machine busy seconds are every core's non-idle time since boot (Linux ``/proc/stat``); None
+    where that file cannot be read (other systems).
+    """
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(value) for value in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)           # idle + iowait
+    hertz = os.sysconf("SC_CLK_TCK")
+    own = os.times()
+    return [time.monotonic(), (sum(ticks[:8]) - idle) / hertz,
+            own.user + own.system + own.children_user + own.children_system]
+
+
+def others_cpu(start: list | None, end: list | None = None) -> float | None:
+    """The share of the machine's cores (0 to 1) other processes kept busy between two :func:`cpu_snapshot`
+    (``end``: now). None when either is missing or no time passed.
+
+    ``(machine busy s − this process's CPU s) / (wall s × cores)``: 0.5 on 2 cores is one core
+    taken by another job for the whole run. Unlike the load average at the start, it does not
+    count a run that ended just before this one (the previous step of a queue).
+    """
+    end = end or cpu_snapshot()
+    if not start or not end or end[0] <= start[0]:
+        return None
+    busy, own = end[1] - start[1], end[2] - start[2]
+    return round(max(0.0, busy - own) / ((end[0] - start[0]) * (os.cpu_count() or 1)), 3)
+
+
+#: Above this share of the machine used by other processes (:func:`others_cpu`), a run is "contended".
+CONTENDED_OTHERS_CPU = 0.25
 
 
 def contended(row: dict) -> bool:
-    """Whether another job shared the machine when the run started: load average above half its cores.
+    """Whether another job shared the machine during the run.
 
-    Then the matmul peak measured at the start reads low and the share of it high.
+    Rows with ``others_cpu`` (:func:`append` adds it): other processes used more than
+    :data:`CONTENDED_OTHERS_CPU` of the cores. Older rows: the load average at the start above half
+    the cores (which also counts a run that had just ended, so it can mark a run of a queue
+    contended that was not). Then the matmul peak measured at the start reads low and the share
+    of it high, and seconds read long.
     """
+    if row.get("others_cpu") is not None:
+        return row["others_cpu"] > CONTENDED_OTHERS_CPU
     cores = re.search(r"(\d+) cores", row.get("machine", ""))
     return row.get("load") is not None and cores is not None and row["load"] > int(cores.group(1)) / 2
 
@@ -296,7 +343,15 @@ def read_log(path: Path = FINAL_LOG) -> list:
 
 
 def append(path: Path, row: dict) -> None:
-    """Append one row to a JSON-lines file (created with its folder when missing)."""
+    """Append one row to a JSON-lines file (created with its folder when missing).
+
+    A row's ``cpu_start`` (from :func:`stamp`) is replaced by ``others_cpu`` (:func:`others_cpu`,
+    from the start of the run to now).
+    """
+    if "cpu_start" in row:
+        start = row["cpu_start"]
+        row = {key: value for key, value in row.items() if key != "cpu_start"}
+        row["others_cpu"] = others_cpu(start)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(row) + "\n")

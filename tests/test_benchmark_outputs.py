@@ -12,7 +12,7 @@ from benchmarks import (affine_keras_ops, augmentation_pipeline, data_autotune, 
 
 SCRIPTS = (affine_keras_ops, augmentation_pipeline, data_autotune, finetune_mirrors, precision, train_models,
            transfer_protocol, vgg16_speed)
-STAMP = {"commit", "machine", "backend", "date", "load"}
+STAMP = {"commit", "machine", "backend", "date", "load", "others_cpu"}
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda script: script.__name__.rsplit(".", 1)[-1])

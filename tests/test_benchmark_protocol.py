@@ -218,6 +218,22 @@ def test_provenance_counts_tables_inside_markers_as_generated_and_the_rest_as_ty
     assert "`b.py`" not in table
 
 
+def test_contention_is_the_cpu_other_processes_used_during_the_run_where_recorded(tmp_path, monkeypatch):
+    monkeypatch.setattr(protocol.os, "cpu_count", lambda: 2)
+    # 100 s on 2 cores: the machine was busy 150 core-seconds, this run used 100 of them
+    assert protocol.others_cpu([0.0, 1000.0, 10.0], [100.0, 1150.0, 110.0]) == 0.25
+    assert protocol.others_cpu([0.0, 1000.0, 10.0], [100.0, 1110.0, 110.0]) == 0.0   # never below 0
+    assert protocol.others_cpu(None, [1.0, 2.0, 3.0]) is None
+    machine = "CPU only (2 cores: AMD EPYC)"
+    # a queue's next run reads its predecessor's load at the start; what others used during it decides
+    assert not protocol.contended({"machine": machine, "load": 1.9, "others_cpu": 0.02})
+    assert protocol.contended({"machine": machine, "load": 0.1, "others_cpu": 0.6})
+    log = tmp_path / "rows.jsonl"
+    protocol.append(log, {"x": 1, **{"cpu_start": protocol.cpu_snapshot()}})
+    row = protocol.read_log(log)[0]
+    assert "cpu_start" not in row and 0.0 <= row["others_cpu"] <= 1.0
+
+
 def test_a_run_started_on_a_loaded_machine_is_marked_contended():
     assert report.contended({"machine": "CPU only (2 cores: AMD EPYC)", "load": 1.5})
     assert not report.contended({"machine": "CPU only (2 cores: AMD EPYC)", "load": 0.4})
