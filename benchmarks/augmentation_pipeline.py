@@ -283,9 +283,9 @@ def measure_training(x, y, batch_size, steps, seed, image_size):
         elif placement == "augment_dataset":
             dataset = lessons.augment_dataset(dataset, seed=seed)
         dataset = dataset.prefetch(tf.data.AUTOTUNE)
-        model.fit(dataset.take(1), epochs=1, verbose=0)  # build and trace
+        model.fit(dataset.take(1), epochs=1, verbose=0, shuffle=False)  # build and trace
         start = time.perf_counter()
-        model.fit(dataset, epochs=1, verbose=0)
+        model.fit(dataset, epochs=1, verbose=0, shuffle=False)
         figures[placement] = n / (time.perf_counter() - start)
     return figures
 

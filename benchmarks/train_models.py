@@ -319,7 +319,10 @@ def main(argv=None) -> int:
             print(f"wrote {path}")
         rows[model_id] = fields
         read = {"run_id": runs[model_id], "test_split": split,
-                "reads_before": protocol.test_reads(split, args.final_log), "reread_reason": args.reread}
+                "reads_before": protocol.test_reads(split, args.final_log), "reread_reason": args.reread,
+                "predictions": protocol.save_predictions(                    # kept for paired tests
+                    runs[model_id], fields["test_y_true"], fields["test_p_dog"],
+                    Path(args.final_log).parent / "predictions").name}
         protocol.append(args.final_log, {
             "benchmark": "train_models", "kind": "final", "run_id": runs[model_id], "profile": cfg.name,
             "recipe": model_id, "seed": cfg.seed, "epochs": fields["epochs"], "kept_epoch": fields.get("best_epoch"),

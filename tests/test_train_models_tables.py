@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from benchmarks import train_models   # benchmarks/ is a namespace package on pytest's pythonpath
@@ -101,7 +102,8 @@ def test_main_appends_the_rows_the_table_needs(tmp_path, monkeypatch, capsys):
                     "best_epoch": 1, "params": 5, "train_seconds": 1.0, "seconds_per_epoch": 0.5,
                     "images_per_second": 40.0, "valid_accuracy": 0.6, "valid_log_loss": 0.7,
                     "test_accuracy": 0.7 if model_id == "mlp_pixels" else 0.9, "test_log_loss": 0.6,
-                    "optimizer": "Adagrad, learning rate 0.01", "precision": "float32"}
+                    "optimizer": "Adagrad, learning rate 0.01", "precision": "float32",
+                    "test_y_true": [0, 1] * 5, "test_p_dog": [0.2, 0.8] * 5}
         return train
 
     monkeypatch.setattr(train_models, "train_mlp", fake("mlp_pixels"))
@@ -121,6 +123,9 @@ def test_main_appends_the_rows_the_table_needs(tmp_path, monkeypatch, capsys):
         [stats.wilson_interval(7, 10)[0], stats.wilson_interval(9, 10)[0]])
     text = train_models.markdown(rows)
     assert "| smoke | `mlp_pixels` |" in text and "20.0 points above `mlp_pixels`" in text
+    for read in train_models.read_rows(log)[1:]:                  # each read keeps its predictions for pairing
+        kept = np.load(tmp_path / "predictions" / read["predictions"])
+        assert list(kept["y_true"]) == [0, 1] * 5 and len(kept["p_dog"]) == 10
 
 
 def test_a_stale_block_is_rewritten_missing_markers_refused_and_check_fails(tmp_path, monkeypatch):
