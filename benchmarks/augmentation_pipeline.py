@@ -416,11 +416,6 @@ def render_readme(text: str, path: Path = COMMITTED) -> str:
 
 # ---- the run -----------------------------------------------------------------------------------
 
-def _versions() -> dict:
-    found = config.versions()
-    return {name: found[name] for name in ("tensorflow", "keras", "numpy", "pillow") if name in found}
-
-
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -491,7 +486,7 @@ def measure(args, argv) -> dict:
 
     results = {"profile": cfg.name, "images": n, "image_size": list(cfg.image_size),
                "batch_size": batch_size, "repeats": args.repeats, "hardware": config.hardware(),
-               "versions": _versions(),
+               "versions": protocol.versions("numpy", "pillow"),
                "command": ".venv/bin/python benchmarks/augmentation_pipeline.py " + shlex.join(argv),
                "augmentation_images_per_second": rates,
                "ratio_to_pillow": {name: rate / baseline for name, rate in rates.items()}}

@@ -124,14 +124,6 @@ def summary(clock, stall=STALL_SECONDS):
     return float(np.mean(later)), stalled, len(later)
 
 
-def _versions() -> dict:
-    """The versions of Keras and of the backend's libraries: ``{"keras": "3.15.1", "tensorflow": "2.21.0"}``."""
-    found = config.versions()
-    wanted = ["keras", "tensorflow", found["keras backend"]]
-    return {name: found[name] for name in dict.fromkeys(wanted)
-            if found.get(name, "not installed") != "not installed"}
-
-
 # ---- the table ---------------------------------------------------------------------------------
 
 def read_rows(path: Path) -> list:
@@ -139,16 +131,7 @@ def read_rows(path: Path) -> list:
     return protocol.read_log(Path(path))
 
 
-def latest_run(rows: list) -> list:
-    """The rows of the latest run in ``rows``: those sharing the latest row's (date, commit, machine).
-
-    A run stamps all its rows once, as it starts, so these are the rows of one run.
-    """
-    if not rows:
-        raise ValueError("no rows")
-    last = max(rows, key=lambda r: r["date"])
-    key = (last["date"], last["commit"], last["machine"])
-    return [r for r in rows if (r["date"], r["commit"], r["machine"]) == key]
+latest_run = protocol.latest_run
 
 
 def on_over_off(row: dict) -> float:
@@ -216,7 +199,7 @@ def main(argv=None) -> int:
                              ".venv/bin/python benchmarks/data_autotune.py --readme",
                              f"autotuner table differs from {COMMITTED.name}")
     cfg = config.get_profile(args.profile)
-    stamp = {**protocol.stamp(), "versions": _versions()}     # once, as the run starts: one run, one stamp
+    stamp = {**protocol.stamp(), "versions": protocol.versions()}     # once, as the run starts: one run, one stamp
 
     from utils import augmentation, lessons, loading
 

@@ -85,12 +85,7 @@ def read_rows(path: Path) -> list:
     return protocol.read_log(Path(path))
 
 
-def runs(rows: list) -> list:
-    """``rows`` grouped by run (same commit, start date, machine and profile), in file order: a list of lists."""
-    groups = {}
-    for row in rows:
-        groups.setdefault((row.get("commit"), row.get("date"), row.get("machine"), row.get("profile")), []).append(row)
-    return list(groups.values())
+runs = protocol.runs
 
 
 def _correct(row) -> int:

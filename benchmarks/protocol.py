@@ -119,6 +119,36 @@ def others_cpu(start: list | None, end: list | None = None) -> float | None:
 CONTENDED_OTHERS_CPU = 0.25
 
 
+def versions(*extra: str) -> dict:
+    """The versions of Keras, TensorFlow, the Keras backend's library and ``extra`` (e.g. ``"numpy"``), those
+    installed: ``{"keras": "3.15.1", "tensorflow": "2.21.0"}`` (:func:`utils.config.versions`' names)."""
+    found = config.versions()
+    wanted = ["keras", "tensorflow", found.get("keras backend", "tensorflow"), *extra]
+    return {name: found[name] for name in dict.fromkeys(wanted)
+            if found.get(name, "not installed") != "not installed"}
+
+
+def latest_run(rows: list) -> list:
+    """The rows of the latest run in ``rows``: those sharing the latest row's (date, commit, machine).
+
+    A run stamps all its rows once, as it starts (:func:`stamp`), so these are the rows of one run.
+    Raises ValueError when ``rows`` is empty.
+    """
+    if not rows:
+        raise ValueError("no rows")
+    last = max(rows, key=lambda r: r["date"])
+    key = (last["date"], last["commit"], last["machine"])
+    return [r for r in rows if (r["date"], r["commit"], r["machine"]) == key]
+
+
+def runs(rows: list) -> list:
+    """``rows`` grouped by run (same commit, start date, machine and profile), in file order: a list of lists."""
+    groups = {}
+    for row in rows:
+        groups.setdefault((row.get("commit"), row.get("date"), row.get("machine"), row.get("profile")), []).append(row)
+    return list(groups.values())
+
+
 def contended(row: dict) -> bool:
     """Whether another job shared the machine during the run.
 

@@ -252,13 +252,6 @@ def render_readme(text: str, path: Path | None = None) -> str:
     return reference.render_readme(text, {SECTION: markdown(read_rows(path or COMMITTED))}, prefix=PREFIX)
 
 
-def _versions() -> dict:
-    """Keras's version and its backend's (``{"keras": "3.x", "tensorflow": "2.x"}``)."""
-    found = config.versions()
-    backend = found.get("keras backend")
-    return {name: found[name] for name in ("keras", backend) if name in found}
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=config.PROFILE_NAMES, default="sample")
@@ -303,7 +296,7 @@ def main(argv=None) -> int:
     data.require_prepared(cfg)
     verbose = 0 if args.quiet else 2
     split = protocol.test_split_sha(cfg)           # which test photos every model below reads
-    versions = _versions()
+    versions = protocol.versions()
     rows = {}
     for model_id in args.models:
         started = protocol.stamp()

@@ -187,14 +187,6 @@ def estimate_minutes(speed: dict, profile: str, which: int = 0) -> tuple[float, 
     return sum(parts.values()), parts, f"{train}/{valid}/{test} + {test1} test1 ({source}); epochs head {head}, fine-tune {tune}"
 
 
-def _versions() -> dict:
-    """The versions of Keras and of the backend's libraries: ``{"keras": "3.15.1", "tensorflow": "2.21.0"}``."""
-    found = config.versions()
-    wanted = ["keras", "tensorflow", found["keras backend"]]
-    return {name: found[name] for name in dict.fromkeys(wanted)
-            if found.get(name, "not installed") != "not installed"}
-
-
 # ---- the tables ---------------------------------------------------------------------------------
 
 def read_rows(path: Path) -> list:
@@ -202,16 +194,7 @@ def read_rows(path: Path) -> list:
     return protocol.read_log(Path(path))
 
 
-def latest_run(rows: list) -> list:
-    """The rows of the latest run in ``rows``: those sharing the latest row's (date, commit, machine).
-
-    A run stamps all its rows once, as it starts, so these are the rows of one run.
-    """
-    if not rows:
-        raise ValueError("no rows")
-    last = max(rows, key=lambda r: r["date"])
-    key = (last["date"], last["commit"], last["machine"])
-    return [r for r in rows if (r["date"], r["commit"], r["machine"]) == key]
+latest_run = protocol.latest_run
 
 
 def _rate(value: float) -> str:
@@ -366,7 +349,7 @@ def main(argv=None) -> int:
                              f"VGG16 speed tables differ from {COMMITTED.name}")
     from utils import vgg16
 
-    stamp = {**protocol.stamp(), "versions": _versions()}     # once, as the run starts: one run, one stamp
+    stamp = {**protocol.stamp(), "versions": protocol.versions()}     # once, as the run starts: one run, one stamp
     common = {"benchmark": "vgg16_speed", "batch_size": args.batch_size, "timed_batches": args.batches}
     print(f"Hardware: {stamp['machine']}  (TF threads: default; load average at start {stamp['load']})")
     print(f"batch size {args.batch_size}, {args.batches} timed batches after one warm-up; random weights\n")
