@@ -84,6 +84,14 @@ def _sanitize(text: str) -> str:
     return text
 
 
+def test_sanitiser_masks_only_the_last_two_decimals_of_submission_rows():
+    # 06 prints its submission's first rows: P(dog) to 6 decimals, whose 6th differs between CPUs' kernels
+    golden, fresh = "id,label\n3,0.144721\n4,0.950000 \n", "id,label\n3,0.144720\n4,0.950000 \n"
+    assert _sanitize(golden) == _sanitize(fresh) and "3,0.1447" in _sanitize(fresh)
+    assert _sanitize("id,label\n3,0.154721\n") != _sanitize("id,label\n3,0.144721\n")   # the 4 first are compared
+    assert _sanitize("accuracy 0.144721") == "accuracy 0.144721"                           # other numbers untouched
+
+
 def test_sanitiser_masks_timings_and_temporary_paths():
     run_a = "Epoch 1/1 - 1.58 s/epoch, 54.5 images/s\nReused /tmp/dogscats-test.abc123/data/dogscats in 0.1 s"
     run_b = "Epoch 1/1 - 2.91 s/epoch, 31.0 images/s\nReused /tmp/dogscats-test.XyZ987/data/dogscats in 12.4 s"
