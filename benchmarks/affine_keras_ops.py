@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+import readme_tables  # noqa: E402
 from utils import config, lessons, loading  # noqa: E402
 
 #: The committed runs the README's table is made from.
@@ -92,20 +93,11 @@ def main(argv=None) -> int:
     parser.add_argument("--images", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, help="append the figures as a JSON line here")
-    parser.add_argument("--table", type=Path, default=None, help="print this JSON-lines file as a table")
-    parser.add_argument("--readme", action="store_true",
-                        help=f"write the table of {COMMITTED.name} into benchmarks/README.md")
-    parser.add_argument("--check", action="store_true", help="with --readme: only check, exit 1 when stale")
+    readme_tables.add_options(parser, COMMITTED)
     args = parser.parse_args(argv)
-    if args.table:
-        print(markdown(read_rows(args.table)))
-        return 0
-    if args.readme:
-        from course.tools.readme import update_readme
-
-        return update_readme(README, lambda text: render_readme(text, COMMITTED), args.check,
-                             "python benchmarks/affine_keras_ops.py --readme",
-                             f"affine_keras_ops table differs from {COMMITTED.name}")
+    done = readme_tables.run(args, sys.modules[__name__])    # --table, --readme, --check
+    if done is not None:
+        return done
     started = protocol.stamp()
     import keras
     import tensorflow as tf

@@ -75,6 +75,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+import readme_tables  # noqa: E402
 from utils import augmentation, config, data, lessons, loading, settings  # noqa: E402
 
 #: The committed run the README's tables are made from (``--out`` of the README's command).
@@ -431,20 +432,11 @@ def main(argv=None) -> int:
     parser.add_argument("--train-steps", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures there")
     parser.add_argument("--out", type=Path, default=None, help="append the figures as a JSON line here")
-    parser.add_argument("--table", type=Path, default=None, help="print this JSON-lines file's latest run as tables")
-    parser.add_argument("--readme", action="store_true",
-                        help=f"write the tables of {COMMITTED.name} into benchmarks/README.md")
-    parser.add_argument("--check", action="store_true", help="with --readme: only check, exit 1 when stale")
+    readme_tables.add_options(parser, COMMITTED)
     args = parser.parse_args(argv)
-    if args.table:
-        print(markdown(read_rows(args.table)))
-        return 0
-    if args.readme:
-        from course.tools.readme import update_readme
-
-        return update_readme(README, lambda text: render_readme(text, COMMITTED), args.check,
-                             "python benchmarks/augmentation_pipeline.py --readme",
-                             f"augmentation tables differ from {COMMITTED.name}")
+    done = readme_tables.run(args, sys.modules[__name__])    # --table, --readme, --check
+    if done is not None:
+        return done
     measure(args, argv)
     return 0
 

@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+import readme_tables  # noqa: E402
 from utils import config  # noqa: E402
 
 SIZE = (64, 64)
@@ -184,20 +185,11 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="sample")
     parser.add_argument("--epochs", type=int, default=10, help="epochs per way (the first is left out)")
     parser.add_argument("--out", type=Path, help="append one JSON line per workload here")
-    parser.add_argument("--table", type=Path, default=None, help="print this JSON-lines file's latest run as a table")
-    parser.add_argument("--readme", action="store_true",
-                        help=f"write the table of {COMMITTED.name} into benchmarks/README.md")
-    parser.add_argument("--check", action="store_true", help="with --readme: only check, exit 1 when stale")
+    readme_tables.add_options(parser, COMMITTED)
     args = parser.parse_args(argv)
-    if args.table:
-        print(markdown(read_rows(args.table)))
-        return 0
-    if args.readme:
-        from course.tools.readme import update_readme
-
-        return update_readme(README, lambda text: render_readme(text, COMMITTED), args.check,
-                             ".venv/bin/python benchmarks/data_autotune.py --readme",
-                             f"autotuner table differs from {COMMITTED.name}")
+    done = readme_tables.run(args, sys.modules[__name__])    # --table, --readme, --check
+    if done is not None:
+        return done
     cfg = config.get_profile(args.profile)
     stamp = {**protocol.stamp(), "versions": protocol.versions()}     # once, as the run starts: one run, one stamp
 

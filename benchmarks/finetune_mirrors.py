@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+import readme_tables  # noqa: E402
 from protocol import unused_photos  # noqa: E402
 from utils import config  # noqa: E402
 
@@ -196,19 +197,11 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="sample")
     parser.add_argument("--extra", type=int, default=1000, help="unused labelled photos per class added to valid")
     parser.add_argument("--out", type=Path, help="append one JSON line per fine-tuning here")
-    parser.add_argument("--table", type=Path, default=None, help="print this JSON-lines file as tables")
-    parser.add_argument("--readme", action="store_true",
-                        help=f"write the tables of {COMMITTED.name} into benchmarks/README.md")
-    parser.add_argument("--check", action="store_true", help="with --readme: only check, exit 1 when stale")
+    readme_tables.add_options(parser, COMMITTED)
     args = parser.parse_args(argv)
-    if args.table:
-        print(markdown(read_rows(args.table)))
-        return 0
-    if args.readme:
-        from course.tools.readme import update_readme
-
-        return update_readme(README, render_readme, args.check, "python benchmarks/finetune_mirrors.py --readme",
-                             f"fine-tuning table differs from {COMMITTED.name}")
+    done = readme_tables.run(args, sys.modules[__name__])    # --table, --readme, --check
+    if done is not None:
+        return done
     command = "benchmarks/finetune_mirrors.py" + "".join(" " + shlex.quote(a) for a in (sys.argv[1:] if argv is None
                                                                                         else argv))
     common = {"benchmark": "finetune_mirrors", "command": command, **protocol.stamp()}   # once, as the run starts

@@ -73,6 +73,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+import readme_tables  # noqa: E402
 
 WORKLOADS = ("mlp", "cnn_small", "cnn_bn", "lite0")
 WAYS = ("float32", "mixed_bfloat16", "xla")
@@ -377,20 +378,12 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=float, default=LIMIT_S,
                         help=f"seconds a (workload, way) process may run before it is stopped (default {LIMIT_S})")
     parser.add_argument("--out", type=Path, help="append one JSON line per (workload, way) here")
-    parser.add_argument("--table", type=Path, default=None, help="print this JSON-lines file as tables")
-    parser.add_argument("--readme", action="store_true",
-                        help=f"write the tables of {COMMITTED.name} into benchmarks/README.md")
-    parser.add_argument("--check", action="store_true", help="with --readme: only check, exit 1 when stale")
+    readme_tables.add_options(parser, COMMITTED)
     parser.add_argument("--child", nargs=2, metavar=("WORKLOAD", "WAY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.table:
-        print(markdown(read_rows(args.table)))
-        return 0
-    if args.readme:
-        from course.tools.readme import update_readme
-
-        return update_readme(README, render_readme, args.check, "python benchmarks/precision.py --readme",
-                             f"precision tables differ from {COMMITTED.name}")
+    done = readme_tables.run(args, sys.modules[__name__])    # --table, --readme, --check
+    if done is not None:
+        return done
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch compiles and is left out")
     if args.child:

@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+import readme_tables  # noqa: E402
 from utils import config, data, devices, lessons, prerequisites, results  # noqa: E402
 
 MODEL_IDS = ("mlp_pixels", "cnn_small")
@@ -267,19 +268,11 @@ def main(argv=None) -> int:
     parser.add_argument("--final-log", type=Path, default=protocol.FINAL_LOG,
                         help="the log of test reads this run appends to")
     parser.add_argument("--reread", default=None, help="why a run already read reads the test split again")
-    parser.add_argument("--table", type=Path, default=None, help="print this --out file as the README's table")
-    parser.add_argument("--readme", action="store_true",
-                        help=f"write the table of {COMMITTED.name} into benchmarks/README.md")
-    parser.add_argument("--check", action="store_true", help="with --readme: only check, exit 1 when stale")
+    readme_tables.add_options(parser, COMMITTED)
     args = parser.parse_args(argv)
-    if args.table:
-        print(markdown(read_rows(args.table)))
-        return 0
-    if args.readme:
-        from course.tools.readme import update_readme
-
-        return update_readme(README, render_readme, args.check, "python benchmarks/train_models.py --readme",
-                             f"train_models table differs from {COMMITTED.name}")
+    done = readme_tables.run(args, sys.modules[__name__])    # --table, --readme, --check
+    if done is not None:
+        return done
     invocation = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     command = shlex.join(["benchmarks/train_models.py", *(sys.argv[1:] if argv is None else argv)])
 

@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+import readme_tables  # noqa: E402
 from utils import config, finetune  # noqa: E402
 
 #: Image counts assumed when the data is not prepared (train, valid, test, test1).
@@ -333,20 +334,11 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--batches", type=int, default=4, help="timed batches per measurement")
     parser.add_argument("--out", type=Path, help="append the speeds and the estimates as JSON lines here")
-    parser.add_argument("--table", type=Path, default=None, help="print this JSON-lines file's latest run as tables")
-    parser.add_argument("--readme", action="store_true",
-                        help=f"write the tables of {COMMITTED.name} into benchmarks/README.md")
-    parser.add_argument("--check", action="store_true", help="with --readme: only check, exit 1 when stale")
+    readme_tables.add_options(parser, COMMITTED)
     args = parser.parse_args(argv)
-    if args.table:
-        print(markdown(read_rows(args.table)))
-        return 0
-    if args.readme:
-        from course.tools.readme import update_readme
-
-        return update_readme(README, lambda text: render_readme(text, COMMITTED), args.check,
-                             ".venv/bin/python benchmarks/vgg16_speed.py --readme",
-                             f"VGG16 speed tables differ from {COMMITTED.name}")
+    done = readme_tables.run(args, sys.modules[__name__])    # --table, --readme, --check
+    if done is not None:
+        return done
     from utils import vgg16
 
     stamp = {**protocol.stamp(), "versions": protocol.versions()}     # once, as the run starts: one run, one stamp
