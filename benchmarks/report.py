@@ -341,18 +341,17 @@ def published_table() -> str:
 
 def sections() -> dict:
     """The README's blocks, by name, from the committed files (a profile without runs says so)."""
-    out = {}
+    out, finals_run = {}, {}
     for profile in PROFILES:
         rows = protocol.read_log(runs_file(profile))
+        finals_run.update({row["run_id"]: row for row in rows if row["kind"] == "final"})   # their histories
         out[f"runs:{profile}"] = runs_table(rows) if rows else f"No `{profile}` runs recorded yet."
         out[f"budgets:{profile}"] = budgets_table(rows) if rows else f"No `{profile}` runs recorded yet."
         out[f"fitted:{profile}"] = fitted_table(rows)
         out[f"design:{profile}"] = design_table(rows)
     reads = protocol.read_log(protocol.FINAL_LOG)
     finals = [row for row in reads if row.get("benchmark", "peers") == "peers"]
-    histories = {row["run_id"]: row for profile in PROFILES for row in protocol.read_log(runs_file(profile))
-                 if row["kind"] == "final"}
-    finals = [{**row, "diverged_epoch": _diverged(histories.get(row["run_id"], row))} for row in finals]
+    finals = [{**row, "diverged_epoch": _diverged(finals_run.get(row["run_id"], row))} for row in finals]
     out["finals"] = finals_table(finals) if finals else "No test reads recorded yet."
     others = len(reads) - len(finals)
     if others:                                      # e.g. train_models.py's records: counted in "reads before"
