@@ -345,6 +345,26 @@ def plan_epochs(name, cfg, image_size, widths, train, steps, valid_count, budget
     return max(1, int(0.9 * budget / (per_batch * (steps + valid_steps / 3))))
 
 
+def datasets(cfg, recipe, size, photos, *, seed, final):
+    """``(training paths, training batches, validation batches)`` of one recipe's run.
+
+    Training photos: the profile's whole training split when ``final``, else the design
+    photos (``photos``: :func:`protocol.design_photos`), shuffled with ``seed`` and, for a
+    recipe that augments in ``tf.data`` (the course's), augmented. Batches of
+    ``(batch, *size, 3)`` float32 in [0, 255] and float32 labels; validation is the
+    profile's ``valid`` split, in order, cached.
+    """
+    from utils import lessons, loading
+
+    batch = recipe["batch_size"]
+    train_paths, train_labels = protocol.training_photos(cfg) if final else photos["train"]
+    train = protocol.photo_batches(train_paths, train_labels, size, batch, shuffle=True, seed=seed)
+    if recipe.get("augment"):                       # the course augments in tf.data, the peers in the model
+        train = lessons.augment_dataset(train, seed=seed, **recipe["augment"])
+    valid = loading.get_batches("valid", size, batch_size=batch, shuffle=False, cfg=cfg, cache=True)
+    return train_paths, train, valid
+
+
 def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_size=None, widths=None,
                final=False, extra_per_class=1000, peak=None, reread=None, folder=None,
                log=protocol.FINAL_LOG) -> dict:
@@ -358,22 +378,15 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
     """
     import keras
 
-    from utils import lessons, loading
+    from utils import loading
 
     started = protocol.stamp()                      # the commit and load of the code that runs
     model, recipe = build(name, cfg, image_size, widths)
     size = tuple(model.inputs[0].shape[1:3])
     batch = recipe["batch_size"]
     photos = protocol.design_photos(cfg, extra_per_class)
-    if final:
-        train_paths, train_labels = protocol.training_photos(cfg)
-    else:
-        train_paths, train_labels = photos["train"]
-    train = protocol.photo_batches(train_paths, train_labels, size, batch, shuffle=True, seed=seed)
-    if recipe.get("augment"):                       # the course augments in tf.data, the peers in the model
-        train = lessons.augment_dataset(train, seed=seed, **recipe["augment"])
+    train_paths, train, valid = datasets(cfg, recipe, size, photos, seed=seed, final=final)
     steps = math.ceil(len(train_paths) / batch)
-    valid = loading.get_batches("valid", size, batch_size=batch, shuffle=False, cfg=cfg, cache=True)
     valid_count = len(valid.file_paths)
     epochs = recipe["epochs"]
     if schedule == "fitted":
