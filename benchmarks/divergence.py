@@ -9,6 +9,8 @@ Usage (from the repository root, ``DOGSCATS_DATA`` set to a prepared folder)::
     .venv/bin/python benchmarks/divergence.py --seed 44 --stop-after 8 --out benchmarks/divergence_full.jsonl
     DOGSCATS_MIXED_PRECISION=1 .venv/bin/python benchmarks/divergence.py --seed 44 --stop-after 8 --clipnorm 1 \
         --out benchmarks/divergence_full.jsonl
+    .venv/bin/python benchmarks/divergence.py --readme           # its table into benchmarks/README.md
+    .venv/bin/python benchmarks/divergence.py --readme --check   # exit 1 when that table is stale
 
 A run trains the course's recipe (``peers.py``'s ``course``: notebook 04's
 ``build_cnn_bn`` and ``compile_cnn_bn``, its learning-rate schedule laid over the
@@ -25,6 +27,11 @@ moving mean and moving variance); and at the first non-finite batch, its epoch,
 batch and learning rate and the variables that are no longer finite. From these
 one sees whether the weights blow up steadily (a learning rate too high for the
 recipe) or at one step (a numeric fault of one layer or precision).
+
+``--readme`` writes :func:`markdown` of :data:`COMMITTED` into ``benchmarks/README.md``
+between ``<!-- divergence:runs -->`` markers: each epoch's figures of every final
+run of the same seed, shape and precision in :data:`ORIGINALS` beside each rerun
+here, the epochs over which they agree, and where each one's loss stopped being finite.
 """
 
 from __future__ import annotations
@@ -42,7 +49,94 @@ import numpy as np  # noqa: E402
 
 import peers  # noqa: E402
 import protocol  # noqa: E402  (benchmarks/ is on sys.path)
+import readme_tables  # noqa: E402
 from utils import config, devices  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The committed diagnosis runs the README's table is made from, and the final runs they repeat.
+COMMITTED = ROOT / "benchmarks" / "divergence_full.jsonl"
+ORIGINALS = ROOT / "benchmarks" / "peers_full.jsonl"
+README = ROOT / "benchmarks" / "README.md"
+#: ``<!-- divergence:runs -->``
+PREFIX, SECTION = "divergence", "runs"
+
+
+def read_rows(path: Path) -> list:
+    """The rows of a JSON-lines file written by ``--out`` (:func:`protocol.read_log`)."""
+    return protocol.read_log(Path(path))
+
+
+def _same_run(row: dict, other: dict) -> bool:
+    return all(other.get(key) == row.get(key) for key in ("profile", "recipe", "seed", "image", "widths", "precision"))
+
+
+def _figures(epoch: dict | None) -> str:
+    if epoch is None:
+        return ""
+    loss = f"{epoch['loss']:.4f} / " if epoch.get("loss") is not None else "not recorded / "
+    val_loss = f"{epoch['val_loss']:.4f}" if math.isfinite(epoch["val_loss"]) else "NaN"
+    return f"{loss}{val_loss} / {epoch['val_accuracy']:.1%}"
+
+
+def _peaks(epoch: dict | None) -> str:
+    """``"0.41 / 3.2"``: the largest |weight| of any kernel and the largest BN moving variance at an epoch's end."""
+    if not epoch or not epoch.get("peaks"):
+        return ""
+    kernel = max(v for k, v in epoch["peaks"].items() if k.endswith("kernel"))
+    variance = max(v for k, v in epoch["peaks"].items() if k.endswith("moving_variance"))
+    return f"{kernel:.2f} / {variance:.3g}"
+
+
+def markdown(rows: list, originals: list | None = None) -> str:
+    """Markdown: per diagnosis row, one line per epoch with the training loss, validation loss and validation
+    accuracy of every final run of the same seed, shape and precision (``originals``, default
+    :data:`ORIGINALS`' final rows, by start) and of the rerun; then the epochs over which all agree (validation
+    loss to 4 decimals) and where each one's loss was first not finite (:func:`protocol.diverged_epoch`)."""
+    if not rows:
+        return "No diagnosis runs recorded yet."
+    originals = read_rows(ORIGINALS) if originals is None else originals
+    out = []
+    for row in rows:
+        finals = sorted((o for o in originals if o.get("kind") == "final" and _same_run(row, o)),
+                        key=lambda o: o["date"])
+        runs = [(f"final run of {o['date']} ({o['commit']})", o["history"]) for o in finals]
+        machines = {o["machine"] for o in finals} | {row["machine"]}
+        clip = f", gradients clipped to norm {row['clipnorm']:g}" if row.get("clipnorm") else ""
+        runs.append((f"this rerun, {row['date']} ({row['commit']}){clip}", row["history"]))
+        depth = max(len(history) for _, history in runs)
+        shown = min(depth, row["epochs"] + 2)       # the rerun's epochs, and two more of the longer runs
+        out.append(f"**`{row['profile']}`, `{row['recipe']}` {row['image'][0]}×{row['image'][1]}, blocks "
+                   f"{'-'.join(map(str, row['widths']))}, seed {row['seed']}, {row['precision']}, "
+                   f"{row['train_photos']:,} training photos** (each cell: training loss / validation loss / "
+                   f"validation accuracy; last column: the rerun's largest |weight| of a kernel / largest "
+                   f"moving variance of a batch normalisation)\n")
+        out.append("| epoch | " + " | ".join(name for name, _ in runs) + " | the rerun's weights |")
+        out.append("|---" * (len(runs) + 2) + "|")
+        for index in range(shown):
+            cells = [_figures(history[index] if index < len(history) else None) for _, history in runs]
+            cells.append(_peaks(row["history"][index] if index < len(row["history"]) else None))
+            out.append(f"| {index + 1} | " + " | ".join(cells) + " |")
+        agree = 0
+        while agree < min(len(history) for _, history in runs) and len(
+                {f"{history[agree]['val_loss']:.4f}" for _, history in runs}) == 1:
+            agree += 1
+        every = "Both runs" if len(runs) == 2 else f"All {len(runs)} runs"
+        sentences = [f"{every} agree on the validation loss to 4 decimals for epochs 1–{agree}"
+                     if agree else "The runs differ from epoch 1"]
+        for name, history in runs:
+            first = protocol.diverged_epoch(history)
+            sentences.append(f"{name[0].upper()}{name[1:]}: " + (f"loss not finite from epoch {first}" if first else
+                                            f"loss finite in all {len(history)} epochs"))
+        out.append("\n" + ". ".join(sentences) + f". Machine: {'; '.join(sorted(machines))}.\n")
+    return "\n".join(out).rstrip()
+
+
+def render_readme(text: str, path: Path | None = None) -> str:
+    """``text`` with its ``<!-- divergence:runs -->`` block filled from ``path`` (default :data:`COMMITTED`).
+    Raises ValueError when ``text`` lacks the markers."""
+    from course.tools import reference
+
+    return reference.render_readme(text, {SECTION: markdown(read_rows(path or COMMITTED))}, prefix=PREFIX)
 
 
 def weight_peaks(model) -> dict:
@@ -130,7 +224,11 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--widths", type=int, nargs="+", default=[32, 64, 128, 256, 512])
     parser.add_argument("--out", type=Path, default=None, help="append the run's row to this JSON-lines file")
+    readme_tables.add_options(parser, COMMITTED)
     args = parser.parse_args(argv)
+    done = readme_tables.run(args, sys.modules[__name__])    # --table, --readme, --check
+    if done is not None:
+        return done
     cfg = config.get_profile(args.profile)
     plan = devices.configure()                      # DOGSCATS_MIXED_PRECISION=1: mixed_bfloat16 on such a CPU
     print(f"{cfg.name}, seed {args.seed}, {plan.policy}, clipnorm {args.clipnorm}, {args.photos} photos, "

@@ -38,7 +38,9 @@ Every recipe gets the same options:
 - ``--size``: the same image size for every recipe (default: each its own).
 
 A run of fewer than two epochs is "not converged" in the tables and is given no
-paired test. Training seconds exclude validation, which is reported apart; the
+paired test. A run whose loss turns non-finite is trained once more with its seed
+before it is scored (``protocol.DIVERGED_RERUNS``): a fault outside the recipe is not
+repeated, a recipe that diverges by itself diverges again and is labelled so. Training seconds exclude validation, which is reported apart; the
 achieved GFLOP/s and its share of a float32 matmul peak measured in the same run
 use training seconds only (data loading and augmentation run inside them).
 
@@ -374,7 +376,10 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
     :func:`protocol.design_photos`' training photos and scores the kept weights on its
     enlarged validation set. Final: trains on the whole training split, then reads the
     test split once (:func:`protocol.check_first_read` first, so a refused reread
-    trains nothing). Raises :class:`protocol.RereadRefused`.
+    trains nothing). A run whose loss turns non-finite is trained again with its seed,
+    :data:`protocol.DIVERGED_RERUNS` times at most, before anything is scored; the row's
+    ``rerun_of`` keeps the diverged attempt's history (None when there was none).
+    Raises :class:`protocol.RereadRefused`.
     """
     import keras
 
@@ -396,20 +401,33 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
                    budget if schedule == "fitted" else None)
     if final:
         protocol.check_first_read(ident, reread, log)
-    keras.utils.set_random_seed(seed)
-    model, recipe = build(name, cfg, image_size, widths)
-    compile_recipe(model, recipe, epochs, steps, fitted=schedule == "fitted")
     folder = Path(folder or Path(cfg.profile_results_dir) / "peers")
     folder.mkdir(parents=True, exist_ok=True)
-    best = keras.callbacks.ModelCheckpoint(str(folder / f"{ident}{'-final' if final else ''}.weights.h5"),
-                                           monitor="val_loss", save_best_only=True, save_weights_only=True)
-    clock = _Clock(budget, len(train_paths), batch, epochs, label=ident)
-    start = time.perf_counter()
-    model.fit(train, validation_data=valid, epochs=epochs, verbose=0, shuffle=False, callbacks=[clock, best])
-    wall = time.perf_counter() - start
-    history = clock.epochs
-    if not history:
-        raise RuntimeError(f"{ident}: no epoch ended within the budget of {budget:.0f} s; give it more time")
+    weights = folder / f"{ident}{'-final' if final else ''}.weights.h5"
+    rerun_of = None
+    for attempt in range(1 + protocol.DIVERGED_RERUNS):
+        keras.utils.set_random_seed(seed)
+        model, recipe = build(name, cfg, image_size, widths)
+        compile_recipe(model, recipe, epochs, steps, fitted=schedule == "fitted")
+        best = keras.callbacks.ModelCheckpoint(str(weights), monitor="val_loss", save_best_only=True,
+                                               save_weights_only=True)
+        clock = _Clock(budget, len(train_paths), batch, epochs, label=ident)
+        start = time.perf_counter()
+        model.fit(train, validation_data=valid, epochs=epochs, verbose=0, shuffle=False, callbacks=[clock, best])
+        wall = time.perf_counter() - start
+        history = clock.epochs
+        if not history:
+            raise RuntimeError(f"{ident}: no epoch ended within the budget of {budget:.0f} s; give it more time")
+        diverged = protocol.diverged_epoch(history)
+        if diverged is None or attempt == protocol.DIVERGED_RERUNS:
+            break
+        # protocol's rule, decided on the training and validation loss before any test read: rerun it once
+        rerun_of = {"diverged_epoch": diverged, "wall_s": round(wall, 1), "history": history}
+        print(f"  {ident}: loss not finite from epoch {diverged}; rerunning it once with seed {seed}", flush=True)
+        weights.unlink(missing_ok=True)
+    if not any(math.isfinite(epoch["val_loss"]) for epoch in history):   # no weights worth keeping
+        raise RuntimeError(f"{ident}: its loss was not finite from epoch 1, in each of {1 + protocol.DIVERGED_RERUNS} "
+                           f"runs; nothing to score (a lower learning rate, or float32, may hold)")
     model.load_weights(best.filepath)                # back to the kept epoch (lowest validation loss)
     kept = min(history, key=lambda e: (e["val_loss"] if math.isfinite(e["val_loss"]) else math.inf))
     train_seconds = wall - clock.valid_seconds
@@ -426,7 +444,7 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
            "images_per_s": round(clock.images / train_seconds, 1),
            "gflop_per_image": flops / 1e9, "gflops": flops * clock.images / train_seconds / 1e9,
            "matmul_peak_gflops": peak, "precision": keras.config.dtype_policy().name,
-           "history": history, **started}
+           "history": history, "rerun_of": rerun_of, **started}
     row["of_peak"] = row["gflops"] / peak if peak else None
     if not final or cfg.name != "full":             # under full a final run trains on the carved photos
         enlarged = protocol.photo_batches(*photos["enlarged"], size, batch, cache=False)
@@ -445,7 +463,8 @@ def run_recipe(name, cfg, *, seed, schedule="published", budget=math.inf, image_
     row.update({"test": _scores(y_true, p_dog), "test_tta": recipe["tta"], "test_split": split,
                 "reads_before": protocol.test_reads(split, log), "reread_reason": reread,
                 "predictions": protocol.save_predictions(ident, y_true, p_dog, Path(log).parent / "predictions").name})
-    protocol.append(log, {k: v for k, v in row.items() if k != "history"})
+    protocol.append(log, {k: v for k, v in row.items() if k not in ("history", "rerun_of")}
+                    | {"rerun_of_diverged": bool(rerun_of)})
     return row
 
 

@@ -319,6 +319,17 @@ def completed_epochs(history: list, train_photos: int) -> list:
     return done
 
 
+DIVERGED_RERUNS = 1
+"""How many times a run whose loss turns non-finite is trained again, with its seed, before it is scored.
+
+The rule looks at the training and validation loss only, never at a test figure, so it chooses
+nothing on the test split. A recipe that diverges in its own dynamics diverges again (training
+here is deterministic for a seed: ``benchmarks/divergence.py`` repeated the first five epochs of
+the run that diverged to four decimals) and is scored as it is, labelled "diverged"; a fault
+outside the recipe (a NaN once in a numeric kernel) is not repeated by the rerun.
+"""
+
+
 def diverged_epoch(history: list) -> int | None:
     """The first epoch whose validation loss (or training ``loss``, where recorded) is not finite, else None.
 

@@ -96,7 +96,13 @@ def _diverged(row: dict) -> int | None:
 
 def _diverged_text(row: dict) -> str:
     epoch = _diverged(row)
-    return f", **diverged**: loss NaN from epoch {epoch}" if epoch else ""
+    text = f", **diverged**: loss NaN from epoch {epoch}" if epoch else ""
+    first = row.get("rerun_of")
+    if first:                                       # protocol.DIVERGED_RERUNS: its first run diverged
+        text += f", rerun: its first run's loss NaN from epoch {first['diverged_epoch']}"
+    elif row.get("rerun_of_diverged"):
+        text += ", rerun: its first run's loss turned NaN"
+    return text
 
 
 def _epochs_run(row: dict) -> str:
@@ -279,11 +285,21 @@ def finals_table(finals: list) -> str:
         groups.setdefault(f"{_label(row)} ({row['profile']})", []).append(row)
     summary = []
     for label, group in groups.items():
-        line = f"- {label}: test accuracy {_mean_sd([row['test']['accuracy'] for row in group])}"
-        diverged = [row for row in group if _diverged(row)]
+        first, last = {}, {}                        # each seed's first read, and its latest
+        for row in group:
+            first.setdefault(row["seed"], row)
+            last[row["seed"]] = row
+        firsts = list(first.values())
+        line = f"- {label}: test accuracy {_mean_sd([row['test']['accuracy'] for row in firsts])}"
+        diverged = [row for row in firsts if _diverged(row)]
         if diverged:
-            line += (f"; {len(diverged)} of {len(group)} seeds diverged (loss NaN), each scored with the weights "
+            line += (f"; {len(diverged)} of {len(firsts)} seeds diverged (loss NaN), each scored with the weights "
                      f"of its best epoch before: seed " + ", ".join(str(row["seed"]) for row in diverged))
+        reread = sorted(seed for seed in last if last[seed] is not first[seed])
+        if reread:
+            line += (f". Each seed's first read counts above; with the later read of seed "
+                     f"{', '.join(map(str, reread))} in its place (the reason is in the table): "
+                     f"{_mean_sd([row['test']['accuracy'] for row in last.values()])}")
         summary.append(line)
     return "\n".join(lines + [""] + summary + [""] + pairings(finals))
 
@@ -344,14 +360,15 @@ def sections() -> dict:
     out, finals_run = {}, {}
     for profile in PROFILES:
         rows = protocol.read_log(runs_file(profile))
-        finals_run.update({row["run_id"]: row for row in rows if row["kind"] == "final"})   # their histories
+        finals_run.update({(row["run_id"], row.get("date")): row for row in rows if row["kind"] == "final"})
         out[f"runs:{profile}"] = runs_table(rows) if rows else f"No `{profile}` runs recorded yet."
         out[f"budgets:{profile}"] = budgets_table(rows) if rows else f"No `{profile}` runs recorded yet."
         out[f"fitted:{profile}"] = fitted_table(rows)
         out[f"design:{profile}"] = design_table(rows)
     reads = protocol.read_log(protocol.FINAL_LOG)
     finals = [row for row in reads if row.get("benchmark", "peers") == "peers"]
-    finals = [{**row, "diverged_epoch": _diverged(finals_run.get(row["run_id"], row))} for row in finals]
+    finals = [{**row, "diverged_epoch": _diverged(finals_run.get((row["run_id"], row.get("date")), row))}
+              for row in finals]                    # a run read twice has two rows: told apart by their start
     out["finals"] = finals_table(finals) if finals else "No test reads recorded yet."
     others = len(reads) - len(finals)
     if others:                                      # e.g. train_models.py's records: counted in "reads before"

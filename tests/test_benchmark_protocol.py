@@ -100,6 +100,40 @@ def test_a_design_run_reads_no_test_photo_and_a_final_run_reads_them_once(prepar
     assert (log.parent / "predictions" / logged[0]["predictions"]).stat().st_size < 4096
 
 
+def _diverging_first(monkeypatch, attempts):
+    """Compile the first ``attempts`` runs at a learning rate of 1e30 (their loss turns NaN), later ones as usual."""
+    real, calls = peers.compile_recipe, []
+
+    def compile_recipe(model, recipe, *args, **kwargs):
+        real(model, recipe, *args, **kwargs)
+        calls.append(model)
+        if len(calls) <= attempts:
+            model.compile(optimizer=keras.optimizers.SGD(1e30), loss="binary_crossentropy", metrics=["accuracy"])
+
+    monkeypatch.setattr(peers, "compile_recipe", compile_recipe)
+    return calls
+
+
+def test_a_run_whose_loss_turns_nan_is_rerun_once_before_the_test_read(prepared_smoke, tmp_path, monkeypatch):
+    log = tmp_path / "final_reads.jsonl"
+    calls = _diverging_first(monkeypatch, attempts=1)
+    row = peers.run_recipe("course", prepared_smoke, seed=1, budget=5, final=True, extra_per_class=10, log=log)
+    assert len(calls) == 2                                  # trained twice, then read once
+    assert row["rerun_of"]["diverged_epoch"] == 1 and row["rerun_of"]["history"]
+    assert row["diverged_epoch"] is None and all(np.isfinite(e["val_loss"]) for e in row["history"])
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(logged) == 1 and logged[0]["rerun_of_diverged"] is True and "rerun_of" not in logged[0]
+
+
+def test_a_run_that_diverges_again_on_its_rerun_is_not_scored_when_no_epoch_was_finite(
+        prepared_smoke, tmp_path, monkeypatch):
+    log = tmp_path / "final_reads.jsonl"
+    calls = _diverging_first(monkeypatch, attempts=2)
+    with pytest.raises(RuntimeError, match="not finite from epoch 1, in each of 2 runs"):
+        peers.run_recipe("course", prepared_smoke, seed=1, budget=5, final=True, extra_per_class=10, log=log)
+    assert len(calls) == 2 and not log.exists()            # no third run, no test read
+
+
 def _history(*epochs):
     return [{"epoch": i + 1, "wall_s": wall, "valid_s": 1.0, "images": 100 * (i + 1), "val_loss": loss,
              "val_accuracy": accuracy} for i, (wall, loss, accuracy) in enumerate(epochs)]
@@ -165,6 +199,15 @@ def test_a_run_whose_loss_turned_nan_is_labelled_diverged_in_the_runs_and_the_te
     table = report.finals_table([fine, read])
     assert "| 3 (2), **diverged**: loss NaN from epoch 3 |" in table and "| 3 (2) | 95.0%" in table
     assert "1 of 2 seeds diverged (loss NaN)" in table and "seed 44" in table
+    assert "test accuracy 82.5% ± 17.7% (2 seeds); 1 of 2" in table and "later read" not in table
+    rerun = {**read, "diverged_epoch": None, "reads_before": 1, "reread_reason": "its first run diverged",
+             "rerun_of_diverged": False, "test": {**read["test"], "accuracy": 0.93}}
+    table = report.finals_table([fine, read, rerun])
+    assert "test accuracy 82.5% ± 17.7% (2 seeds); 1 of 2 seeds diverged" in table     # first reads count
+    assert "with the later read of seed 44 in its place (the reason is in the table): 94.0% ± 1.4% (2 seeds)" in table
+    assert "| its first run diverged |" in table
+    runs = report.runs_table([{**row, "rerun_of": {"diverged_epoch": 6, "history": history}}])
+    assert "rerun: its first run's loss NaN from epoch 6" in runs
 
 
 def test_pairings_test_single_models_of_one_seed_and_skip_runs_not_converged(tmp_path):

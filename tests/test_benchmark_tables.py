@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 # benchmarks/ is a namespace package on pytest's pythonpath
-from benchmarks import (affine_keras_ops, augmentation_pipeline, data_autotune, finetune_mirrors, precision,
-                        train_models, vgg16_speed)
+from benchmarks import (affine_keras_ops, augmentation_pipeline, data_autotune, divergence, finetune_mirrors,
+                        precision, train_models, vgg16_speed)
 
 SCRIPTS = (train_models, vgg16_speed, augmentation_pipeline, data_autotune, precision, finetune_mirrors,
-           affine_keras_ops)
+           affine_keras_ops, divergence)
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda script: script.__name__.rsplit(".", 1)[-1])
