@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import platforms
-from utils import cloud, config, sources
+from utils import cloud, config, dependencies, sources
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
@@ -167,37 +167,11 @@ def test_badge_links_and_clone_url_come_from_pyproject(tmp_path):
     assert '"elsewhere"' in setup.source and "dogs-vs-cats-keras" not in setup.source
 
 
-def test_missing_requirements_skips_what_is_installed_and_jupyter():
-    required = ["tensorflow>=2.17,<2.22", "kagglehub>=0.3,<2", "jupyterlab>=4.2,<5", "jax[cpu]>=0.4"]
-    installed = {"tensorflow"}.__contains__
-    assert cloud.missing_requirements(required, installed) == ["kagglehub>=0.3,<2", "jax[cpu]>=0.4"]
-    assert "tensorflow>=2.17,<2.22" in cloud.requirements()
-    assert cloud.missing_requirements() == [], "this environment has every requirement"
-
-
-def test_missing_requirements_leaves_out_what_this_python_does_not_need():
-    """``tomli; python_version < '3.11'`` is installed on 3.10 only; a marker that holds keeps it."""
-    required = ["tomli>=1.1,<3; python_version < '3.0'", "tomli>=1.1,<3; python_version >= '3.0'"]
-    assert cloud.missing_requirements(required, installed=lambda name: False) == required[1:]
-
-
-def test_install_runs_pip_only_for_missing(capsys):
-    calls = []
-
-    def runner(cmd, check):
-        calls.append(cmd)
-        return subprocess.CompletedProcess(cmd, 0)
-
-    assert cloud.install([], runner=runner) is True and calls == []
-    assert cloud.install(["kagglehub>=0.3"], runner=runner) is True
-    assert calls[0][1:4] == ["-m", "pip", "install"] and calls[0][-1] == "kagglehub>=0.3"
-
-
 def test_a_pip_failure_is_one_line_and_the_photos_are_still_looked_for(monkeypatch, capsys):
     """A real pip failure (no index: nothing can be found): one line with the retry command, nothing raised."""
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_DISABLE_PIP_VERSION_CHECK", "1")
-    monkeypatch.setattr(cloud, "missing_requirements", lambda: ["dogscats-no-such-package==0.0"])
+    monkeypatch.setattr(dependencies, "missing_requirements", lambda: ["dogscats-no-such-package==0.0"])
     searched = []
     monkeypatch.setattr(cloud, "find_platform_data", lambda environ=None: searched.append(True) or [])
     assert cloud.setup(environ={}) == []
@@ -206,28 +180,13 @@ def test_a_pip_failure_is_one_line_and_the_photos_are_still_looked_for(monkeypat
     assert len(lines) == 1
     assert "dogscats-no-such-package==0.0 (pip exited with status 1)" in lines[0]
     assert "`%pip install dogscats-no-such-package==0.0`" in lines[0] and "run this cell again" in lines[0]
-    refused = cloud.install(["x"], runner=lambda cmd, check: (_ for _ in ()).throw(OSError("no pip")))
+    refused = dependencies.install(["x"], runner=lambda cmd, check: (_ for _ in ()).throw(OSError("no pip")))
     assert refused is False and "OSError: no pip" in capsys.readouterr().out
 
 
-def test_run_time_requirements_leave_jupyter_and_the_platforms_libraries_out():
-    """pyproject's [project] dependencies hold what notebooks import; Jupyter and course/'s tools are `lab`."""
-    project = __import__("utils.pyproject", fromlist=["load"]).load()["project"]
-    run_time = {cloud._requirement_name(r) for r in project["dependencies"]}
-    lab = {cloud._requirement_name(r) for r in project["optional-dependencies"]["lab"]}
-    assert not run_time & set(cloud.NOT_NEEDED_THERE), "Jupyter is no run-time requirement"
-    assert {"jupyterlab", "nbclient", "nbconvert", "nbformat", "ipykernel", "jinja2"} <= lab
-    assert {"tensorflow", "keras", "kagglehub", "tqdm"} <= run_time
-    nothing_installed = cloud.missing_requirements(installed=lambda name: False)
-    not_for_this_python = {"tomli"} if sys.version_info >= (3, 11) else set()
-    assert {cloud._requirement_name(r) for r in nothing_installed} == \
-        run_time - set(cloud.PLATFORM_OWNED) - not_for_this_python
-    assert cloud.missing_platform_libraries(installed=lambda name: name != "keras") == ["keras"]
-
-
 def test_a_runtime_without_tensorflow_is_told_so_not_given_one(monkeypatch, capsys):
-    monkeypatch.setattr(cloud, "_is_installed", lambda name: name not in ("tensorflow", "keras"))
-    monkeypatch.setattr(cloud, "install", lambda requirements: requirements and pytest.fail(f"installs {requirements}"))
+    monkeypatch.setattr(dependencies, "_is_installed", lambda name: name not in ("tensorflow", "keras"))
+    monkeypatch.setattr(dependencies, "install", lambda requirements: requirements and pytest.fail(f"installs {requirements}"))
     monkeypatch.setattr(cloud, "find_platform_data", lambda environ=None: [])
     cloud.setup(environ={})
     out = capsys.readouterr().out
@@ -458,6 +417,6 @@ def test_drive_is_left_alone_outside_colab(tmp_path, monkeypatch):
     assert cloud.mount_drive(environ) is None and not (tmp_path / "drive").exists()
     searched = []
     monkeypatch.setattr(cloud, "find_platform_data", lambda environ=None: searched.append(1) or [])
-    monkeypatch.setattr(cloud, "missing_requirements", lambda: [])
+    monkeypatch.setattr(dependencies, "missing_requirements", lambda: [])
     cloud.setup(keep_on_drive=True, environ=environ)
     assert searched == [1] and not (tmp_path / "drive").exists() and "DOGSCATS_DATA" not in environ

@@ -14,7 +14,8 @@ Settings and files
     pyproject          ``pyproject.toml`` read with tomllib (tomli on Python 3.10)
     devices            where training runs (one device, every GPU, several machines), in which precision
     jax_cpu            the JAX backend on a CPU: convolutions out of YNNPACK, a fast max-pooling gradient
-    cloud              Colab/Kaggle first cell: install what is missing, find the photos
+    dependencies       what the notebooks need installed (pyproject's), pip for what a platform lacks
+    cloud              Colab/Kaggle first cell: Drive, what is missing installed, the photos found
     progress           progress bars: tqdm's widget in Jupyter, its text bar elsewhere, never a warning
 
 Data: raw photos → checked split → batches

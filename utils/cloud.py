@@ -8,11 +8,11 @@ site-packages) and calls :func:`setup`, which
 1. on Colab, when the cell's ``KEEP_ON_DRIVE`` is true, mounts Google Drive and keeps
    the data, the results and kagglehub's download there (:func:`mount_drive`), so the
    next runtime finds them again;
-2. pip-installs the run-time requirements the platform lacks (:func:`missing_requirements`:
+2. pip-installs the run-time requirements the platform lacks (:mod:`utils.dependencies`:
    ``[project] dependencies`` of ``pyproject.toml``; Colab and Kaggle already have
    TensorFlow, Keras, pandas...). Never Jupyter and its tools (the platform has its
    own), never a TensorFlow or Keras over the platform's: a runtime without them is
-   told so (:func:`missing_platform_libraries`). A pip failure is one printed line;
+   told so. A pip failure is one printed line;
 3. finds the photos (:func:`find_platform_data`): a competition or dataset attached to
    a Kaggle notebook under ``/kaggle/input/``; else ``kagglehub``, which inside a Kaggle
    notebook attaches the competition by itself, and elsewhere downloads it with the
@@ -29,12 +29,9 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
-import subprocess
-import sys
 from pathlib import Path
 
-from . import config, settings, sources
+from . import config, dependencies, settings, sources
 
 #: The Kaggle competition holding the photos: :data:`utils.sources.KAGGLE_COMPETITION` (the Redux edition).
 COMPETITION = sources.KAGGLE_COMPETITION
@@ -48,12 +45,6 @@ KAGGLE_INPUT_DEPTH = 3
 #: Where Colab mounts Google Drive (``DOGSCATS_DRIVE`` in tests), and the course's folder in ``MyDrive``.
 COLAB_DRIVE = Path("/content/drive")
 DRIVE_FOLDER = "dogs-vs-cats-keras"
-
-#: Requirements a notebook never needs on a hosted platform: it has its own Jupyter.
-NOT_NEEDED_THERE = ("jupyterlab", "jupyterlab-rise", "rise", "notebook", "jupyter", "ipykernel",
-                    "nbclient", "nbconvert", "nbformat")
-#: Libraries the platform provides, built for its GPU or TPU: never installed over them.
-PLATFORM_OWNED = ("tensorflow", "keras")
 
 # raw-data names utils.sources recognises (a zip of Kaggle's, or extracted folders)
 _DATA_NAMES = re.compile(r"^(dogs-vs-cats(-redux-kernels-edition)?\.zip|train\.zip|test1?\.zip|train|test1?|petimages|"
@@ -137,132 +128,6 @@ def mount_drive(environ=None, mount=None) -> Path | None:
     print(f"Google Drive is mounted at {point}; this notebook keeps its work there for the next runtime:\n"
           + "\n".join(lines))
     return base
-
-
-# --------------------------------------------------------------------------- requirements
-def requirements(pyproject: Path | None = None) -> list[str]:
-    """The ``[project] dependencies`` of ``pyproject.toml``: what the notebooks import when they run.
-
-    Jupyter and the tools of ``course/`` are the optional group ``lab``, not in this list.
-
-    Raises
-    ------
-    FileNotFoundError
-        If there is no ``pyproject.toml``.
-    """
-    from utils import pyproject as pyproject_toml
-
-    path = Path(pyproject or config.PROJECT_ROOT / "pyproject.toml")
-    return list(pyproject_toml.load(path)["project"]["dependencies"])
-
-
-def _requirement_name(requirement: str) -> str:
-    return re.split(r"[\s<>=!~;\[]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
-
-
-def _is_installed(name: str) -> bool:
-    """Whether a distribution ``name`` is installed (``tensorflow-cpu`` counts as ``tensorflow``)."""
-    from importlib import metadata
-
-    for candidate in (name, name + "-cpu"):
-        try:
-            metadata.version(candidate)
-            return True
-        except metadata.PackageNotFoundError:
-            pass
-    return False
-
-
-def _marker_holds(marker: str) -> bool:
-    """Whether an environment marker (``python_version < '3.11'``) holds for this Python."""
-    if not marker:
-        return True
-    try:
-        from packaging.markers import Marker
-    except ImportError:  # no packaging: install what the marker guards, pip evaluates it again
-        return True
-    return Marker(marker).evaluate()
-
-
-def missing_requirements(required=None, installed=None) -> list[str]:
-    """The requirements with no installed distribution (versions are not second-guessed).
-
-    Parameters
-    ----------
-    required : list of str, optional
-        Requirement strings (default :func:`requirements`). Those named in
-        :data:`NOT_NEEDED_THERE` (Jupyter) or :data:`PLATFORM_OWNED`
-        (TensorFlow, Keras: :func:`missing_platform_libraries`) are left out.
-    installed : callable, optional
-        ``name -> bool``; default: ``importlib.metadata`` finds the
-        distribution (``tensorflow-cpu`` counts as ``tensorflow``).
-
-    Returns
-    -------
-    list of str
-        The requirement strings to pass to ``pip install``; those whose
-        environment marker rules this Python out (``tomli; python_version < "3.11"``
-        on 3.11+) are left out too.
-    """
-    installed = installed or _is_installed
-    missing = []
-    for requirement in (requirements() if required is None else required):
-        name = _requirement_name(requirement)
-        if name in NOT_NEEDED_THERE or name in PLATFORM_OWNED:
-            continue
-        if not _marker_holds(requirement.partition(";")[2].strip()):
-            continue
-        if not installed(name):
-            missing.append(requirement)
-    return missing
-
-
-def missing_platform_libraries(installed=None) -> list[str]:
-    """The names of :data:`PLATFORM_OWNED` (``tensorflow``, ``keras``) this Python lacks.
-
-    Parameters
-    ----------
-    installed : callable, optional
-        ``name -> bool``, as in :func:`missing_requirements`.
-    """
-    installed = installed or _is_installed
-    return [name for name in PLATFORM_OWNED if not installed(name)]
-
-
-def install(requirements_list, runner=subprocess.run) -> bool:
-    """``pip install`` the given requirement strings into this kernel's Python.
-
-    Parameters
-    ----------
-    requirements_list : list of str
-        Requirement strings; none: nothing is run.
-    runner : callable, optional
-        ``runner(command, check=False)`` returning an object with ``returncode``
-        (default :func:`subprocess.run`).
-
-    Returns
-    -------
-    bool
-        True when pip succeeded or there was nothing to install. A failure is
-        never raised: one printed line says what failed and the command to retry
-        (the photo search runs all the same).
-    """
-    if not requirements_list:
-        return True
-    print("Installing what this platform lacks:", ", ".join(requirements_list))
-    command = [sys.executable, "-m", "pip", "install", "--quiet", *requirements_list]
-    try:
-        status = runner(command, check=False).returncode
-    except (OSError, subprocess.SubprocessError) as error:
-        reason = f"{type(error).__name__}: {error}"
-    else:
-        if status == 0:
-            return True
-        reason = f"pip exited with status {status}"
-    retry = "%pip install " + " ".join(shlex.quote(r) for r in requirements_list)
-    print(f"Could not install {', '.join(requirements_list)} ({reason}). To see why, run `{retry}` in a new "
-          "cell (on Kaggle switch on Settings > Internet first), then run this cell again.")
-    return False
 
 
 # --------------------------------------------------------------------------- finding the photos
@@ -511,10 +376,10 @@ def setup(keep_on_drive: bool = False, environ=None) -> list[Path]:
     environ = os.environ if environ is None else environ
     if keep_on_drive:
         mount_drive(environ)
-    lacking = missing_platform_libraries()
+    lacking = dependencies.missing_platform_libraries()
     if lacking:
         print(f"This runtime has no {' and no '.join(lacking)}: the course does not install its own over "
               "a platform's. Choose the platform's standard Python 3 runtime (Colab's and Kaggle's come "
               "with TensorFlow and Keras); on your own machine, install the course with `make env`.")
-    install(missing_requirements())
+    dependencies.install(dependencies.missing_requirements())
     return find_platform_data(environ=environ)
