@@ -70,16 +70,22 @@ def commit() -> str:
 def stamp() -> dict:
     """What every row carries: commit, machine, backend, date (UTC) and the load average, taken when called.
 
+    Where ``ONEDNN_MAX_CPU_ISA`` is set, the row holds it too (``onednn_max_cpu_isa``): the
+    kernels oneDNN may use, AMX left out with ``AVX512_CORE_BF16``.
+
     A script calls it as a run starts, so that the commit is the code that ran. It also holds
     ``cpu_start`` (:func:`cpu_snapshot`), which :func:`append` turns into ``others_cpu``: the
     share of the machine that other processes used while the run went on.
     """
     import keras
 
-    return {"commit": commit(), "machine": config.describe_hardware(), "backend": keras.backend.backend(),
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-            "load": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-            "cpu_start": cpu_snapshot()}
+    row = {"commit": commit(), "machine": config.describe_hardware(), "backend": keras.backend.backend(),
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+           "load": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+           "cpu_start": cpu_snapshot()}
+    if os.environ.get("ONEDNN_MAX_CPU_ISA"):        # oneDNN's kernels capped below the CPU's best (e.g. no AMX)
+        row["onednn_max_cpu_isa"] = os.environ["ONEDNN_MAX_CPU_ISA"]
+    return row
 
 
 def cpu_snapshot() -> list | None:

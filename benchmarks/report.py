@@ -134,6 +134,8 @@ def runs_table(rows: list) -> str:
             peak += " (contended)"
         if peak and row.get("precision", "float32") != "float32":
             peak += f" ({row['precision']}: not a float32 figure)"
+        if row.get("onednn_max_cpu_isa"):
+            peak += f" (oneDNN kernels up to {row['onednn_max_cpu_isa']})"
         lines.append(f"| {_label(row)} | {row['kind']} | {row['seed']} | {epochs} | {row['train_s']:,.0f} | "
                      f"{row['valid_s']:,.0f} | {row['images_per_s']:.1f} | {row['gflop_per_image']:.2f} | {peak} | "
                      f"{_pct(row.get('valid'))} | {_pct(row.get('valid_tta'))} | {row.get('load', '')} | "

@@ -428,3 +428,17 @@ def test_transfer_features_are_computed_once_and_a_truncated_file_is_computed_ag
     spent = features.seconds
     assert np.array_equal(features(paths[:4], labels[:4]), first) and features.seconds > spent
     assert not list(tmp_path.glob("*.partial.npy"))
+
+
+def test_a_run_with_onednn_capped_below_the_cpu_says_so_in_its_row_and_the_runs_table(monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert "onednn_max_cpu_isa" not in protocol.stamp()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")      # AMX left out
+    assert protocol.stamp()["onednn_max_cpu_isa"] == "AVX512_CORE_BF16"
+    row = {"recipe": "course", "image": [128, 128], "widths": [32, 64], "schedule": "published", "budget_s": None,
+           "gflop_per_image": 1.0, "history": _history((100, 0.6, 0.7), (200, 0.5, 0.8)), "train_photos": 100,
+           "batch_size": 32, "epochs": 2, "epochs_planned": 2, "kept_epoch": 2, "converged": True, "seed": 44,
+           "kind": "final", "train_s": 200.0, "valid_s": 2.0, "images_per_s": 1.0, "commit": "abc",
+           "of_peak": 0.5, "matmul_peak_gflops": 200.0, "precision": "mixed_bfloat16",
+           "onednn_max_cpu_isa": "AVX512_CORE_BF16"}
+    assert "(mixed_bfloat16: not a float32 figure) (oneDNN kernels up to AVX512_CORE_BF16)" in report.runs_table([row])
