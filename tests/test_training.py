@@ -176,3 +176,21 @@ def test_fit_shows_one_progress_line_per_run_not_a_line_per_epoch(cfg, capsys):
     assert out.count("\n") == 1 and "Epoch 1/5" not in out           # one line, no Keras per-epoch lines
     training.fit(_tiny_model(), _arrays(), _arrays(seed=1), epochs=2, cfg=cfg, verbose=0, tensorboard=False)
     assert capsys.readouterr().out == ""
+
+
+def test_fit_stops_at_a_nan_loss_and_says_which_epoch_and_what_to_do(cfg, capsys):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = lessons.build_mlp((8, 8))
+    model.compile(optimizer=keras.optimizers.SGD(1e30), loss="binary_crossentropy", metrics=["accuracy"])
+    history, timing = training.fit(model, _arrays(), _arrays(seed=1), epochs=5, cfg=cfg, verbose=0,
+                                   tensorboard=False)
+    assert timing["epochs_run"] < 5 and not np.isfinite(history.history["loss"][-1])
+    out = capsys.readouterr().out
+    epoch = timing["epochs_run"]
+    assert f"the training loss became NaN in epoch {epoch}, so training stopped there" in out
+    assert "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16" in out and "lower the learning rate" in out
+    _, timing = training.fit(_tiny_model(), _arrays(), _arrays(seed=1), epochs=2, cfg=cfg, verbose=0,
+                             tensorboard=False)
+    assert timing["epochs_run"] == 2 and "NaN" not in capsys.readouterr().out

@@ -182,9 +182,13 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
     This function adds no callback that changes training: checkpoints, early
     stopping and learning-rate schedules are the learner's, built in the
     notebook's cell and passed in ``callbacks`` (notebook 03 shows how). It
-    adds only two that observe: an epoch timer (for the results record) and,
+    adds two that observe: an epoch timer (for the results record) and,
     with ``tensorboard``, a ``keras.callbacks.TensorBoard`` writing to
-    ``cfg.logs_dir / model_id`` (:func:`tensorboard_callback`). The model holds
+    ``cfg.logs_dir / model_id`` (:func:`tensorboard_callback`); and
+    ``keras.callbacks.TerminateOnNaN``, which stops the run at a batch whose
+    loss is not finite: no later step can undo a NaN, so every epoch after it
+    would only predict one class. Then one printed paragraph says which epoch
+    and what to do (:func:`nan_advice`). The model holds
     the *last* epoch's weights afterwards, as after ``model.fit``; to keep the
     best epoch, pass a ``keras.callbacks.ModelCheckpoint`` and load its file back.
 
@@ -241,6 +245,8 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
         If ``epochs``, ``monitor`` or ``callbacks`` is invalid, or ``model`` is
         not compiled, or ``valid_ds`` is None with a ``val_`` monitor.
     """
+    import keras
+
     _check_arguments(epochs, monitor, callbacks)
     if valid_ds is None and monitor.startswith("val_"):
         raise ValueError(f"monitor={monitor!r} needs a validation set; pass valid_ds")
@@ -250,7 +256,7 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
     mode = "min" if monitor.endswith("loss") else "max"
 
     timer = epoch_timer()
-    all_callbacks = [timer, *callbacks]
+    all_callbacks = [timer, *callbacks, keras.callbacks.TerminateOnNaN()]
     log_dir = Path(cfg.logs_dir) / model_id if tensorboard else None
     if log_dir is not None:
         all_callbacks.append(tensorboard_callback(log_dir))
@@ -273,6 +279,10 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
     history = model.fit(**kwargs)
     train_seconds = time.perf_counter() - start
 
+    nan_epoch = next((i + 1 for i, loss in enumerate(history.history.get("loss", [])) if not math.isfinite(loss)),
+                     None)
+    if nan_epoch is not None:
+        print(nan_advice(model_id, nan_epoch))
     best_index = _best_index(history.history.get(monitor, []), mode)
     epochs_run = len(timer.epoch_seconds)
     train_count = count_examples(train_ds)
@@ -293,6 +303,17 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
         "log_dir": None if log_dir is None else str(log_dir),
     }
     return history, timing
+
+
+def nan_advice(model_id: str, epoch: int) -> str:
+    """What :func:`fit` prints when ``model_id``'s training loss stopped being finite in ``epoch`` (1-based)."""
+    return (f"{model_id}: the training loss became NaN in epoch {epoch}, so training stopped there "
+            "(keras.callbacks.TerminateOnNaN): no later step can undo a NaN. A ModelCheckpoint you passed has "
+            "kept the best epoch before it; load it back as usual. What to do: run the cell again. On a CPU with "
+            "AMX and DOGSCATS_MIXED_PRECISION=1 this can be a fault of oneDNN's bfloat16 kernels, not of the "
+            "recipe (benchmarks/README.md, the divergence of seed 44): set ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 "
+            "before starting Python, or train in float32. If it happens again at the same epoch, the recipe "
+            "itself diverges: lower the learning rate.")
 
 
 def _at(values, index):
