@@ -70,6 +70,19 @@ def _same_run(row: dict, other: dict) -> bool:
     return all(other.get(key) == row.get(key) for key in ("profile", "recipe", "seed", "image", "widths", "precision"))
 
 
+def _agreeing_epochs(first: list, other: list) -> int:
+    """How many epochs from the start two histories have the same validation loss to 4 decimals."""
+    same = 0
+    while same < min(len(first), len(other)) and f"{first[same]['val_loss']:.4f}" == f"{other[same]['val_loss']:.4f}":
+        same += 1
+    return same
+
+
+def _capped(row: dict) -> str:
+    """``", oneDNN up to AVX512_CORE_BF16"`` for a run whose oneDNN kernels were capped (no AMX), else ``""``."""
+    return f", oneDNN up to {row['onednn_max_cpu_isa']}" if row.get("onednn_max_cpu_isa") else ""
+
+
 def _figures(epoch: dict | None) -> str:
     if epoch is None:
         return ""
@@ -90,8 +103,9 @@ def _peaks(epoch: dict | None) -> str:
 def markdown(rows: list, originals: list | None = None) -> str:
     """Markdown: per diagnosis row, one line per epoch with the training loss, validation loss and validation
     accuracy of every final run of the same seed, shape and precision (``originals``, default
-    :data:`ORIGINALS`' final rows, by start) and of the rerun; then the epochs over which all agree (validation
-    loss to 4 decimals) and where each one's loss was first not finite (:func:`protocol.diverged_epoch`)."""
+    :data:`ORIGINALS`' final rows, by start) and of the rerun; then where each one's loss was first not finite
+    (:func:`protocol.diverged_epoch`) and for how many epochs each retraced the first run (the same
+    validation loss to 4 decimals)."""
     if not rows:
         return "No diagnosis runs recorded yet."
     originals = read_rows(ORIGINALS) if originals is None else originals
@@ -99,10 +113,10 @@ def markdown(rows: list, originals: list | None = None) -> str:
     for row in rows:
         finals = sorted((o for o in originals if o.get("kind") == "final" and _same_run(row, o)),
                         key=lambda o: o["date"])
-        runs = [(f"final run of {o['date']} ({o['commit']})", o["history"]) for o in finals]
+        runs = [(f"final run of {o['date']} ({o['commit']}){_capped(o)}", o["history"]) for o in finals]
         machines = {o["machine"] for o in finals} | {row["machine"]}
         clip = f", gradients clipped to norm {row['clipnorm']:g}" if row.get("clipnorm") else ""
-        runs.append((f"this rerun, {row['date']} ({row['commit']}){clip}", row["history"]))
+        runs.append((f"this rerun, {row['date']} ({row['commit']}){clip}{_capped(row)}", row["history"]))
         depth = max(len(history) for _, history in runs)
         shown = min(depth, row["epochs"] + 2)       # the rerun's epochs, and two more of the longer runs
         out.append(f"**`{row['profile']}`, `{row['recipe']}` {row['image'][0]}×{row['image'][1]}, blocks "
@@ -116,17 +130,16 @@ def markdown(rows: list, originals: list | None = None) -> str:
             cells = [_figures(history[index] if index < len(history) else None) for _, history in runs]
             cells.append(_peaks(row["history"][index] if index < len(row["history"]) else None))
             out.append(f"| {index + 1} | " + " | ".join(cells) + " |")
-        agree = 0
-        while agree < min(len(history) for _, history in runs) and len(
-                {f"{history[agree]['val_loss']:.4f}" for _, history in runs}) == 1:
-            agree += 1
-        every = "Both runs" if len(runs) == 2 else f"All {len(runs)} runs"
-        sentences = [f"{every} agree on the validation loss to 4 decimals for epochs 1–{agree}"
-                     if agree else "The runs differ from epoch 1"]
-        for name, history in runs:
+        sentences = []
+        for number, (name, history) in enumerate(runs):
             first = protocol.diverged_epoch(history)
-            sentences.append(f"{name[0].upper()}{name[1:]}: " + (f"loss not finite from epoch {first}" if first else
-                                            f"loss finite in all {len(history)} epochs"))
+            text = f"{name[0].upper()}{name[1:]}: " + (f"loss not finite from epoch {first}" if first else
+                                                     f"loss finite in all {len(history)} epochs")
+            if number:                              # against the first run: how long they retrace each other
+                same = _agreeing_epochs(runs[0][1], history)
+                text += (f", the first run's validation loss to 4 decimals in epochs 1–{same}" if same else
+                         ", a different validation loss from epoch 1 on")
+            sentences.append(text)
         out.append("\n" + ". ".join(sentences) + f". Machine: {'; '.join(sorted(machines))}.\n")
     return "\n".join(out).rstrip()
 

@@ -26,10 +26,13 @@ def test_the_table_shows_the_epochs_both_runs_agree_on_and_where_each_diverged()
     table = divergence.markdown([rerun], originals=[original, other])
     assert "| final run of d1 (aaa) | this rerun, d2 (bbb) | the rerun's weights |" in table
     assert "| 3 | 0.5000 / NaN / 50.0% | 0.5000 / 0.6000 / 80.0% | 0.25 / 98 |" in table
-    assert "Both runs agree on the validation loss to 4 decimals for epochs 1–2" in table
+    assert "loss finite in all 3 epochs, the first run's validation loss to 4 decimals in epochs 1–2" in table
     assert "Final run of d1 (aaa): loss not finite from epoch 3" in table
     assert "This rerun, d2 (bbb): loss finite in all 3 epochs" in table and "Machine: CPU X." in table
     assert table.count("| final run of") == 1
+    capped = divergence.markdown([rerun], originals=[original, {**original, "date": "d3",
+                                                                 "onednn_max_cpu_isa": "AVX512_CORE_BF16"}])
+    assert "| final run of d3 (aaa), oneDNN up to AVX512_CORE_BF16 |" in capped
 
 
 def test_runs_that_differ_from_the_start_say_so_and_an_empty_file_is_named():
@@ -37,7 +40,7 @@ def test_runs_that_differ_from_the_start_say_so_and_an_empty_file_is_named():
     rerun = {**RUN, "kind": "diagnosis", "date": "d2", "commit": "bbb", "epochs": 1, "clipnorm": 1.0,
              "history": _epochs(0.9)}
     table = divergence.markdown([rerun], originals=[original])
-    assert "The runs differ from epoch 1" in table and "gradients clipped to norm 1" in table
+    assert "a different validation loss from epoch 1 on" in table and "gradients clipped to norm 1" in table
     assert divergence.markdown([], originals=[]) == "No diagnosis runs recorded yet."
 
 
