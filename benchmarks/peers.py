@@ -40,9 +40,10 @@ Every recipe gets the same options:
 A run of fewer than two epochs is "not converged" in the tables and is given no
 paired test. A run whose loss turns non-finite is trained once more with its seed
 before it is scored (``protocol.DIVERGED_RERUNS``): a fault outside the recipe is not
-repeated, a recipe that diverges by itself diverges again and is labelled so. Training seconds exclude validation, which is reported apart; the
-achieved GFLOP/s and its share of a float32 matmul peak measured in the same run
-use training seconds only (data loading and augmentation run inside them).
+repeated, a recipe that diverges by itself diverges again and is labelled so.
+Training seconds exclude validation, which is reported apart; the achieved GFLOP/s
+and its share of a float32 matmul peak measured in the same run use training seconds
+only (data loading and augmentation run inside them).
 
 Recipes, written from their published descriptions
 ---------------------------------------------------
