@@ -423,10 +423,14 @@ def save_predictions(run_id: str, y_true, p_dog, folder: Path = PREDICTIONS, **o
 
     A final run saves its test predictions as ``p_dog``; a design run its enlarged-validation
     ones, each candidate's under its own name in ``others`` ((n,) arrays like ``p_dog``;
-    ``p_dog`` may then be None).
+    ``p_dog`` may then be None). A file is never replaced: a run read again (a reread) is
+    saved as ``<run_id>-2.npz``, ``-3``..., so each row's ``predictions`` keeps naming its own.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{run_id}.npz"
+    path, number = folder / f"{run_id}.npz", 1
+    while path.exists():
+        number += 1
+        path = folder / f"{run_id}-{number}.npz"
     arrays = {key: np.asarray(p, np.float16).reshape(-1) for key, p in {"p_dog": p_dog, **others}.items()
               if p is not None}
     np.savez_compressed(path, y_true=np.asarray(y_true, np.uint8).reshape(-1), **arrays)

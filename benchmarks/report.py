@@ -224,11 +224,20 @@ def kept_at(history: list, *, minutes: float | None = None, tflop: float | None 
 
 def budgets_table(rows: list) -> str:
     """Validation accuracy at each budget, per recipe and kind of run: mean ± sd over seeds of the published-schedule
-    runs (design runs train on fewer photos under ``full``, so they are never pooled with final runs)."""
+    runs (design runs train on fewer photos under ``full``, so they are never pooled with final runs). A seed run
+    more than once (a diverged run trained again) counts once, by its latest run, and a note under the table
+    says which."""
     published = [row for row in rows if row["schedule"] == "published"]
-    groups = {}
+    groups, notes = {}, []
     for row in published:           # design and final runs apart: same seed, other training photos
-        groups.setdefault(f"{_label(row)}, {row.get('kind', 'design')} runs", []).append(row)
+        group = groups.setdefault(f"{_label(row)}, {row.get('kind', 'design')} runs", {})
+        group.setdefault(row.get("seed"), []).append(row)
+    for label, by_seed in groups.items():   # a seed run again (protocol.DIVERGED_RERUNS): its latest run counts
+        again = sorted(seed for seed, runs in by_seed.items() if len(runs) > 1)
+        if again:
+            notes.append(f"{label}: seed {', '.join(map(str, again))} ran more than once; its latest run is "
+                         "the one counted here.")
+        groups[label] = [max(runs, key=lambda row: row.get("date") or "") for runs in by_seed.values()]
     head = ([f"{m} min" for m in MINUTES] + [f"{t} TFLOP" for t in TFLOPS])
     lines = ["| recipe | runs | " + " | ".join(head) + " |", "|---" * (2 + len(head)) + "|"]
     for label, group in groups.items():
@@ -249,7 +258,7 @@ def budgets_table(rows: list) -> str:
                     cell += f", stopped by its budget at {stop:.0f} min"
                 cells.append(cell)
         lines.append(f"| {label} | {len(group)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def fitted_table(rows: list) -> str:

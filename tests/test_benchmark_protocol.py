@@ -233,6 +233,20 @@ def test_budgets_table_marks_runs_under_two_epochs_not_converged():
     assert table.count("not converged") == len(report.MINUTES) + len(report.TFLOPS)
 
 
+def test_budgets_table_counts_a_seed_run_again_once_by_its_latest_run_and_says_so():
+    row = {"recipe": "course", "image": [128, 128], "widths": [32, 64], "schedule": "published", "budget_s": None,
+           "gflop_per_image": 1.0, "kind": "final", "train_photos": 100, "epochs_planned": 3}
+    runs = [{**row, "seed": 42, "date": "a", "history": _history((60, 0.5, 0.90), (120, 0.4, 0.92), (180, 0.3, 0.94))},
+            {**row, "seed": 44, "date": "b", "history": _history((60, 0.5, 0.80), (120, float("nan"), 0.5),
+                                                                  (180, float("nan"), 0.5))},
+            {**row, "seed": 44, "date": "c", "history": _history((60, 0.5, 0.88), (120, 0.4, 0.90), (180, 0.3, 0.92))}]
+    table = report.budgets_table(runs)
+    line = next(line for line in table.splitlines() if line.startswith("| `course`"))
+    assert "| 2 |" in line and "93.0% ± 1.4% (2 seeds), run ended" in line
+    assert "seed 44 ran more than once; its latest run is the one counted here" in table
+    assert "more than once" not in report.budgets_table(runs[:2])
+
+
 def test_a_fitted_schedule_warms_up_to_the_published_rate_then_decays_to_zero():
     schedule = peers.warmup_cosine(1e-3, epochs=10, steps_per_epoch=20)
     rate = lambda step: float(keras.ops.convert_to_numpy(schedule(step)))  # noqa: E731
@@ -442,3 +456,10 @@ def test_a_run_with_onednn_capped_below_the_cpu_says_so_in_its_row_and_the_runs_
            "of_peak": 0.5, "matmul_peak_gflops": 200.0, "precision": "mixed_bfloat16",
            "onednn_max_cpu_isa": "AVX512_CORE_BF16"}
     assert "(mixed_bfloat16: not a float32 figure) (oneDNN kernels up to AVX512_CORE_BF16)" in report.runs_table([row])
+
+
+def test_saved_predictions_are_never_replaced_a_reread_gets_its_own_file(tmp_path):
+    first = protocol.save_predictions("run", [0, 1], [0.2, 0.9], tmp_path)
+    second = protocol.save_predictions("run", [0, 1], [0.7, 0.1], tmp_path)
+    assert (first.name, second.name) == ("run.npz", "run-2.npz")
+    assert np.load(first)["p_dog"][0] == np.float16(0.2) and np.load(second)["p_dog"][0] == np.float16(0.7)
