@@ -244,6 +244,11 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
     ValueError
         If ``epochs``, ``monitor`` or ``callbacks`` is invalid, or ``model`` is
         not compiled, or ``valid_ds`` is None with a ``val_`` monitor.
+    FloatingPointError
+        On PyTorch only, when the loss turned NaN: its binary cross-entropy
+        raises on a NaN probability before ``TerminateOnNaN`` sees the loss;
+        the message is :func:`nan_advice`'s (the model keeps its weights of
+        that step, which are no longer finite).
     """
     import keras
 
@@ -276,7 +281,12 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
         kwargs["validation_data"] = valid_ds
 
     start = time.perf_counter()
-    history = model.fit(**kwargs)
+    try:
+        history = model.fit(**kwargs)
+    except RuntimeError as error:      # PyTorch: its binary cross-entropy raises on a NaN probability
+        if keras.backend.backend() == "torch" and "between 0 and 1" in str(error):
+            raise FloatingPointError(nan_advice(model_id, len(timer.epoch_seconds) + 1, raised=True)) from error
+        raise
     train_seconds = time.perf_counter() - start
 
     nan_epoch = next((i + 1 for i, loss in enumerate(history.history.get("loss", [])) if not math.isfinite(loss)),
@@ -305,10 +315,16 @@ def fit(model, train_ds, valid_ds, *, epochs, cfg, callbacks=(), model_id=None,
     return history, timing
 
 
-def nan_advice(model_id: str, epoch: int) -> str:
-    """What :func:`fit` prints when ``model_id``'s training loss stopped being finite in ``epoch`` (1-based)."""
+def nan_advice(model_id: str, epoch: int, *, raised: bool = False) -> str:
+    """What :func:`fit` says when ``model_id``'s training loss stopped being finite in ``epoch`` (1-based).
+
+    ``raised``: the backend stopped the run with an error (PyTorch's binary
+    cross-entropy on a NaN probability) rather than ``TerminateOnNaN``.
+    """
+    stopper = ("PyTorch's binary cross-entropy raised an error on the NaN probability" if raised
+               else "keras.callbacks.TerminateOnNaN")
     return (f"{model_id}: the training loss became NaN in epoch {epoch}, so training stopped there "
-            "(keras.callbacks.TerminateOnNaN): no later step can undo a NaN. A ModelCheckpoint you passed has "
+            f"({stopper}): no later step can undo a NaN. A ModelCheckpoint you passed has "
             "kept the best epoch before it; load it back as usual. What to do: run the cell again. On a CPU with "
             "AMX and DOGSCATS_MIXED_PRECISION=1 this can be a fault of oneDNN's bfloat16 kernels, not of the "
             "recipe (benchmarks/README.md, the divergence of seed 44): set ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16 "
