@@ -34,13 +34,14 @@ ifdef DOGSCATS_ARCHIVE
 endif
 
 # Tests never touch the project's data/ or results/: each `make test`/`unit`/`notebooks`
-# prepares into a fresh temporary folder (deleted at the end), shared by the unit tests'
-# fixtures (DOGSCATS_TEST_DATA) and the notebooks nbval runs (DOGSCATS_DATA, DOGSCATS_RESULTS).
+# prepares into a fresh temporary folder (deleted at the end): the notebooks nbval runs use
+# DOGSCATS_DATA and DOGSCATS_RESULTS, the unit tests' fixtures DOGSCATS_TEST_DATA, apart,
+# as the two run side by side.
 define in_test_dirs
 	@tmp="$$(mktemp -d "$${TMPDIR:-/tmp}/dogscats-test.XXXXXX")" && trap 'rm -rf "$$tmp"' EXIT && \
 	echo "test data and results in $$tmp (deleted at the end)" && \
 	export DOGSCATS_PROFILE=smoke DOGSCATS_DATA="$$tmp/data" DOGSCATS_RESULTS="$$tmp/results" \
-	DOGSCATS_TEST_DATA="$$tmp/data" $(TEST_ARCHIVE) && $(1)
+	DOGSCATS_TEST_DATA="$$tmp/test-data" $(TEST_ARCHIVE) && $(1)
 endef
 
 # The kernels of `make lab` stay quiet about TensorFlow's start-up, as `make course`'s:
@@ -56,7 +57,8 @@ KERNEL_CONFIG := $(VENV)/etc/ipython/ipython_kernel_config.py
 # depends on the backend) or `backend_neutral` (tests/conftest.py), run the rest, and open
 # every lesson notebook alone on a simulated fresh runtime (tests/test_fresh_runtime.py,
 # TEST_RUNS): Kaggle on JAX, Colab on PyTorch; `make test-fresh` adds the solutions. Each pass prints its seconds;
-# `make test TEST_BACKENDS=tensorflow` runs the first alone.
+# `make test TEST_BACKENDS=tensorflow` runs the first alone. The unit tests run on TEST_WORKERS
+# processes, and in the TensorFlow pass the golden notebooks beside them (below).
 TEST_BACKENDS ?= tensorflow jax torch
 FRESH_RUNTIME_jax   := kaggle
 FRESH_RUNTIME_torch := colab
@@ -68,7 +70,15 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 PROFILE ?= $(or $(DOGSCATS_PROFILE),sample)
 
+# The unit tests run on TEST_WORKERS processes (pytest-xdist, -n): most of them wait on a
+# subprocess, a kernel or an import with one core busy, so two workers on 2 cores take little
+# more than half the time. The golden notebooks run in one pytest of their own, beside the
+# unit tests and in order (a lesson reads what the ones before it saved): pytest-xdist cannot
+# keep them together, as every notebook's cells outside the rootdir share the node ids
+# `::Cell N`. TEST_WORKERS=0: the unit tests in one process.
+TEST_WORKERS ?= 2
 PYTEST     = $(PY) -m pytest -p no:cacheprovider --durations=15
+XDIST      = -n $(TEST_WORKERS)
 NBVAL      = --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 NBVAL_GOLDEN = --nbval --nbval-current-env --nbval-cell-timeout=900 \
 	--nbval-sanitize-with tests/golden/sanitize.cfg
@@ -115,13 +125,19 @@ test: $(STAMP)
 		if [ "$$backend" = tensorflow ]; then \
 			$(PY) -m course.tools.goldens compose "$$tmp/golden" || exit 1; \
 			$(PY) -m course.tools.goldens prepare || exit 1; \
-			IPYTHONDIR="$$tmp/golden/ipython" PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=$$backend \
-				$(PYTEST) $(NBVAL_GOLDEN) -c $(CURDIR)/pyproject.toml --rootdir=$(CURDIR) -m "$$only" tests "$$tmp/golden/notebooks" || exit 1; \
+			echo "== the golden notebooks run beside the unit tests; their log follows the unit tests'"; \
+			( IPYTHONDIR="$$tmp/golden/ipython" PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=$$backend \
+				$(PYTEST) -p tests.conftest $(NBVAL_GOLDEN) -c $(CURDIR)/pyproject.toml --rootdir=$(CURDIR) \
+				"$$tmp/golden/notebooks" > "$$tmp/golden.log" 2>&1; echo $$? > "$$tmp/golden.rc" ) & \
+			DOGSCATS_DATA="$$tmp/unit/data" DOGSCATS_RESULTS="$$tmp/unit/results" KERAS_BACKEND=$$backend \
+				$(PYTEST) $(XDIST) -m "$$only" tests; units=$$?; wait; \
+			echo "== make test: the golden notebooks (nbval against tests/golden/smoke)"; cat "$$tmp/golden.log"; \
+			[ "$$units" = 0 ] && [ "$$(cat "$$tmp/golden.rc")" = 0 ] || exit 1; \
 			$(PY) -m course.tools.goldens records "$$tmp/results/smoke" || exit 1; \
 		else \
 			case $$backend in (jax) fresh="--fresh-runtime $(FRESH_RUNTIME_jax)";; \
 				(torch) fresh="--fresh-runtime $(FRESH_RUNTIME_torch)";; (*) fresh="";; esac; \
-			KERAS_BACKEND=$$backend $(PYTEST) -m "$$only" $$fresh tests || exit 1; \
+			KERAS_BACKEND=$$backend $(PYTEST) $(XDIST) -m "$$only" $$fresh tests || exit 1; \
 		fi; \
 		echo "== make test: KERAS_BACKEND=$$backend passed in $$(( $$(date +%s) - start )) s"; \
 		first=""; \
@@ -154,12 +170,12 @@ regress-selftest: $(STAMP)
 
 # the tests marked `extended` (a kill while checking the 10,000 shared photos, then a full rerun)
 test-extended: $(STAMP)
-	$(call in_test_dirs,$(PYTEST) -m extended tests)
+	$(call in_test_dirs,$(PYTEST) $(XDIST) -m extended tests)
 
 # every notebook opened alone on a simulated fresh Colab and Kaggle runtime (tests/platforms.py):
 # a clone of this working tree, the shared photos as the platform offers them; smoke profile
 test-fresh: $(STAMP)
-	$(PYTEST) -m fresh_runtime --fresh-runtime kaggle --fresh-runtime colab --fresh-runtime-every tests/test_fresh_runtime.py
+	$(PYTEST) $(XDIST) -m fresh_runtime --fresh-runtime kaggle --fresh-runtime colab --fresh-runtime-every tests/test_fresh_runtime.py
 
 test-jax: $(STAMP)
 	$(MAKE) test TEST_BACKENDS=jax
@@ -168,7 +184,7 @@ test-torch: $(STAMP)
 	$(MAKE) test TEST_BACKENDS=torch
 
 unit: $(STAMP)
-	$(call in_test_dirs,$(PYTEST) tests)
+	$(call in_test_dirs,$(PYTEST) $(XDIST) tests)
 
 notebooks: $(STAMP)
 	$(call in_test_dirs,$(PYTEST) $(NBVAL) notebooks)

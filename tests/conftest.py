@@ -4,7 +4,9 @@ No test writes into the project's ``data/`` or ``results/``: for the whole
 session ``DOGSCATS_DATA`` and ``DOGSCATS_RESULTS`` point to temporary folders
 unless the caller set them (``make test`` does, to a temporary folder of its
 own), and :func:`prepared_smoke` prepares into ``DOGSCATS_TEST_DATA`` (set by
-``make test`` so the notebooks reuse that split) or a temporary folder.
+``make test``, so its passes on three backends prepare one split) or a temporary folder.
+Under pytest-xdist (``make test``'s two workers) each worker runs these session fixtures;
+:func:`utils.data.prepare` takes a lock, so the second waits for the first's split.
 """
 
 from __future__ import annotations
@@ -150,8 +152,9 @@ def _outputs_outside_the_project(tmp_path_factory):
 def test_data_dir(tmp_path_factory) -> Path:
     """The data folder the real-data tests prepare into: never the project's ``data/``.
 
-    ``DOGSCATS_TEST_DATA`` when set (``make test`` shares it with the notebooks),
-    else a fresh temporary folder.
+    ``DOGSCATS_TEST_DATA`` when set (``make test`` keeps one for its three passes,
+    apart from the folder its golden notebooks prepare and read while the unit tests
+    run), else a fresh temporary folder.
     """
     given = os.environ.get("DOGSCATS_TEST_DATA")
     if given:

@@ -234,7 +234,8 @@ SETTINGS = (
             "`03_cnn`; `make course` and `make test` set 0 (`settings.apply_headless`)", headless="0"),
     Setting("DOGSCATS_TEST_DATA", "path", None,
             "the data folder the real-data tests prepare into (never the project's `data/`)",
-            "`make test` (shared with the notebooks it runs), `tests/conftest.py`",
+            "`make test` (one split for its unit tests on every backend, while the notebooks prepare their own), "
+            "`tests/conftest.py`",
             default_text="unset: a fresh temporary folder"),
     # The simulated Colab and Kaggle runtimes of tests/platforms.py: tests only, a learner sets none.
     Setting("DOGSCATS_CLONE_URL", "str", None,
