@@ -76,7 +76,10 @@ PROFILE ?= $(or $(DOGSCATS_PROFILE),sample)
 # unit tests and in order (a lesson reads what the ones before it saved): pytest-xdist cannot
 # keep them together, as every notebook's cells outside the rootdir share the node ids
 # `::Cell N`. TEST_WORKERS=0: the unit tests in one process.
+# The PyTorch pass keeps one process (TORCH_TEST_WORKERS): its CPU kernels already keep both
+# cores busy, and two workers only contended (378 s against 350 s with one, on 2 cores).
 TEST_WORKERS ?= 2
+TORCH_TEST_WORKERS ?= 0
 PYTEST     = $(PY) -m pytest -p no:cacheprovider --durations=15
 XDIST      = -n $(TEST_WORKERS)
 NBVAL      = --nbval-lax --nbval-current-env --nbval-cell-timeout=900
@@ -137,7 +140,8 @@ test: $(STAMP)
 		else \
 			case $$backend in (jax) fresh="--fresh-runtime $(FRESH_RUNTIME_jax)";; \
 				(torch) fresh="--fresh-runtime $(FRESH_RUNTIME_torch)";; (*) fresh="";; esac; \
-			KERAS_BACKEND=$$backend $(PYTEST) $(XDIST) -m "$$only" $$fresh tests || exit 1; \
+			case $$backend in (torch) workers=$(TORCH_TEST_WORKERS);; (*) workers=$(TEST_WORKERS);; esac; \
+			KERAS_BACKEND=$$backend $(PYTEST) -n $$workers -m "$$only" $$fresh tests || exit 1; \
 		fi; \
 		echo "== make test: KERAS_BACKEND=$$backend passed in $$(( $$(date +%s) - start )) s"; \
 		first=""; \
@@ -148,7 +152,7 @@ goldens-check: $(STAMP)
 	$(call in_test_dirs,$(PY) -m course.tools.goldens compose "$$tmp/golden" && \
 		$(PY) -m course.tools.goldens prepare && \
 		IPYTHONDIR="$$tmp/golden/ipython" PYTHONPATH="$(CURDIR)" TF_CPP_MIN_LOG_LEVEL=2 KERAS_BACKEND=tensorflow \
-		$(PYTEST) $(NBVAL_GOLDEN) -c $(CURDIR)/pyproject.toml --rootdir=$(CURDIR) "$$tmp/golden/notebooks" && \
+		$(PYTEST) -p tests.conftest $(NBVAL_GOLDEN) -c $(CURDIR)/pyproject.toml --rootdir=$(CURDIR) "$$tmp/golden/notebooks" && \
 		$(PY) -m course.tools.goldens records "$$tmp/results/smoke")
 
 # after changing what a notebook prints, on purpose: re-execute under smoke and rewrite

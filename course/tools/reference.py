@@ -222,7 +222,7 @@ def results_table(references: dict) -> str:
 
 
 def anchors_table() -> str:
-    """Markdown: the published figures of ``utils.results.ANCHORS``, as published."""
+    """Markdown: the published figures of ``utils.anchors.ANCHORS``, as published."""
     lines = ["| source | setup | reported (as published) | split |", "|---|---|---|---|"]
     for anchor in anchors.ANCHORS:
         lines.append(f"| {anchor['source']} | {anchor['setup']} | {anchor['reported']} | "
