@@ -93,7 +93,7 @@ def pytest_addoption(parser):
 #: runs them once, in its TensorFlow pass; its JAX and PyTorch passes leave them out
 #: (``-m "not backend_neutral"``), which keeps room for every notebook on both simulated platforms.
 BACKEND_NEUTRAL = frozenset({
-    "test_archives", "test_claims", "test_cloud", "test_conv_arithmetic", "test_crash", "test_disk",
+    "test_archives", "test_claims", "test_cloud", "test_comparisons", "test_conv_arithmetic", "test_crash", "test_disk",
     "test_files", "test_goldens", "test_notebook_prose", "test_plots", "test_plots_data", "test_progress",
     "test_publish", "test_reference", "test_results", "test_runner", "test_settings", "test_slides_tags",
     "test_sources", "test_stats", "test_submission", "test_vendor",

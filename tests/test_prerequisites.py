@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from utils import config, prerequisites, references, results
+from utils import comparisons, config, prerequisites, references, results
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def test_reference_copies_each_missing_record_with_its_provenance(empty_smoke, c
         assert copied["provenance"]["kind"] == "reference"
         assert copied["provenance"]["source"] == f"reference/smoke/records/{model_id}.json"
         assert copied["test_p_dog"] == reference[model_id]["test_p_dog"]
-    table = results.comparison_table(results.load_records(empty_smoke))
+    table = comparisons.comparison_table(results.load_records(empty_smoke))
     assert set(table["made by"]) == {"reference run (copied)"}
     assert "copied the reference run's record" in capsys.readouterr().out
 

@@ -49,7 +49,8 @@ Measuring and showing
     evaluate           predictions, metrics, the one decision threshold (``predicted_labels``), errors
     stats              Wilson intervals, exact McNemar: is one model really better?
     claims             a lesson asserts its own point under sample and full (printed under smoke)
-    results            one JSON record per trained model; comparison tables, paired tests
+    results            one JSON record per trained model: save, read back, the test split's fingerprint
+    comparisons        the course's models; record and comparison tables, intervals, paired tests
     references         the committed reference runs (reference/<profile>/): which exist, reading one
     anchors            published figures (theirs, never ours), each with source and split
     predict            cat or dog for one photo (path, URL, bytes); ``load_model`` (RandomShear fix)

@@ -1,6 +1,6 @@
 """Published Dogs vs. Cats figures: theirs, never ours, each with its source and split.
 
-Notebook 07 shows them in their own table (:func:`utils.results.anchors_table`),
+Notebook 07 shows them in their own table (:func:`utils.comparisons.anchors_table`),
 apart from this course's records: their setups differ (image size, training
 images, and above all *which* split was scored), so they are landmarks, not
 competitors measured under the same rules.

@@ -26,7 +26,7 @@ def plot_tradeoffs(table, profile=None, figsize=CURVES_SIZE, path=None):
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`utils.results.comparison_table` (columns ``model``,
+        :func:`utils.comparisons.comparison_table` (columns ``model``,
         ``seconds per epoch``, ``epochs``, ``parameters``, ``test accuracy``).
     profile : str, optional
         Named in the title.

@@ -33,7 +33,7 @@ import json
 import math
 from pathlib import Path
 
-from utils import config, data, files, references, results, settings
+from utils import comparisons, config, data, files, references, results, settings
 
 #: The switch's values (``DOGSCATS_MISSING``).
 MISSING_CHOICES = settings.declared("DOGSCATS_MISSING").choices
@@ -84,7 +84,7 @@ def missing_choice(environ=None) -> str:
 
 def _candidates(model_id: str) -> tuple:
     """``model_id`` and the ids that stand in for it (Lite0's transfer models for VGG16's)."""
-    return (model_id, *results.ALTERNATIVES.get(model_id, ()))
+    return (model_id, *comparisons.ALTERNATIVES.get(model_id, ()))
 
 
 def _model_path(cfg, model_id: str) -> Path:
@@ -99,7 +99,7 @@ def ensure_records(cfg: config.Profile, model_ids, *, models=(), missing: str | 
     cfg : utils.config.Profile
     model_ids : iterable of str
         Records the notebook reads (e.g. ``["mlp_pixels"]``); a VGG16 transfer
-        id is also satisfied by its EfficientNet-Lite0 twin (:data:`utils.results.ALTERNATIVES`).
+        id is also satisfied by its EfficientNet-Lite0 twin (:data:`utils.comparisons.ALTERNATIVES`).
     models : iterable of str, default ()
         Models whose ``.keras`` file the notebook loads; a missing one is
         trained with the short recipe whatever ``missing`` says (a reference
@@ -150,7 +150,7 @@ def _stand_in(cfg, model_id: str, lacking: str, have: set, how: dict) -> None:
     """Train the short recipe of ``model_id`` (or its stand-in id) into ``have``/``how``, or say none exists."""
     trainable = next((m for m in _candidates(model_id) if m in SHORT_RECIPES), None)
     if trainable is None:
-        print(f"{model_id}: {lacking}, and no short recipe makes one: run {results.notebook_for(model_id)}")
+        print(f"{model_id}: {lacking}, and no short recipe makes one: run {comparisons.notebook_for(model_id)}")
         how[model_id] = "none"
         return
     train_short(cfg, trainable)

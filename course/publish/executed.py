@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from course.run import runner
-from utils import config, results as records_module
+from utils import comparisons, config, results as records_module
 
 _HEADING = re.compile(r"^#\s+(.+)$", re.M)
 _HARDWARE = re.compile(r"^Hardware\s*:\s*(.+?)\s*$", re.M)
@@ -160,7 +160,7 @@ def run_facts(lesson: Lesson, notebook, cfg: config.Profile, records: list[dict]
     dict
         ``{"profile": str, "commit": str, "hardware": str, "finished": str}``.
     """
-    own = [r for r in records if records_module.MODEL_NOTEBOOKS.get(r["model_id"]) == lesson.name[:2]]
+    own = [r for r in records if comparisons.MODEL_NOTEBOOKS.get(r["model_id"]) == lesson.name[:2]]
     commit = next((r["commit"] for r in own if r.get("commit")), None)
     if commit is None:
         commit = records_module.git_commit() or "unknown"

@@ -8,7 +8,7 @@ notebooks, ``state.json``, result records) and writes to
   the notebook, with its status) and the results table generated from the
   records (:func:`course.publish.tables.results_html`: rounded, units in the
   headers, each model's full record in ``records/<model_id>.json``), beside the
-  published figures (:func:`utils.results.anchors_table`, theirs, not ours);
+  published figures (:func:`utils.comparisons.anchors_table`, theirs, not ours);
 - ``NN_name.html``: one page per executed lesson with its outputs and figures
   (nbconvert's ``lab`` page with :file:`course/publish/templates/course_page`),
   navigation to the previous and next lesson, and the profile, commit and
@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 
 from course.publish import command, executed, instructor, slides, tables, vendor
-from utils import config, results as records_module
+from utils import comparisons, config, results as records_module
 from utils.files import atomic_write
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -174,7 +174,7 @@ def write_index(cfg: config.Profile, lessons, pages: list[dict], records: list[d
         atomic_write(out_dir / "records" / f"{record['model_id']}.json",
                      json.dumps(record, indent=2, default=str) + "\n")
     table = tables.results_html(records)
-    anchors = ('<div class="table-box">' + records_module.anchors_table().to_html(
+    anchors = ('<div class="table-box">' + comparisons.anchors_table().to_html(
         index=False, na_rep="—", border=0, classes="results", formatters={"accuracy": lambda x: f"{x:.1%}"})
         + "</div>")
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)

@@ -1,6 +1,6 @@
 """Tables for people: the site's results, rounded and labelled, built from the result records.
 
-:func:`utils.results.comparison_table` keeps every field of every record, for
+:func:`utils.comparisons.comparison_table` keeps every field of every record, for
 code and for notebook 07. A reader of the site needs less: which model, on
 what photos, how accurate (with its 95% interval), how well calibrated and how
 long it trained. :func:`results_html` shows that, with the units in the headers
@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import math
 
-from utils import results as records_module
+from utils import comparisons
 
 #: The site's results columns: header (with its unit) and what the cell says.
 COLUMNS = ("model", "image size (px)", "train photos", "epochs", "test accuracy (95% interval)",
@@ -69,8 +69,8 @@ def image_size(value) -> str:
 def results_rows(records) -> list[dict]:
     """One row per record, in teaching order: :data:`COLUMNS` as readable text, plus ``model_id``."""
     rows = []
-    for record in sorted(records, key=lambda r: records_module._model_order(r["model_id"])):
-        low, high = records_module.accuracy_interval(record)
+    for record in sorted(records, key=lambda r: comparisons._model_order(r["model_id"])):
+        low, high = comparisons.accuracy_interval(record)
         loss = record.get("test_log_loss")
         rows.append({
             "model_id": record["model_id"],

@@ -110,15 +110,15 @@ def write_index_page(cfg: config.Profile, results: list[NotebookResult], out_dir
     """
     import jinja2
 
-    from utils import results as records_module
+    from utils import comparisons, results as records_module
 
     records, _skipped = records_module.load_records_report(cfg)
     if records:
-        table = records_module.comparison_table(records).to_html(
+        table = comparisons.comparison_table(records).to_html(
             index=False, na_rep="—", float_format=lambda x: f"{x:.3f}", border=0)
     else:
         table = "<p>No result records yet: the training notebooks write them.</p>"
-    anchors = records_module.anchors_table().to_html(index=False, na_rep="—", border=0)
+    anchors = comparisons.anchors_table().to_html(index=False, na_rep="—", border=0)
     template = jinja2.Environment(autoescape=True).from_string(INDEX_TEMPLATE)
     page = template.render(profile=cfg.name, written=_now(), rows=results,
                            records_html=_markup(table),
