@@ -153,6 +153,3 @@ def load_records_report(cfg: config.Profile) -> tuple[list[dict], list[tuple[str
             continue
         records.append(record)
     return sorted(records, key=lambda r: r["model_id"]), skipped
-
-
-# -- notebook 07: the comparison ----------------------------------------------
