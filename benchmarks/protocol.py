@@ -108,17 +108,23 @@ def cpu_snapshot() -> list | None:
 
 def others_cpu(start: list | None, end: list | None = None) -> float | None:
     """The share of the machine's cores (0 to 1) other processes kept busy between two :func:`cpu_snapshot`
-    (``end``: now). None when either is missing or no time passed.
+    (``end``: now). None when either is missing or under :data:`MIN_MEASURED_S` passed.
 
     ``(machine busy s − this process's CPU s) / (wall s × cores)``: 0.5 on 2 cores is one core
     taken by another job for the whole run. Unlike the load average at the start, it does not
-    count a run that ended just before this one (the previous step of a queue).
+    count a run that ended just before this one (the previous step of a queue). Clipped to
+    [0, 1]: the kernel counts CPU time in ticks (1/100 s), so a short span can read past either end.
     """
     end = end or cpu_snapshot()
-    if not start or not end or end[0] <= start[0]:
+    if not start or not end or end[0] - start[0] < MIN_MEASURED_S:
         return None
     busy, own = end[1] - start[1], end[2] - start[2]
-    return round(max(0.0, busy - own) / ((end[0] - start[0]) * (os.cpu_count() or 1)), 3)
+    share = max(0.0, busy - own) / ((end[0] - start[0]) * (os.cpu_count() or 1))
+    return round(min(1.0, share), 3)
+
+
+#: Below this many wall seconds :func:`others_cpu` gives None: a few ticks of 1/100 s would be most of it.
+MIN_MEASURED_S = 1.0
 
 
 #: Above this share of the machine used by other processes (:func:`others_cpu`), a run is "contended".

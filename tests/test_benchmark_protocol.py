@@ -283,14 +283,21 @@ def test_contention_is_the_cpu_other_processes_used_during_the_run_where_recorde
     assert protocol.others_cpu([0.0, 1000.0, 10.0], [100.0, 1150.0, 110.0]) == 0.25
     assert protocol.others_cpu([0.0, 1000.0, 10.0], [100.0, 1090.0, 110.0]) == 0.0   # never below 0
     assert protocol.others_cpu(None, [1.0, 2.0, 3.0]) is None
+    # too short to measure (one 1/100 s tick over 1 ms read 32 cores' worth on CI), and never above 1
+    assert protocol.others_cpu([0.0, 1000.0, 10.0], [0.001, 1000.01, 10.0]) is None
+    assert protocol.others_cpu([0.0, 1000.0, 10.0], [2.0, 1010.0, 10.0]) == 1.0
     machine = "CPU only (2 cores: AMD EPYC)"
     # a queue's next run reads its predecessor's load at the start; what others used during it decides
     assert not protocol.contended({"machine": machine, "load": 1.9, "others_cpu": 0.02})
     assert protocol.contended({"machine": machine, "load": 0.1, "others_cpu": 0.6})
     log = tmp_path / "rows.jsonl"
-    protocol.append(log, {"x": 1, **{"cpu_start": protocol.cpu_snapshot()}})
-    row = protocol.read_log(log)[0]
-    assert "cpu_start" not in row and 0.0 <= row["others_cpu"] <= 1.0
+    start = protocol.cpu_snapshot()
+    start[0] -= 2.0                                      # as if the run had started 2 s ago
+    protocol.append(log, {"x": 1, "cpu_start": start})
+    protocol.append(log, {"x": 2, "cpu_start": protocol.cpu_snapshot()})   # a run of no time: unmeasured
+    first, second = protocol.read_log(log)
+    assert "cpu_start" not in first and isinstance(first["others_cpu"], float) and 0.0 <= first["others_cpu"] <= 1.0
+    assert "cpu_start" not in second and second["others_cpu"] is None
 
 
 def test_a_run_started_on_a_loaded_machine_is_marked_contended():
