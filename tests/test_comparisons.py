@@ -51,6 +51,12 @@ def test_bad_numbers_become_nan_not_errors():
     assert math.isnan(table.loc[0, "test accuracy"])
 
 
+def test_model_order_is_teaching_order_with_unknown_ids_last_by_name():
+    ids = ["zz_mine", "efficientnet_lite0_finetune", "cnn_bn", "aa_mine", "mlp_pixels", "cnn_small"]
+    assert sorted(ids, key=comparisons.model_order) == [
+        "mlp_pixels", "cnn_small", "cnn_bn", "efficientnet_lite0_finetune", "aa_mine", "zz_mine"]
+
+
 def test_missing_models_names_the_notebook():
     missing = comparisons.missing_models([{"model_id": "cnn_small"}, {"model_id": "vgg16_features"}])
     assert list(missing["model"]) == ["mlp_pixels", "cnn_plain", "cnn_aug", "cnn_bn", "vgg16_frozen_aug",

@@ -99,7 +99,11 @@ def _number(value):
         return float("nan")
 
 
-def _model_order(model_id: str) -> tuple:
+def model_order(model_id: str) -> tuple:
+    """Sort key that puts a model id in teaching order (:data:`MODEL_NOTEBOOKS`' order), unknown ids last by name.
+
+    ``sorted(ids, key=model_order)``: ``["cnn_bn", "mlp_pixels", "zzz"]`` → ``["mlp_pixels", "cnn_bn", "zzz"]``.
+    """
     order = list(MODEL_NOTEBOOKS)
     return (order.index(model_id) if model_id in order else len(order), model_id)
 
@@ -261,7 +265,7 @@ def comparison_table(records) -> "pandas.DataFrame":
             "backbone": record.get("backbone"),
             "made by": MADE_BY.get((record.get("provenance") or {}).get("kind"), "its notebook"),
         })
-    rows.sort(key=lambda row: (_model_order(row["model"]), str(row["profile"])))
+    rows.sort(key=lambda row: (model_order(row["model"]), str(row["profile"])))
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     for column in ("train images", "epochs", "parameters"):
         numbers = pd.to_numeric(table[column], errors="coerce")

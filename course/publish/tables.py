@@ -69,7 +69,7 @@ def image_size(value) -> str:
 def results_rows(records) -> list[dict]:
     """One row per record, in teaching order: :data:`COLUMNS` as readable text, plus ``model_id``."""
     rows = []
-    for record in sorted(records, key=lambda r: comparisons._model_order(r["model_id"])):
+    for record in sorted(records, key=lambda r: comparisons.model_order(r["model_id"])):
         low, high = comparisons.accuracy_interval(record)
         loss = record.get("test_log_loss")
         rows.append({
