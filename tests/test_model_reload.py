@@ -184,20 +184,51 @@ def _reload_in_fresh_python(paths, images, folder, prelude="import utils") -> di
     return {path: failures.get(str(path)) or np.load(f"{path}.npy") for path in paths}
 
 
-@pytest.fixture(scope="module")
-def reloaded(tmp_path_factory):
-    """Every case built, saved, and reloaded in one fresh Python: case → (expected, reloaded or traceback)."""
-    folder = tmp_path_factory.mktemp("reload")
-    paths, images, expected = {}, {}, {}
+def _shared_folder(tmp_path_factory):
+    """This test session's folder, one for all its pytest-xdist workers (each has its own below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _build_and_reload(folder) -> None:
+    """Every case built, saved, and reloaded in one fresh Python; results written to ``folder/results.npz``.
+
+    ``expected/<case>`` and ``found/<case>`` hold predictions ``(3, 1)``; ``failures.json`` (written by the
+    fresh Python) holds the traceback of each file that did not reload.
+    """
+    paths, images, arrays = {}, {}, {}
     for case, (build, image_size) in CASES.items():
         path = paths[case] = folder / f"{case}.keras"
         model = build(path, image_size)
         images[path] = _images(image_size)
-        expected[case] = model.predict(images[path], verbose=0)
+        arrays[f"expected/{case}"] = model.predict(images[path], verbose=0)
         del model
         keras.backend.clear_session()
     found = _reload_in_fresh_python(list(paths.values()), images, folder)
-    return {case: (expected[case], found[paths[case]]) for case in CASES}
+    arrays.update({f"found/{case}": found[path] for case, path in paths.items() if not isinstance(found[path], str)})
+    np.savez(folder / "partial.npz", **arrays)
+    (folder / "partial.npz").replace(folder / "results.npz")
+
+
+@pytest.fixture(scope="module")
+def reloaded(tmp_path_factory):
+    """case → (expected predictions, reloaded predictions or the traceback of the failed reload).
+
+    Built once per test session: with pytest-xdist, the first worker to get here builds it under a
+    lock (about 45 s of Keras), and the others read its files.
+    """
+    from filelock import FileLock
+
+    folder = _shared_folder(tmp_path_factory) / "reload"
+    with FileLock(f"{folder}.lock"):
+        if not (folder / "results.npz").is_file():
+            folder.mkdir(exist_ok=True)
+            _build_and_reload(folder)
+    failures = json.loads((folder / "failures.json").read_text())
+    with np.load(folder / "results.npz") as arrays:
+        return {case: (arrays[f"expected/{case}"],
+                       failures.get(str(folder / f"{case}.keras")) or arrays[f"found/{case}"])
+                for case in CASES}
 
 
 @pytest.mark.parametrize("case", list(CASES))
