@@ -287,7 +287,8 @@ def finals_table(finals: list) -> str:
     lines = ["| run | seed | epochs (kept) | test accuracy (95%) | log loss | TTA | reads of these test photos before "
              "| reason for a reread | commit | date |", "|---" * 10 + "|"]
     for row in finals:
-        lines.append(f"| {_label(row)} ({row['profile']}) | {row['seed']} | {row['epochs']} ({row['kept_epoch']})"
+        kernels = f", oneDNN up to {row['onednn_max_cpu_isa']}" if row.get("onednn_max_cpu_isa") else ""
+        lines.append(f"| {_label(row)} ({row['profile']}){kernels} | {row['seed']} | {row['epochs']} ({row['kept_epoch']})"
                      f"{_diverged_text(row)} | "
                      f"{_pct(row['test'])} | {row['test']['log_loss']:.3f} | {'yes' if row['test_tta'] else 'no'} | "
                      f"{row['reads_before']} | {row.get('reread_reason') or ''} | {row['commit']} | {row['date']} |")
@@ -311,8 +312,31 @@ def finals_table(finals: list) -> str:
             line += (f". Each seed's first read counts above; with the later read of seed "
                      f"{', '.join(map(str, reread))} in its place (the reason is in the table): "
                      f"{_mean_sd([row['test']['accuracy'] for row in last.values()])}")
+        line += _by_kernels(firsts)
         summary.append(line)
     return "\n".join(lines + [""] + summary + [""] + pairings(finals))
+
+
+def _by_kernels(firsts: list) -> str:
+    """Where some seeds' first reads ran with oneDNN's kernels capped (``onednn_max_cpu_isa``), their figure apart.
+
+    Seeds started on capped kernels (AMX off, say) after a fault on the uncapped ones are a set of their
+    own, fixed before any of them ran: their first reads give the figure on those kernels, no reread in it.
+    """
+    capped = {}
+    for row in firsts:
+        if row.get("onednn_max_cpu_isa"):
+            capped.setdefault(row["onednn_max_cpu_isa"], []).append(row)
+    if not capped or len(capped[next(iter(capped))]) == len(firsts):
+        return ""                                   # every seed on the same kernels: the line above says it all
+    parts = []
+    for isa, rows in capped.items():
+        diverged = [row["seed"] for row in rows if _diverged(row)]
+        parts.append(f"seeds run from the start with oneDNN's kernels up to {isa} ("
+                     f"{', '.join(str(row['seed']) for row in rows)}), first reads: "
+                     f"{_mean_sd([row['test']['accuracy'] for row in rows])}"
+                     + (f", seed {', '.join(map(str, diverged))} diverged" if diverged else ""))
+    return ". Of these, " + "; ".join(parts)
 
 
 def pairings(finals: list, folder: Path | None = None) -> list:

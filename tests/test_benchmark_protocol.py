@@ -208,6 +208,16 @@ def test_a_run_whose_loss_turned_nan_is_labelled_diverged_in_the_runs_and_the_te
     assert "test accuracy 82.5% ± 17.7% (2 seeds); 1 of 2 seeds diverged" in table     # first reads count
     assert "with the later read of seed 44 in its place (the reason is in the table): 94.0% ± 1.4% (2 seeds)" in table
     assert "| its first run diverged |" in table
+    assert "Of these" not in table                  # no seed ran from the start on other kernels
+    capped = [{**read, "seed": seed, "diverged_epoch": None, "onednn_max_cpu_isa": "AVX512_CORE_BF16",
+               "test": {**read["test"], "accuracy": accuracy}} for seed, accuracy in ((45, 0.96), (46, 0.94))]
+    table = report.finals_table([fine, read, rerun, *capped])
+    assert "test accuracy 88.8% ± 12.5% (4 seeds)" in table                     # every first read, still
+    assert ("Of these, seeds run from the start with oneDNN's kernels up to AVX512_CORE_BF16 (45, 46), "
+            "first reads: 95.0% ± 1.4% (2 seeds)") in table
+    assert "| `course` 128×128, 2 blocks, published schedule (full), oneDNN up to AVX512_CORE_BF16 | 45 |" in table
+    all_capped = report.finals_table(capped)
+    assert "Of these" not in all_capped and "95.0% ± 1.4% (2 seeds)" in all_capped
     runs = report.runs_table([{**row, "rerun_of": {"diverged_epoch": 6, "history": history}}])
     assert "rerun: its first run's loss NaN from epoch 6" in runs
 
