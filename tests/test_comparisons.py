@@ -57,6 +57,15 @@ def test_model_order_is_teaching_order_with_unknown_ids_last_by_name():
         "mlp_pixels", "cnn_small", "cnn_bn", "efficientnet_lite0_finetune", "aa_mine", "zz_mine"]
 
 
+def test_image_size_is_one_rule_for_the_records_table_and_the_published_pages():
+    from course.publish import tables
+
+    assert comparisons.image_size_text([128, 96]) == "128×96" and comparisons.image_size_text(None) is None
+    assert comparisons.image_size_text("224") == "224"
+    assert tables.image_size((150, 150)) == "150×150"
+    assert tables.image_size(None) == tables.image_size(float("nan")) == "—"       # a missing value shows as a dash
+
+
 def test_missing_models_names_the_notebook():
     missing = comparisons.missing_models([{"model_id": "cnn_small"}, {"model_id": "vgg16_features"}])
     assert list(missing["model"]) == ["mlp_pixels", "cnn_plain", "cnn_aug", "cnn_bn", "vgg16_frozen_aug",

@@ -78,8 +78,8 @@ TABLE_COLUMNS = {
 #: The ``made by`` column: a record's ``provenance`` kind (:mod:`utils.prerequisites`), or its notebook.
 MADE_BY = {"reference": "reference run (copied)", "short recipe": "short recipe (stand-in)"}
 
-def _image_size_text(value) -> str | None:
-    """``[128, 128]`` -> ``"128×128"``; anything else as text, ``None`` kept."""
+def image_size_text(value) -> str | None:
+    """A record's ``image_size`` as text: ``[128, 128]`` -> ``"128×128"``; anything else as text, ``None`` kept."""
     if value is None:
         return None
     if isinstance(value, (list, tuple)) and len(value) == 2:
@@ -249,7 +249,7 @@ def comparison_table(records) -> "pandas.DataFrame":
         rows.append({
             "model": record["model_id"],
             "profile": record.get("profile"),
-            "image size": _image_size_text(record.get("image_size")),
+            "image size": image_size_text(record.get("image_size")),
             "train images": _number(record.get("train_count")),
             "epochs": _number(record.get("epochs")),
             "parameters": _number(record.get("params")),

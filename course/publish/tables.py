@@ -60,10 +60,8 @@ def whole(value) -> str:
 
 
 def image_size(value) -> str:
-    """``[150, 150]`` → ``"150×150"``."""
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return f"{value[0]}×{value[1]}"
-    return "—" if _missing(value) else str(value)
+    """``[150, 150]`` → ``"150×150"`` (:func:`utils.comparisons.image_size_text`); a missing value (None, NaN) → ``"—"``."""
+    return "—" if _missing(value) else comparisons.image_size_text(value)
 
 
 def results_rows(records) -> list[dict]:
