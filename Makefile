@@ -138,10 +138,10 @@ test: $(STAMP)
 			[ "$$units" = 0 ] && [ "$$(cat "$$tmp/golden.rc")" = 0 ] || exit 1; \
 			$(PY) -m course.tools.goldens records "$$tmp/results/smoke" || exit 1; \
 		else \
-			case $$backend in (jax) fresh="--fresh-runtime $(FRESH_RUNTIME_jax)"; workers=$(TEST_WORKERS);; \
-				(torch) fresh="--fresh-runtime $(FRESH_RUNTIME_torch)"; workers=$(TORCH_TEST_WORKERS);; \
-				(*) fresh=""; workers=$(TEST_WORKERS);; esac; \
-			KERAS_BACKEND=$$backend $(PYTEST) -n $$workers -m "$$only" $$fresh tests || exit 1; \
+			case $$backend in (jax) fresh="--fresh-runtime $(FRESH_RUNTIME_jax)"; xdist="$(XDIST)";; \
+				(torch) fresh="--fresh-runtime $(FRESH_RUNTIME_torch)"; xdist="-n $(TORCH_TEST_WORKERS)";; \
+				(*) fresh=""; xdist="$(XDIST)";; esac; \
+			KERAS_BACKEND=$$backend $(PYTEST) $$xdist -m "$$only" $$fresh tests || exit 1; \
 		fi; \
 		echo "== make test: KERAS_BACKEND=$$backend passed in $$(( $$(date +%s) - start )) s"; \
 		first=""; \
