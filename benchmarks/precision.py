@@ -198,10 +198,10 @@ def run(profile: str, epochs: int, workloads, ways, limit: float = LIMIT_S, out:
     seconds over the way's in this run (None without a float32 row). A process stopped
     after ``limit`` seconds gives a row with ``stopped_after_s``; one that failed, ``error``.
     """
-    from utils import config, devices
+    from utils import config, mixed_precision
 
     common = {"benchmark": "precision", "profile": profile, "epochs": epochs, "limit_s": limit,
-              "native_bfloat16": devices.native_bfloat16(), "command": command, "versions": _installed(),
+              "native_bfloat16": mixed_precision.native_bfloat16(), "command": command, "versions": _installed(),
               **protocol.stamp(), "backend": "tensorflow"}   # once, as the run starts; the children run TensorFlow
     cfg = config.get_profile(profile)
     print(f"{profile}: {epochs} epochs per way, the first left out; {common['machine']}; "

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from utils import devices
+from utils import devices, mixed_precision
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "tests" / "distributed_fit.py"
@@ -23,10 +23,10 @@ def test_switches_are_checked():
     assert devices.requested_devices({"DOGSCATS_DEVICES": " ALL "}) == "all"
     with pytest.raises(ValueError, match="DOGSCATS_DEVICES"):
         devices.requested_devices({"DOGSCATS_DEVICES": "2"})
-    assert devices.requested_mixed_precision({}) is False
-    assert devices.requested_mixed_precision({"DOGSCATS_MIXED_PRECISION": "1"}) is True
+    assert mixed_precision.requested({}) is False
+    assert mixed_precision.requested({"DOGSCATS_MIXED_PRECISION": "1"}) is True
     with pytest.raises(ValueError, match="DOGSCATS_MIXED_PRECISION"):
-        devices.requested_mixed_precision({"DOGSCATS_MIXED_PRECISION": "fp16"})
+        mixed_precision.requested({"DOGSCATS_MIXED_PRECISION": "fp16"})
 
 
 def test_scaling_rules():
@@ -41,22 +41,22 @@ def test_scaling_rules():
         devices.scale_learning_rate(-1.0, plan)
 
 
-def test_mixed_policy_and_native_bfloat16(tmp_path):
-    assert devices.mixed_policy("tensorflow", True, False) == "mixed_float16"
-    assert devices.mixed_policy("jax", True, True) == "mixed_float16"
-    assert devices.mixed_policy("tensorflow", False, True) == "mixed_bfloat16"
-    assert devices.mixed_policy("jax", False, True) == "float32"
-    assert devices.mixed_policy("torch", False, True) == "float32"
-    assert devices.mixed_policy("tensorflow", False, False) == "float32"
+def test_the_mixed_precision_policy_follows_the_device_and_the_cpus_native_bfloat16(tmp_path):
+    assert mixed_precision.policy("tensorflow", True, False) == "mixed_float16"
+    assert mixed_precision.policy("jax", True, True) == "mixed_float16"
+    assert mixed_precision.policy("tensorflow", False, True) == "mixed_bfloat16"
+    assert mixed_precision.policy("jax", False, True) == "float32"
+    assert mixed_precision.policy("torch", False, True) == "float32"
+    assert mixed_precision.policy("tensorflow", False, False) == "float32"
     zen4 = tmp_path / "zen4"
     zen4.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
     skylake = tmp_path / "skylake"
     skylake.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512bw\n")
     sapphire = tmp_path / "sapphire"
     sapphire.write_text("flags\t: avx512f amx_tile amx_bf16\n")
-    assert devices.native_bfloat16(zen4) and devices.native_bfloat16(sapphire)
-    assert not devices.native_bfloat16(skylake)
-    assert not devices.native_bfloat16(tmp_path / "missing")     # macOS, Windows: float32
+    assert mixed_precision.native_bfloat16(zen4) and mixed_precision.native_bfloat16(sapphire)
+    assert not mixed_precision.native_bfloat16(skylake)
+    assert not mixed_precision.native_bfloat16(tmp_path / "missing")     # macOS, Windows: float32
 
 
 def test_defaults_change_nothing_and_mixed_precision_follows_the_cpu(capsys):
@@ -66,7 +66,7 @@ def test_defaults_change_nothing_and_mixed_precision_follows_the_cpu(capsys):
     try:
         assert plan.mode == "one" and plan.replicas == 1 and plan.backend == keras.backend.backend()
         assert not devices.accelerators(), "this machine has no GPU"
-        expected = devices.mixed_policy(plan.backend, False, devices.native_bfloat16())
+        expected = mixed_precision.policy(plan.backend, False, mixed_precision.native_bfloat16())
         assert plan.policy == expected == keras.mixed_precision.global_policy().name
         assert plan.mixed_precision is (expected != "float32")
         assert ("ignored" in capsys.readouterr().out) is (expected == "float32")

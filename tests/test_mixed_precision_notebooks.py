@@ -1,7 +1,7 @@
 """The lessons run under ``DOGSCATS_MIXED_PRECISION=1`` too: mixed bfloat16 on a CPU that has it.
 
 nbval runs every notebook in float32, the default. The switch is documented for
-learners whose CPU multiplies bfloat16 natively (:mod:`utils.devices`), and a
+learners whose CPU multiplies bfloat16 natively (:mod:`utils.mixed_precision`), and a
 first ``sample`` run with it broke three lessons on dtypes alone: an exact
 comparison with float32 images (04), bfloat16 features handed to scikit-learn
 (06) and a Grad-CAM by hand summed in bfloat16 (07). This test executes those
@@ -21,13 +21,14 @@ import os
 import pytest
 
 from course.run import execute as runexec
-from utils import config, devices, results
+from utils import config, devices, mixed_precision, results
 
 LESSONS = ("04_data_augmentation", "06_vgg16_finetuning", "07_results")   # 02 and 03 ran clean in the first sample run
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(devices.mixed_policy(devices.backend(), False, devices.native_bfloat16()) != "mixed_bfloat16",
+    pytest.mark.skipif(
+        mixed_precision.policy(devices.backend(), False, mixed_precision.native_bfloat16()) != "mixed_bfloat16",
                        reason="DOGSCATS_MIXED_PRECISION=1 selects mixed_bfloat16 only on a CPU with native "
                               "bfloat16 under TensorFlow"),
 ]

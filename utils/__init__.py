@@ -12,7 +12,8 @@ Settings and files
     files              atomic writes (``atomic_open``, fsync before rename), atomic ``model.save``
     kerascache         ``$KERAS_HOME`` and Keras' model download caches, computed once
     pyproject          ``pyproject.toml`` read with tomllib (tomli on Python 3.10)
-    devices            where training runs (one device, every GPU, several machines), in which precision
+    devices            where training runs (one device, every GPU, several machines); applies the precision
+    mixed_precision    the policy ``DOGSCATS_MIXED_PRECISION=1`` asks for: float16 on a GPU, bfloat16 on some CPUs
     jax_cpu            the JAX backend on a CPU: convolutions out of YNNPACK, a fast max-pooling gradient
     dependencies       what the notebooks need installed (pyproject's), pip for what a platform lacks
     cloud              Colab/Kaggle first cell: Drive, what is missing installed, the photos found

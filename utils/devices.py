@@ -31,11 +31,8 @@ training guide and Keras' distribution guide both point to ("scale the batch
 size by the number of replicas"). :func:`scale_batch_size` and
 :func:`scale_learning_rate` are those two rules; PyTorch runs on one device here.
 
-Mixed precision computes each layer in 16 bits and keeps the weights in 32
-(Micikevicius et al., *Mixed Precision Training*, 2018, arXiv:1710.03740;
-Keras' mixed precision guide). Every model's output layer is built with
-``dtype="float32"``, so P(dog) keeps its digits near 0 and 1.
-``benchmarks/precision.py`` measures both policies (and XLA) on this machine.
+Which dtype policy ``DOGSCATS_MIXED_PRECISION=1`` sets on this machine is
+:mod:`utils.mixed_precision`'s rule; :func:`configure` applies it.
 
 TensorFlow is always here for the ``tf.data`` input pipelines
 (:mod:`utils.loading`), whatever the Keras backend. On the JAX and PyTorch
@@ -55,7 +52,7 @@ import logging
 import os
 import warnings
 
-from utils import settings
+from utils import mixed_precision, settings
 
 #: Values of ``DOGSCATS_DEVICES``.
 DEVICE_CHOICES = settings.declared("DOGSCATS_DEVICES").choices
@@ -204,25 +201,6 @@ def tensorflow():
     return tf
 
 
-def native_bfloat16(cpuinfo="/proc/cpuinfo") -> bool:
-    """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX).
-
-    Read from the ``flags`` line of ``cpuinfo`` (Linux); ``False`` where the
-    file is missing or unreadable (macOS, Windows), which keeps float32.
-
-    Parameters
-    ----------
-    cpuinfo : str or path-like, default "/proc/cpuinfo"
-    """
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[-1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        return False
-    return False
 
 
 def requested_devices(environ=None) -> str:
@@ -233,13 +211,6 @@ def requested_devices(environ=None) -> str:
     return settings.read("DOGSCATS_DEVICES", environ)
 
 
-def requested_mixed_precision(environ=None) -> bool:
-    """``DOGSCATS_MIXED_PRECISION`` of ``environ`` (default ``os.environ``) as a bool.
-
-    ``1/true/yes/on`` or ``0/false/no/off``; ValueError for any other value
-    (:func:`utils.settings.read`).
-    """
-    return settings.read("DOGSCATS_MIXED_PRECISION", environ)
 
 
 def configured() -> Plan | None:
@@ -265,7 +236,7 @@ def describe_current(environ=None) -> str:
     if _configured is not None:
         return _configured.describe()
     wanted = requested_devices(environ)
-    mixed = "mixed precision" if requested_mixed_precision(environ) else "float32"
+    mixed = "mixed precision" if mixed_precision.requested(environ) else "float32"
     return (f"not configured yet (DOGSCATS_DEVICES={wanted}, {mixed} requested): "
             "devices.configure() applies it")
 
@@ -343,7 +314,7 @@ def configure(environ=None, force=False) -> Plan:
         tf.get_logger().setLevel(logging.ERROR)   # get_logger first: in Jupyter it sets INFO itself
     environ = os.environ if environ is None else environ
     wanted = requested_devices(environ)
-    mixed = requested_mixed_precision(environ)
+    mixed = mixed_precision.requested(environ)
     name = backend()
     if name != "tensorflow" and importlib.util.find_spec("tensorflow") is not None:
         tensorflow()                                 # tf.data's TensorFlow keeps off the backend's GPU
@@ -364,7 +335,9 @@ def configure(environ=None, force=False) -> Plan:
             raise ValueError(f"DOGSCATS_DEVICES=all works on the jax and tensorflow backends, not {name!r}")
     if name == "jax" and not accelerators():     # after keras.distribution.initialize(), which comes first
         jax_cpu.install()
-    policy = mixed_policy(name, bool(accelerators()), native_bfloat16()) if mixed else "float32"
+    policy = "float32"
+    if mixed:
+        policy = mixed_precision.policy(name, bool(accelerators()), mixed_precision.native_bfloat16())
     if mixed and policy == "float32":
         print("DOGSCATS_MIXED_PRECISION=1 ignored: no GPU, and this CPU has no native bfloat16 "
               "for the tensorflow backend (16-bit floats would be emulated, slower than float32)")
@@ -378,19 +351,6 @@ def configure(environ=None, force=False) -> Plan:
     return _configured
 
 
-def mixed_policy(backend_name: str, has_accelerator: bool, has_native_bfloat16: bool) -> str:
-    """The dtype policy ``DOGSCATS_MIXED_PRECISION=1`` asks for on this machine.
-
-    ``"mixed_float16"`` with a GPU; ``"mixed_bfloat16"`` on a CPU with native
-    bfloat16 under TensorFlow (its oneDNN kernels use the bfloat16 units:
-    ``benchmarks/precision.py``); ``"float32"`` otherwise (JAX's and
-    PyTorch's CPU kernels were not measured faster in 16 bits).
-    """
-    if has_accelerator:
-        return "mixed_float16"
-    if has_native_bfloat16 and backend_name == "tensorflow":
-        return "mixed_bfloat16"
-    return "float32"
 
 
 def scale_batch_size(batch_size: int, plan: Plan | None = None) -> int:
