@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from utils import config
+from utils import config, errors
 
 
 def test_default_profile_is_sample(monkeypatch):
@@ -58,8 +58,8 @@ def test_overrides_and_immutability(tmp_path):
 
 
 def test_lesson_skipped_carries_the_marker():
-    error = config.LessonSkipped("needs ImageNet weights")
-    assert str(error).startswith(config.SKIP_MARKER) and error.reason == "needs ImageNet weights"
+    error = errors.LessonSkipped("needs ImageNet weights")
+    assert str(error).startswith(errors.SKIP_MARKER) and error.reason == "needs ImageNet weights"
 
 
 def test_report_says_what_it_runs_on(capsys, tmp_path):

@@ -21,7 +21,7 @@ import pytest
 
 from course.publish import browser, executed, instructor, prose, site, slides, slides_tags, tables
 from course.run import runner
-from utils import config
+from utils import config, errors
 
 HARDWARE = "CPU only (2 cores: Test CPU)"
 SKIP_REASON = "no ImageNet weights here.\nSet DOGSCATS_VGG16_WEIGHTS to the file."
@@ -74,7 +74,7 @@ def _executed_course(root):
             nbformat.v4.new_markdown_cell("## What we learned\n\n- Curves show when a network starts to memorise "
                                           "its photos.")]),
         "02_skip": _lesson("02 · Skipped", [setup(), nbformat.v4.new_code_cell("vgg16.load()", outputs=[
-            nbformat.v4.new_output("error", ename="LessonSkipped", evalue=config.SKIP_MARKER + SKIP_REASON,
+            nbformat.v4.new_output("error", ename="LessonSkipped", evalue=errors.SKIP_MARKER + SKIP_REASON,
                                    traceback=["\x1b[31m-----\x1b[0m", "LessonSkipped    Traceback (most recent call last)",
                                               "Cell In[3], line 1", "LessonSkipped: " + SKIP_REASON])])]),
     }

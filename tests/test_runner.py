@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from course.run import runner
-from utils import config
+from utils import config, errors
 
 
 def _notebook(text="print(1)"):
@@ -87,7 +87,7 @@ def test_all_ok_writes_copies_html_index_and_state(course):
 def test_skip_is_reported_with_reason_and_the_run_goes_on(course):
     def skip(nb):
         return runner.outcome_of_error("LessonSkipped",
-                                       config.SKIP_MARKER + "needs ImageNet weights: put them in ~/.keras",
+                                       errors.SKIP_MARKER + "needs ImageNet weights: put them in ~/.keras",
                                        2, nb)
 
     results = run(course, FakeExecutor({"03_cnn": skip}))
@@ -134,9 +134,9 @@ def test_an_executor_crash_is_a_failure_not_a_crash(course):
 
 
 def test_outcome_of_error_classifies_the_skip_marker():
-    skipped = runner.outcome_of_error("LessonSkipped", config.SKIP_MARKER + "why", 4)
+    skipped = runner.outcome_of_error("LessonSkipped", errors.SKIP_MARKER + "why", 4)
     assert (skipped.status, skipped.reason, skipped.cell) == (runner.SKIPPED, "why", 4)
-    assert str(config.LessonSkipped("why")).startswith(config.SKIP_MARKER)
+    assert str(errors.LessonSkipped("why")).startswith(errors.SKIP_MARKER)
     failed = runner.outcome_of_error("RuntimeError", "lesson went wrong", 1)
     assert failed.status == runner.FAILED and failed.error == "RuntimeError: lesson went wrong"
 
@@ -151,7 +151,7 @@ def test_second_run_executes_nothing(course):
 
 def test_skips_are_remembered_too_but_failures_retried(course):
     plan = {"02_mlp": lambda nb: runner.outcome_of_error("E", "broken", 1, nb),
-            "03_cnn": lambda nb: runner.outcome_of_error("LessonSkipped", config.SKIP_MARKER + "x", 1, nb)}
+            "03_cnn": lambda nb: runner.outcome_of_error("LessonSkipped", errors.SKIP_MARKER + "x", 1, nb)}
     run(course, FakeExecutor(plan))
     again = FakeExecutor(plan)
     results = run(course, again)
@@ -175,7 +175,7 @@ def test_a_changed_notebook_reruns_itself_and_the_later_ones_saying_why(course):
 
 def test_a_skip_is_retried_when_keras_weights_appear(course, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    plan = {"03_cnn": lambda nb: runner.outcome_of_error("LessonSkipped", config.SKIP_MARKER + "no weights", 1, nb)}
+    plan = {"03_cnn": lambda nb: runner.outcome_of_error("LessonSkipped", errors.SKIP_MARKER + "no weights", 1, nb)}
     run(course, FakeExecutor(plan))
     unchanged = FakeExecutor(plan)
     run(course, unchanged)
@@ -191,7 +191,7 @@ def test_a_skip_is_retried_when_keras_weights_appear(course, tmp_path, monkeypat
 def test_a_skip_is_retried_when_the_weights_file_is_named(course, tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.delenv("DOGSCATS_VGG16_WEIGHTS", raising=False)
-    plan = {"03_cnn": lambda nb: runner.outcome_of_error("LessonSkipped", config.SKIP_MARKER + "no weights", 1, nb)}
+    plan = {"03_cnn": lambda nb: runner.outcome_of_error("LessonSkipped", errors.SKIP_MARKER + "no weights", 1, nb)}
     run(course, FakeExecutor(plan))
     weights = tmp_path / "vgg16_notop.h5"
     weights.write_bytes(b"weights")
@@ -428,7 +428,7 @@ def test_real_kernels_ok_skip_and_failure(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(config.PROJECT_ROOT))
     cells = {
         "ok": "import os\nprint(os.getcwd())",
-        "skip": "from utils import config\nraise config.LessonSkipped('needs ImageNet weights')",
+        "skip": "from utils import errors\nraise errors.LessonSkipped('needs ImageNet weights')",
         "fail": "x = 1\nraise ValueError('broken on purpose')",
     }
     outcomes = {}
@@ -567,12 +567,12 @@ def test_epoch_of_reads_keras_lines():
 def test_a_skip_shows_its_message_alone_in_the_notebook():
     nb = _notebook("x")
     nb.cells[1].outputs = [nbformat.v4.new_output(
-        "error", ename="WeightsUnavailableError", evalue=config.SKIP_MARKER + "needs weights",
+        "error", ename="WeightsUnavailableError", evalue=errors.SKIP_MARKER + "needs weights",
         traceback=["Traceback ...", "ConnectionRefusedError: [Errno 111]",
                    "During handling of the above exception, another exception occurred:"])]
     assert runner.clean_skip_outputs(nb) == 1
     assert nb.cells[1].outputs[0]["traceback"] == [
-        "WeightsUnavailableError: " + config.SKIP_MARKER + "needs weights"]
+        "WeightsUnavailableError: " + errors.SKIP_MARKER + "needs weights"]
 
 
 def test_lesson_skipped_hides_the_errors_behind_it():
@@ -582,17 +582,17 @@ def test_lesson_skipped_hides_the_errors_behind_it():
         try:
             raise ConnectionRefusedError(111, "Connection refused")
         except OSError as error:
-            raise config.LessonSkipped("needs ImageNet weights") from error
-    except config.LessonSkipped as skip:
+            raise errors.LessonSkipped("needs ImageNet weights") from error
+    except errors.LessonSkipped as skip:
         caught = skip
-    assert caught._render_traceback_() == ["LessonSkipped: " + config.SKIP_MARKER
+    assert caught._render_traceback_() == ["LessonSkipped: " + errors.SKIP_MARKER
                                            + "needs ImageNet weights"]
     try:
         try:
             raise ConnectionRefusedError(111, "Connection refused")
         except OSError:
-            raise config.LessonSkipped("offline")
-    except config.LessonSkipped as skip:
+            raise errors.LessonSkipped("offline")
+    except errors.LessonSkipped as skip:
         text = "".join(traceback.format_exception(skip))
     assert "ConnectionRefusedError" not in text and "During handling" not in text
 
@@ -624,10 +624,10 @@ def test_executed_html_is_clean_tensorflow_quiet_and_a_skip_alone(tmp_path, monk
         nbformat.v4.new_code_cell("import time\nfor e in (1, 2):\n"
                                   "    print(f'Epoch {e}/2', flush=True)\n    time.sleep(0.5)"),
         nbformat.v4.new_code_cell(
-            "import socket\nfrom utils import config\ntry:\n"
+            "import socket\nfrom utils import errors\ntry:\n"
             "    socket.create_connection(('127.0.0.1', 9), timeout=1)\n"
             "except OSError as error:\n"
-            "    raise config.LessonSkipped('needs the ImageNet weights: put them in ~/.keras/models') "
+            "    raise errors.LessonSkipped('needs the ImageNet weights: put them in ~/.keras/models') "
             "from error"),
     ]
     path = tmp_path / "05_vgg16.ipynb"

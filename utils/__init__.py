@@ -7,7 +7,7 @@ never the reverse.
 Settings and files
     settings           every ``DOGSCATS_*`` variable declared once (type, default, meaning); ``read``
     config             profiles (smoke/sample/full), paths, seeds, ``CLASS_NAMES``, ``SPLITS``
-    errors             the data flow's errors (``DataError``, ``DamagedArchiveError``, ``DiskFullError``...)
+    errors             the course's errors: ``LessonSkipped``; the data flow's (``DataError``, ``DiskFullError``...)
     disk               free space, the space check before preparing, "disk full" named as such
     files              atomic writes (``atomic_open``, fsync before rename), atomic ``model.save``
     kerascache         ``$KERAS_HOME`` and Keras' model download caches, computed once

@@ -1,6 +1,34 @@
-"""The errors of the data flow, in one place (re-exported by :mod:`utils.sources` and :mod:`utils.data`)."""
+"""The course's errors, in one place: a lesson skipped, and the data flow's (re-exported by :mod:`utils.sources` and :mod:`utils.data`)."""
 
 from __future__ import annotations
+
+
+#: Prefix of the message of every :class:`LessonSkipped` error; ``make course``
+#: looks for it to report a notebook as skipped rather than failed.
+SKIP_MARKER = "lesson skipped: "
+
+
+class LessonSkipped(RuntimeError):
+    """A lesson cannot run on this machine for a reason the learner can fix.
+
+    Raised by a notebook cell (e.g. VGG16 without ImageNet weights under the
+    ``sample`` profile). ``make course`` reports the notebook as *skipped* with
+    the message, which says what to do, and goes on with the next notebook.
+    The message always starts with :data:`SKIP_MARKER`.
+
+    Shown as its message alone: no chained traceback of the errors that led to
+    it (``__suppress_context__``), and in Jupyter no traceback at all
+    (IPython's ``_render_traceback_`` hook), since the reason says it all.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(SKIP_MARKER + reason)
+        self.reason = reason
+        self.__suppress_context__ = True
+
+    def _render_traceback_(self) -> list:
+        """What IPython shows instead of a traceback: the message, one line per line."""
+        return f"{type(self).__name__}: {self}".splitlines()
 
 
 class DataError(RuntimeError):

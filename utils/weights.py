@@ -9,7 +9,7 @@ Looked for, in this order:
 3. the normal Keras download (``keras.utils.get_file`` with the file's hash).
 
 When none works, :func:`load_imagenet_weights` raises
-:class:`WeightsUnavailableError` (a :class:`utils.config.LessonSkipped`), whose
+:class:`WeightsUnavailableError` (a :class:`utils.errors.LessonSkipped`), whose
 message says which file is needed, where to get it and where to put it.
 Notebooks 05-06 then run on EfficientNet-Lite0 instead
 (:func:`utils.transfer.choose_backbone`); nothing ever runs with random weights.
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import keras
 
-from utils import config, kerascache, settings
+from utils import errors, kerascache, settings
 
 WEIGHTS_ENV = "DOGSCATS_VGG16_WEIGHTS"
 
@@ -80,7 +80,7 @@ WEIGHTS_FILES = {
 }
 
 
-class WeightsUnavailableError(config.LessonSkipped):
+class WeightsUnavailableError(errors.LessonSkipped):
     """VGG16's ImageNet weights are not on this machine.
 
     The message says which file is needed, where to get it and where to put it;

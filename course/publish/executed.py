@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from course.run import runner
-from utils import comparisons, config, results as records_module
+from utils import comparisons, config, errors, results as records_module
 
 _HEADING = re.compile(r"^#\s+(.+)$", re.M)
 _HARDWARE = re.compile(r"^Hardware\s*:\s*(.+?)\s*$", re.M)
@@ -212,8 +212,8 @@ def for_publishing(notebook):
     (a no-op outside Colab and Kaggle) is left out, and the Colab/Kaggle badges become
     plain links, so a page loads nothing from the network.
 
-    A cell that raised :class:`utils.config.LessonSkipped` (its error value
-    starts with :data:`utils.config.SKIP_MARKER`) gets, instead of the
+    A cell that raised :class:`utils.errors.LessonSkipped` (its error value
+    starts with :data:`utils.errors.SKIP_MARKER`) gets, instead of the
     error output, an HTML box with the reason. Other errors are kept as they
     are: a failed lesson must show its failure.
     """
@@ -226,8 +226,8 @@ def for_publishing(notebook):
             if {"image/png", "image/jpeg"} & set(output.get("data", {})):
                 output.setdefault("metadata", {})["course_alt"] = figure_alt(cell, output)
             value = (output.get("evalue") or "").strip()
-            if output.get("output_type") == "error" and value.startswith(config.SKIP_MARKER):
-                reason = value[len(config.SKIP_MARKER):]
+            if output.get("output_type") == "error" and value.startswith(errors.SKIP_MARKER):
+                reason = value[len(errors.SKIP_MARKER):]
                 outputs[i] = {"output_type": "display_data", "metadata": {},
                               "data": {"text/html": skip_notice_html(reason),
                                        "text/plain": "Lesson skipped: " + reason}}

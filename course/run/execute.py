@@ -4,7 +4,7 @@
 current Python (ipykernel's own kernel spec, plus :data:`KERNEL_ARGUMENTS`),
 reports each cell and Keras' epoch lines to a progress callable, and returns
 an :class:`Outcome`: :data:`OK`, :data:`FAILED` (with the cell and the error)
-or :data:`SKIPPED` (a :class:`utils.config.LessonSkipped`, with its reason).
+or :data:`SKIPPED` (a :class:`utils.errors.LessonSkipped`, with its reason).
 Ctrl-C sets :data:`INTERRUPTED`. :func:`export_html` renders the executed copy.
 """
 
@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from utils import config, settings
+from utils import errors, settings
 from course.run.progress import epoch_of
 
 OK, FAILED, SKIPPED, NOT_RUN = "ok", "failed", "skipped", "not run"
@@ -45,7 +45,7 @@ class Outcome:
     error : str or None
         ``"ValueError: ..."`` for a failure.
     reason : str or None
-        The skip reason (message without :data:`utils.config.SKIP_MARKER`).
+        The skip reason (message without :data:`utils.errors.SKIP_MARKER`).
     """
 
     notebook: object
@@ -103,10 +103,10 @@ def _current_env_kernel_manager_class():
 
 def outcome_of_error(ename: str | None, evalue: str | None, cell: int | None,
                      notebook=None) -> Outcome:
-    """Classify a cell's error as a skip (:data:`config.SKIP_MARKER`) or a failure."""
+    """Classify a cell's error as a skip (:data:`errors.SKIP_MARKER`) or a failure."""
     evalue = (evalue or "").strip()
-    if evalue.startswith(config.SKIP_MARKER):
-        return Outcome(notebook, SKIPPED, cell=cell, reason=evalue[len(config.SKIP_MARKER):].strip())
+    if evalue.startswith(errors.SKIP_MARKER):
+        return Outcome(notebook, SKIPPED, cell=cell, reason=evalue[len(errors.SKIP_MARKER):].strip())
     first_line = evalue.splitlines()[0] if evalue else ""
     return Outcome(notebook, FAILED, cell=cell, error=f"{ename or 'Error'}: {first_line}".rstrip(": "))
 
@@ -115,7 +115,7 @@ def clean_skip_outputs(notebook) -> int:
     """Show a skip as its message alone in the executed notebook (and so in its HTML).
 
     The traceback of an error output whose value starts with
-    :data:`utils.config.SKIP_MARKER` (a :class:`utils.config.LessonSkipped`) is
+    :data:`utils.errors.SKIP_MARKER` (a :class:`utils.errors.LessonSkipped`) is
     replaced by the one line ``LessonSkipped: <reason>``: the chained errors
     behind it (socket errors of a failed download...) say nothing the reason
     does not. Returns how many outputs were cleaned.
@@ -124,7 +124,7 @@ def clean_skip_outputs(notebook) -> int:
     for cell in getattr(notebook, "cells", []):
         for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
             if output.get("output_type") == "error" and \
-                    str(output.get("evalue", "")).startswith(config.SKIP_MARKER):
+                    str(output.get("evalue", "")).startswith(errors.SKIP_MARKER):
                 output["traceback"] = [f"{output.get('ename', 'LessonSkipped')}: {output['evalue']}"]
                 cleaned += 1
     return cleaned

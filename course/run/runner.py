@@ -12,8 +12,8 @@ What it does, in order:
 3. **Reports** each notebook as
 
    - ``ok``: every cell ran;
-   - ``skipped``: a cell raised :class:`utils.config.LessonSkipped` (its message
-     starts with :data:`utils.config.SKIP_MARKER`), e.g. VGG16 without the
+   - ``skipped``: a cell raised :class:`utils.errors.LessonSkipped` (its message
+     starts with :data:`utils.errors.SKIP_MARKER`), e.g. VGG16 without the
      ImageNet weights; the reason, which says what to do, is shown and the run
      goes on;
    - ``failed``: a cell raised another error, or timed out, or the kernel died;
