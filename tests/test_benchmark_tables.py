@@ -10,10 +10,10 @@ import pytest
 
 # benchmarks/ is a namespace package on pytest's pythonpath
 from benchmarks import (affine_keras_ops, augmentation_pipeline, data_autotune, divergence, finetune_mirrors,
-                        precision, train_models, vgg16_speed)
+                        precision, step_efficiency, train_models, vgg16_speed)
 
 SCRIPTS = (train_models, vgg16_speed, augmentation_pipeline, data_autotune, precision, finetune_mirrors,
-           affine_keras_ops, divergence)
+           affine_keras_ops, divergence, step_efficiency)
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda script: script.__name__.rsplit(".", 1)[-1])
