@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +82,7 @@ def measure(cfg, batch_size: int, images: int, epochs: int, seed: int = 0) -> di
     import keras
 
     import peers   # noqa: PLC0415  (benchmarks/ is on sys.path)
-    from utils import lessons
+    from utils import lessons, training
 
     if images < batch_size or epochs < 1:
         raise ValueError(f"need at least one batch ({batch_size}) of images and one timed epoch: "
@@ -96,17 +95,9 @@ def measure(cfg, batch_size: int, images: int, epochs: int, seed: int = 0) -> di
     model = lessons.build_cnn_bn(size, widths, name="cnn_bn")
     steps = -(-images // batch_size)
     lessons.compile_cnn_bn(model, 1 + epochs, steps)
-    seconds = []
-
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.start)
-
-    model.fit(x, y, batch_size=batch_size, epochs=1 + epochs, shuffle=False, verbose=0, callbacks=[Clock()])
-    timed = seconds[1:]                                  # the first epoch traces and allocates
+    timer = training.epoch_timer()                       # no validation here: its epochs are the steps alone
+    model.fit(x, y, batch_size=batch_size, epochs=1 + epochs, shuffle=False, verbose=0, callbacks=[timer])
+    timed = timer.epoch_seconds[1:]                      # the first epoch traces and allocates
     rate = images / statistics.median(timed)
     flops = peers.training_flops_per_image(model)
     return {"image_size": list(size), "widths": list(widths), "epoch_s": [round(s, 3) for s in timed],
