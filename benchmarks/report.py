@@ -327,7 +327,7 @@ def _by_kernels(firsts: list) -> str:
     for row in firsts:
         if row.get("onednn_max_cpu_isa"):
             capped.setdefault(row["onednn_max_cpu_isa"], []).append(row)
-    if not capped or len(capped[next(iter(capped))]) == len(firsts):
+    if not capped or len({row.get("onednn_max_cpu_isa") for row in firsts}) == 1:
         return ""                                   # every seed on the same kernels: the line above says it all
     parts = []
     for isa, rows in capped.items():

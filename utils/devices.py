@@ -201,16 +201,12 @@ def tensorflow():
     return tf
 
 
-
-
 def requested_devices(environ=None) -> str:
     """``DOGSCATS_DEVICES`` of ``environ`` (default ``os.environ``): ``"one"`` or ``"all"``.
 
     Raises ValueError for any other value (:func:`utils.settings.read`).
     """
     return settings.read("DOGSCATS_DEVICES", environ)
-
-
 
 
 def configured() -> Plan | None:
@@ -349,8 +345,6 @@ def configure(environ=None, force=False) -> Plan:
     _configured = Plan(backend=name, mode=mode, replicas=replicas, devices=names, mixed_precision=mixed,
                        policy=policy)
     return _configured
-
-
 
 
 def scale_batch_size(batch_size: int, plan: Plan | None = None) -> int:
