@@ -70,7 +70,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -145,7 +144,7 @@ def child(model_name: str, input_name: str, fixes, epochs: int, images: int, dat
     """Train one model for 1 + ``epochs`` epochs in this process, keeping ``fixes``; the timed epochs' seconds."""
     import keras
 
-    from utils import config, devices, jax_cpu, lessons, loading
+    from utils import config, devices, jax_cpu, lessons, loading, training
 
     if "xla_flag" not in fixes:
         jax_cpu.configure_xla = lambda *args, **kwargs: "left out"
@@ -172,16 +171,10 @@ def child(model_name: str, input_name: str, fixes, epochs: int, images: int, dat
     else:
         x, y = _arrays(images, image_size, cfg.seed)
         fit_args = dict(x=loading.array_batches(x, y, batch, shuffle=True, seed=cfg.seed))
-    seconds = []
-
-    class Clock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.start)
-
-    model.fit(**fit_args, epochs=1 + epochs, verbose=0, callbacks=[Clock()])
+    # No validation in this fit, so each epoch's seconds are its training steps alone.
+    clock = training.epoch_timer()
+    model.fit(**fit_args, epochs=1 + epochs, verbose=0, callbacks=[clock])
+    seconds = clock.epoch_seconds
     return {"backend": keras.backend.backend(), "versions": _versions(), "image_size": list(image_size),
             "batch_size": batch, "images": images, "steps_per_epoch": steps, "warmup_seconds": round(seconds[0], 3),
             "seconds": [round(s, 3) for s in seconds[1:]], "fast_max_pool_gradient": jax_cpu.installed(),

@@ -95,25 +95,6 @@ def image_size(workload: str, cfg) -> tuple:
     return {"mlp": (32, 32), "cnn_bn": (64, 64), "lite0": (224, 224)}.get(workload, tuple(cfg.image_size))
 
 
-def _clock():
-    import keras
-
-    class Clock(keras.callbacks.Callback):
-        """Seconds of each training epoch (validation excluded: there is none)."""
-
-        def __init__(self):
-            super().__init__()
-            self.epochs = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.epochs.append(time.perf_counter() - self.start)
-
-    return Clock()
-
-
 def child(workload: str, way: str, profile: str, epochs: int) -> dict:
     """One measurement, in this process.
 
@@ -123,7 +104,7 @@ def child(workload: str, way: str, profile: str, epochs: int) -> dict:
     import keras
     import tensorflow as tf
 
-    from utils import augmentation, config, lessons, loading, transfer
+    from utils import augmentation, config, lessons, loading, training, transfer
 
     cfg = config.get_profile(profile)
     if way == "mixed_bfloat16":
@@ -164,9 +145,10 @@ def child(workload: str, way: str, profile: str, epochs: int) -> dict:
         count, size = len(train.file_paths), image_size("cnn_bn", cfg)
         data = lessons.augment_dataset(train, seed=cfg.seed, **augmentation.MILD_SETTINGS)
     model.compile(optimizer=optimizer, loss="binary_crossentropy", metrics=["accuracy"], jit_compile=jit)
-    clock = _clock()
+    # No validation in this fit, so each epoch's seconds are its training steps alone.
+    clock = training.epoch_timer()
     model.fit(data, epochs=epochs, verbose=0, callbacks=[clock])
-    return {"epochs": clock.epochs, "images": count, "image_size": [int(n) for n in size],
+    return {"epochs": clock.epoch_seconds, "images": count, "image_size": [int(n) for n in size],
             "versions": _versions(keras, tf)}
 
 
